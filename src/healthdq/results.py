@@ -1,0 +1,103 @@
+"""Run results: the stable structure behind every output (JSON schema in docs/json-schema.md).
+
+SCHEMA_VERSION changes only when a field is removed or changes meaning; new fields may appear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = "1.0"
+
+Status = Literal["passed", "failed", "not_applicable", "error"]
+
+
+class Sample(BaseModel):
+    """One failing row: its 1-based row number in the source and the offending values."""
+
+    row: int | None
+    values: dict[str, Any]
+
+
+class RuleResult(BaseModel):
+    rule_id: str
+    table: str
+    kind: str
+    description: str = ""
+    columns: list[str] = Field(default_factory=list)
+    category: str | None = None  # Kahn category
+    subcategory: str | None = None
+    context: str | None = None  # verification | validation
+    dimension: str | None = None  # DQMI dimension
+    severity: str = "error"
+    threshold: float = 0.0
+    status: Status
+    violating_rows: int | None = None
+    denominator: int | None = None
+    pct_violating: float | None = None  # 0..100
+    # Why not applicable, or the error message, one line.
+    message: str | None = None
+    samples: list[Sample] = Field(default_factory=list)
+    # Metric for table-level rules (row count, latest date...).
+    observed: Any = None
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: str
+    identifier: str | None = None
+
+
+class TableResult(BaseModel):
+    name: str
+    source: str
+    rows: int
+    columns: list[ColumnInfo]
+    elapsed_ms: float = 0.0
+    scans: int = 0  # queries that read this table's rows
+
+
+class GroupRow(BaseModel):
+    """One group's (e.g. one provider's) result for one rule."""
+
+    group: str | None
+    rule_id: str
+    violating_rows: int | None
+    denominator: int | None
+    pct_violating: float | None
+    suppressed: bool = False
+
+
+class GroupBreakdown(BaseModel):
+    table: str
+    column: str
+    rows: list[GroupRow]
+    # Per group: DQMI-style score and row count (filled by scoring).
+    scores: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunResult(BaseModel):
+    schema_version: str = SCHEMA_VERSION
+    healthdq_version: str
+    run_id: str
+    contract: str
+    contract_version: str
+    started_at: datetime
+    finished_at: datetime
+    run_date: str
+    engine: str
+    masked: bool = True
+    tables: list[TableResult]
+    rules: list[RuleResult]
+    groups: list[GroupBreakdown] = Field(default_factory=list)
+    scores: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, int] = Field(default_factory=dict)
+
+    def worst_failure(self) -> int:
+        """Highest severity rank among failed rules (-1 if none)."""
+        ranks = {"fatal": 3, "error": 2, "warning": 1, "info": 0}
+        failed = [ranks.get(r.severity, 0) for r in self.rules if r.status == "failed"]
+        return max(failed, default=-1)

@@ -1,0 +1,284 @@
+"""The contract schema: datasets, tables, columns and rules, validated by pydantic.
+
+A contract is YAML (see docs/contracts.md). Every rule carries the metadata that scoring and
+reporting need: a Kahn category and context (as in OHDSI DQD), a DQMI dimension, a severity and
+a threshold (the % of violating rows tolerated; 0 means any violation fails, DQD semantics).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Severity(str, Enum):
+    fatal = "fatal"
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"fatal": 3, "error": 2, "warning": 1, "info": 0}[self.value]
+
+
+class KahnCategory(str, Enum):
+    conformance = "conformance"
+    completeness = "completeness"
+    plausibility = "plausibility"
+
+
+class KahnContext(str, Enum):
+    verification = "verification"
+    validation = "validation"
+
+
+class Dimension(str, Enum):
+    """DQMI dimensions (NHS England Data Quality Maturity Index)."""
+
+    coverage = "coverage"
+    completeness = "completeness"
+    validity = "validity"
+    default = "default"
+    # Rules outside the four DQMI dimensions (uniqueness, cross-field plausibility...)
+    other = "other"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+
+
+# Defaults of metadata by rule kind, so a short rule in YAML is still fully described.
+KIND_DEFAULTS: dict[str, tuple[KahnCategory, KahnContext, Dimension]] = {
+    "not_null": (KahnCategory.completeness, KahnContext.verification, Dimension.completeness),
+    "type": (KahnCategory.conformance, KahnContext.verification, Dimension.validity),
+    "allowed_values": (KahnCategory.conformance, KahnContext.verification, Dimension.validity),
+    "regex": (KahnCategory.conformance, KahnContext.verification, Dimension.validity),
+    "length": (KahnCategory.conformance, KahnContext.verification, Dimension.validity),
+    "range": (KahnCategory.plausibility, KahnContext.verification, Dimension.validity),
+    "date_range": (KahnCategory.plausibility, KahnContext.verification, Dimension.validity),
+    "validator": (KahnCategory.conformance, KahnContext.verification, Dimension.validity),
+    "unique": (KahnCategory.plausibility, KahnContext.verification, Dimension.other),
+    "compare": (KahnCategory.plausibility, KahnContext.verification, Dimension.other),
+    "foreign_key": (KahnCategory.conformance, KahnContext.verification, Dimension.validity),
+    "row_count": (KahnCategory.completeness, KahnContext.validation, Dimension.coverage),
+    "freshness": (KahnCategory.plausibility, KahnContext.validation, Dimension.coverage),
+    "default_value": (KahnCategory.plausibility, KahnContext.validation, Dimension.default),
+    "sql": (KahnCategory.plausibility, KahnContext.verification, Dimension.other),
+}
+
+
+class RuleBase(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:\-]+$")
+    description: str = ""
+    category: KahnCategory | None = None
+    subcategory: str | None = None  # e.g. value, relational, computational, temporal, atemporal
+    context: KahnContext | None = None
+    dimension: Dimension | None = None
+    severity: Severity = Severity.error
+    threshold: float = Field(default=0.0, ge=0, le=100)
+    # Conditional rule: the rule applies only to rows where this SQL predicate holds.
+    when: str | None = None
+    # Source line in the YAML file; filled by the loader, used in error messages.
+    line: int | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> RuleBase:
+        kind = getattr(self, "kind", None)
+        if kind in KIND_DEFAULTS:
+            cat, ctx, dim = KIND_DEFAULTS[kind]
+            if self.category is None:
+                self.category = cat
+            if self.context is None:
+                self.context = ctx
+            if self.dimension is None:
+                self.dimension = dim
+        return self
+
+    @property
+    def columns_used(self) -> list[str]:
+        cols: list[str] = []
+        for name in ("column", "left", "right"):
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                cols.append(value)
+        cols.extend(getattr(self, "columns", None) or [])
+        return cols
+
+
+class ColumnRule(RuleBase):
+    column: str
+
+
+class NotNullRule(ColumnRule):
+    kind: Literal["not_null"]
+    # Treat blank strings (after trimming) as missing, as DQMI completeness does.
+    blank_is_null: bool = True
+
+
+class TypeRule(ColumnRule):
+    kind: Literal["type"]
+    type: Literal["integer", "decimal", "date", "timestamp", "boolean", "string"]
+    format: str | None = None  # strptime format for date/timestamp held as text
+
+
+class AllowedValuesRule(ColumnRule):
+    kind: Literal["allowed_values"]
+    values: list[str] | None = None
+    value_set: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AllowedValuesRule:
+        if (self.values is None) == (self.value_set is None):
+            raise ValueError("give exactly one of 'values' or 'value_set'")
+        return self
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _as_strings(cls, v: Any) -> Any:
+        # Codes are strings: YAML reads 01 as 1, so users must quote; we keep what we get as text.
+        if isinstance(v, list):
+            return [str(x) for x in v]
+        return v
+
+
+class RegexRule(ColumnRule):
+    kind: Literal["regex"]
+    pattern: str
+
+
+class LengthRule(ColumnRule):
+    kind: Literal["length"]
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class RangeRule(ColumnRule):
+    kind: Literal["range"]
+    min: float | None = None
+    max: float | None = None
+
+
+class DateRangeRule(ColumnRule):
+    kind: Literal["date_range"]
+    # ISO dates, or 'today' / 'today-120y' / 'today+1d' relative to the run date.
+    min: str | None = None
+    max: str | None = None
+
+
+class ValidatorRule(ColumnRule):
+    kind: Literal["validator"]
+    validator: str
+
+
+class UniqueRule(RuleBase):
+    kind: Literal["unique"]
+    columns: list[str] = Field(min_length=1)
+
+
+class CompareRule(RuleBase):
+    kind: Literal["compare"]
+    left: str
+    op: Literal["<", "<=", ">", ">=", "=", "!="]
+    right: str
+
+
+class ForeignKeyRule(ColumnRule):
+    kind: Literal["foreign_key"]
+    ref_table: str
+    ref_column: str
+
+
+class RowCountRule(RuleBase):
+    kind: Literal["row_count"]
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class FreshnessRule(ColumnRule):
+    kind: Literal["freshness"]
+    max_age_days: int = Field(ge=0)
+
+
+class DefaultValueRule(ColumnRule):
+    kind: Literal["default_value"]
+    values: list[str]
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _as_strings(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [str(x) for x in v]
+        return v
+
+
+class SqlRule(RuleBase):
+    kind: Literal["sql"]
+    # A row passes when this predicate is TRUE; FALSE counts as a violation, NULL as not applicable.
+    predicate: str
+    columns: list[str] = Field(default_factory=list)
+
+
+Rule = Annotated[
+    NotNullRule
+    | TypeRule
+    | AllowedValuesRule
+    | RegexRule
+    | LengthRule
+    | RangeRule
+    | DateRangeRule
+    | ValidatorRule
+    | UniqueRule
+    | CompareRule
+    | ForeignKeyRule
+    | RowCountRule
+    | FreshnessRule
+    | DefaultValueRule
+    | SqlRule,
+    Field(discriminator="kind"),
+]
+
+RULE_KINDS: tuple[str, ...] = tuple(KIND_DEFAULTS)
+
+
+class ColumnSpec(Strict):
+    """What a column holds; identifiers are masked in outputs."""
+
+    description: str = ""
+    # nhs_number | postcode | date_of_birth | name | address | local_id | none
+    identifier: str | None = None
+
+
+class TableSpec(Strict):
+    source: str | None = None
+    description: str = ""
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    group_by: list[str] = Field(default_factory=list)
+
+
+class Contract(Strict):
+    """A dataset contract: tables and their rules."""
+
+    name: str
+    version: str = "1"
+    description: str = ""
+    # Small-number suppression in by-group outputs (NHS statistical disclosure control).
+    small_number: int = Field(default=7, ge=0)
+    run_date: date | None = None
+    tables: dict[str, TableSpec] = Field(min_length=1)
+    # Where the contract came from, for error messages.
+    path: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> Contract:
+        seen: set[str] = set()
+        for table in self.tables.values():
+            for rule in table.rules:
+                if rule.id in seen:
+                    raise ValueError(f"duplicate rule id '{rule.id}'")
+                seen.add(rule.id)
+        return self
