@@ -84,8 +84,9 @@ def parse_contract(text: str, path: str = "<contract>") -> Contract:
     except ContractError as exc:
         raise ContractError(exc.message, path=path, line=exc.line) from None
     if not isinstance(data, dict):
-        raise ContractError("a contract must be a mapping with 'name' and 'tables'", path=path,
-                            line=lines.get(()))
+        raise ContractError(
+            "a contract must be a mapping with 'name' and 'tables'", path=path, line=lines.get(())
+        )
     # Record each rule's line so later errors (bad SQL, unknown column) can point at it.
     for tname, table in (data.get("tables") or {}).items():
         if isinstance(table, dict) and isinstance(table.get("rules"), list):

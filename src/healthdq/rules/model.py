@@ -8,13 +8,13 @@ a threshold (the % of violating rows tolerated; 0 means any violation fails, DQD
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     fatal = "fatal"
     error = "error"
     warning = "warning"
@@ -25,18 +25,18 @@ class Severity(str, Enum):
         return {"fatal": 3, "error": 2, "warning": 1, "info": 0}[self.value]
 
 
-class KahnCategory(str, Enum):
+class KahnCategory(StrEnum):
     conformance = "conformance"
     completeness = "completeness"
     plausibility = "plausibility"
 
 
-class KahnContext(str, Enum):
+class KahnContext(StrEnum):
     verification = "verification"
     validation = "validation"
 
 
-class Dimension(str, Enum):
+class Dimension(StrEnum):
     """DQMI dimensions (NHS England Data Quality Maturity Index)."""
 
     coverage = "coverage"

@@ -14,7 +14,9 @@ def read(
     if len(files) != 1:
         raise SourceError("give one database file at a time", path=files[0])
     alias = f"{base}_db"
-    con.execute(f"ATTACH IF NOT EXISTS {quote_literal(files[0])} AS {quote_ident(alias)} (READ_ONLY)")
+    con.execute(
+        f"ATTACH IF NOT EXISTS {quote_literal(files[0])} AS {quote_ident(alias)} (READ_ONLY)"
+    )
     tables = [
         r[0]
         for r in con.execute(

@@ -1,0 +1,54 @@
+"""The engine interface: what differs between DuckDB and Spark lives behind these methods.
+
+Rules compile to dialect-neutral sqlglot predicates (engine/compiler.py); an engine renders them
+and supplies the few aggregate forms whose syntax differs (conditional count, bounded sample
+collection, distinct count of a compound key).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from sqlglot import exp
+
+from healthdq.sources.base import ReadOptions, RegisteredTable
+
+ProgressCallback = Callable[[float], None]
+
+
+class Engine(ABC):
+    """A SQL engine that can register sources and run fused check queries."""
+
+    name: str = "abstract"
+    dialect: str = ""
+
+    @abstractmethod
+    def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
+        """Make `location` queryable as relation `name` with a `__row` column."""
+
+    @abstractmethod
+    def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
+        """Run a query and return all rows."""
+
+    def render(self, expression: exp.Expression) -> str:
+        return expression.sql(dialect=self.dialect)
+
+    @abstractmethod
+    def count_if(self, predicate: str) -> str:
+        """Aggregate counting rows where `predicate` is TRUE."""
+
+    @abstractmethod
+    def sample(self, predicate: str, columns: list[str], limit: int) -> str:
+        """Aggregate collecting up to `limit` rows (lowest __row first) where predicate holds.
+
+        Each collected item is a struct of `__row` and `columns`.
+        """
+
+    @abstractmethod
+    def distinct_count(self, columns: list[str]) -> str:
+        """Aggregate: number of distinct non-null values of a (compound) key."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release resources."""

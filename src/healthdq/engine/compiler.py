@@ -1,0 +1,324 @@
+"""Compile rules to dialect-neutral sqlglot predicates.
+
+A row-level rule becomes two predicates: `applies` (the row is in the denominator) and
+`violates` (evaluated only where it applies). Table-level rules declare the aggregate they need;
+the planner alone decides how checks share a scan (as Deequ's AnalysisRunner does).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from healthdq.rules import model as m
+from healthdq.validators.base import get_validator
+
+TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
+TYPE_TARGETS = {
+    "integer": "BIGINT",
+    "decimal": "DOUBLE",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "boolean": "BOOLEAN",
+    "string": "VARCHAR",
+}
+
+
+class CompileError(Exception):
+    """A rule that cannot run against this table; it gets status 'error', the run goes on."""
+
+
+@dataclass
+class RowCheck:
+    """A rule evaluated on every row: fused into the table's single scan."""
+
+    rule: m.RuleBase
+    applies: exp.Expression
+    violates: exp.Expression
+    sample_columns: list[str]
+
+
+@dataclass
+class AggregateCheck:
+    """A rule decided from whole-table aggregates (row count, freshness, uniqueness)."""
+
+    rule: m.RuleBase
+    aggregates: dict[str, str] = field(default_factory=dict)  # alias -> engine-rendered SQL
+
+
+@dataclass
+class JoinCheck:
+    """A rule needing another table (referential integrity): its own query."""
+
+    rule: m.ForeignKeyRule
+    applies: exp.Expression
+
+
+Compiled = RowCheck | AggregateCheck | JoinCheck
+
+
+def col(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def lit(value: Any) -> exp.Expression:
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    return exp.Literal.number(value)
+
+
+def parse_predicate(sql: str, where: str) -> exp.Expression:
+    """Parse user SQL (DuckDB syntax) into a sqlglot tree, or raise CompileError."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        first = str(exc).splitlines()[0]
+        raise CompileError(f"{where}: invalid SQL: {first}") from None
+    if tree is None:
+        raise CompileError(f"{where}: empty SQL")
+    if isinstance(tree, exp.Select | exp.Insert | exp.Delete | exp.Update | exp.Drop):
+        raise CompileError(f"{where}: must be an expression, not a statement")
+    return tree
+
+
+def resolve_date(value: str, run_date: date) -> date:
+    """An ISO date or 'today', 'today-120y', 'today+7d', 'today-6m' relative to the run date."""
+    text = str(value).strip().lower()
+    if text.startswith("today"):
+        rest = text[5:].replace(" ", "")
+        if not rest:
+            return run_date
+        found = re.fullmatch(r"([+-])(\d+)([dmy])", rest)
+        if not found:
+            raise CompileError(f"bad relative date '{value}' (use e.g. today-120y, today+7d)")
+        sign = 1 if found.group(1) == "+" else -1
+        n = int(found.group(2)) * sign
+        unit = found.group(3)
+        if unit == "d":
+            return run_date + timedelta(days=n)
+        months = n * (12 if unit == "y" else 1)
+        y, mth = divmod(run_date.month - 1 + months, 12)
+        day = min(run_date.day, 28)
+        return date(run_date.year + y, mth + 1, day)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CompileError(f"bad date '{value}' (use YYYY-MM-DD or today-120y)") from None
+
+
+class Compiler:
+    """Turns the rules of one table into checks, given the table's columns and types."""
+
+    def __init__(self, table: str, columns: dict[str, str], run_date: date) -> None:
+        self.table = table
+        self.columns = {c.lower(): (c, t.upper()) for c, t in columns.items()}
+        self.run_date = run_date
+
+    # -- column helpers -------------------------------------------------------------------------
+    def _name(self, name: str) -> str:
+        found = self.columns.get(name.lower())
+        if found is None:
+            close = difflib.get_close_matches(name.lower(), list(self.columns), n=1)
+            hint = f" (did you mean '{self.columns[close[0]][0]}'?)" if close else ""
+            raise CompileError(f"column '{name}' not found in table '{self.table}'{hint}")
+        return found[0]
+
+    def coltype(self, name: str) -> str:
+        return self.columns[name.lower()][1]
+
+    def _is_text(self, name: str) -> bool:
+        return self.coltype(name).startswith(TEXT_TYPES)
+
+    def text(self, name: str) -> exp.Expression:
+        """The column as text: codes compare as strings whatever the source typed them as."""
+        real = self._name(name)
+        if self._is_text(real):
+            return col(real)
+        return exp.Cast(this=col(real), to=exp.DataType.build("VARCHAR"))
+
+    def as_type(self, name: str, type_name: str) -> exp.Expression:
+        real = self._name(name)
+        if self.coltype(real).startswith(type_name.upper()):
+            return col(real)
+        return exp.TryCast(this=col(real), to=exp.DataType.build(type_name))
+
+    def not_null(self, name: str) -> exp.Expression:
+        return exp.Not(this=exp.Is(this=col(self._name(name)), expression=exp.Null()))
+
+    def _columns_in(self, tree: exp.Expression) -> list[str]:
+        names: list[str] = []
+        for node in tree.find_all(exp.Column):
+            real = self._name(node.name)
+            if real not in names:
+                names.append(real)
+        return names
+
+    # -- compile --------------------------------------------------------------------------------
+    def compile(self, rule: m.RuleBase) -> Compiled:
+        method = getattr(self, f"_{getattr(rule, 'kind', '')}", None)
+        if method is None:
+            raise CompileError(f"rule kind '{getattr(rule, 'kind', '?')}' is not supported")
+        compiled: Compiled = method(rule)
+        if rule.when and isinstance(compiled, RowCheck | JoinCheck):
+            when = parse_predicate(rule.when, "when")
+            self._columns_in(when)  # unknown columns fail here with a clear message
+            compiled.applies = exp.and_(
+                compiled.applies, exp.Coalesce(this=when, expressions=[exp.false()])
+            )
+            if isinstance(compiled, RowCheck):
+                for c in self._columns_in(when):
+                    if c not in compiled.sample_columns:
+                        compiled.sample_columns.append(c)
+        elif rule.when:
+            raise CompileError(f"'when' does not apply to {getattr(rule, 'kind', '')} rules")
+        return compiled
+
+    def _row(
+        self,
+        rule: m.RuleBase,
+        applies: exp.Expression,
+        violates: exp.Expression,
+        columns: list[str],
+    ) -> RowCheck:
+        return RowCheck(
+            rule=rule,
+            applies=applies,
+            violates=violates,
+            sample_columns=[self._name(c) for c in columns],
+        )
+
+    def _not_null(self, rule: m.NotNullRule) -> RowCheck:
+        real = self._name(rule.column)
+        missing: exp.Expression = exp.Is(this=col(real), expression=exp.Null())
+        if rule.blank_is_null and self._is_text(real):
+            blank = exp.EQ(this=exp.Trim(this=col(real)), expression=lit(""))
+            missing = exp.or_(missing, blank)
+        return self._row(rule, exp.true(), missing, [real])
+
+    def _type(self, rule: m.TypeRule) -> RowCheck:
+        target = TYPE_TARGETS[rule.type]
+        real = self._name(rule.column)
+        if self.coltype(real).startswith(target) or rule.type == "string":
+            converted: exp.Expression = col(real)
+        elif rule.format and rule.type in ("date", "timestamp"):
+            converted = exp.StrToTime(this=self.text(real), format=lit(rule.format), safe=True)
+        else:
+            converted = exp.TryCast(this=self.text(real), to=exp.DataType.build(target))
+        violates = exp.Is(this=converted, expression=exp.Null())
+        return self._row(rule, self.not_null(real), violates, [real])
+
+    def _allowed_values(self, rule: m.AllowedValuesRule) -> RowCheck:
+        values = _valueset(rule.value_set) if rule.value_set is not None else rule.values or []
+        member = exp.In(this=self.text(rule.column), expressions=[lit(v) for v in values])
+        return self._row(rule, self.not_null(rule.column), exp.Not(this=member), [rule.column])
+
+    def _regex(self, rule: m.RegexRule) -> RowCheck:
+        try:
+            re.compile(rule.pattern)
+        except re.error as exc:
+            raise CompileError(f"invalid regex '{rule.pattern}': {exc}") from None
+        # Patterns match the whole value, whatever the engine's default.
+        anchored = f"^(?:{rule.pattern})$"
+        match = exp.RegexpLike(this=self.text(rule.column), expression=lit(anchored))
+        return self._row(rule, self.not_null(rule.column), exp.Not(this=match), [rule.column])
+
+    def _length(self, rule: m.LengthRule) -> RowCheck:
+        if rule.min is None and rule.max is None:
+            raise CompileError("length rule needs 'min' or 'max'")
+        length = exp.Length(this=self.text(rule.column))
+        parts: list[exp.Expression] = []
+        if rule.min is not None:
+            parts.append(exp.LT(this=length, expression=lit(rule.min)))
+        if rule.max is not None:
+            parts.append(exp.GT(this=length.copy(), expression=lit(rule.max)))
+        return self._row(rule, self.not_null(rule.column), exp.or_(*parts), [rule.column])
+
+    def _range(self, rule: m.RangeRule) -> RowCheck:
+        if rule.min is None and rule.max is None:
+            raise CompileError("range rule needs 'min' or 'max'")
+        value = self.as_type(rule.column, "DOUBLE")
+        # A value that is not a number is out of any numeric range.
+        parts: list[exp.Expression] = [exp.Is(this=value, expression=exp.Null())]
+        if rule.min is not None:
+            parts.append(exp.LT(this=value.copy(), expression=lit(rule.min)))
+        if rule.max is not None:
+            parts.append(exp.GT(this=value.copy(), expression=lit(rule.max)))
+        return self._row(rule, self.not_null(rule.column), exp.or_(*parts), [rule.column])
+
+    def _date_range(self, rule: m.DateRangeRule) -> RowCheck:
+        if rule.min is None and rule.max is None:
+            raise CompileError("date_range rule needs 'min' or 'max'")
+        value = self.as_type(rule.column, "DATE")
+        parts: list[exp.Expression] = [exp.Is(this=value, expression=exp.Null())]
+        for bound, cls in ((rule.min, exp.LT), (rule.max, exp.GT)):
+            if bound is not None:
+                d = resolve_date(bound, self.run_date)
+                literal = exp.Cast(this=lit(d.isoformat()), to=exp.DataType.build("DATE"))
+                parts.append(cls(this=value.copy(), expression=literal))
+        return self._row(rule, self.not_null(rule.column), exp.or_(*parts), [rule.column])
+
+    def _validator(self, rule: m.ValidatorRule) -> RowCheck:
+        try:
+            validator = get_validator(rule.validator)
+        except KeyError as exc:
+            raise CompileError(str(exc.args[0])) from None
+        valid = validator.build(self.text(rule.column))
+        # NULL from a validator on a non-null value is a failure, never a silent pass.
+        violates = exp.Not(this=exp.Coalesce(this=valid, expressions=[exp.false()]))
+        return self._row(rule, self.not_null(rule.column), violates, [rule.column])
+
+    def _default_value(self, rule: m.DefaultValueRule) -> RowCheck:
+        member = exp.In(this=self.text(rule.column), expressions=[lit(v) for v in rule.values])
+        return self._row(rule, self.not_null(rule.column), member, [rule.column])
+
+    def _compare(self, rule: m.CompareRule) -> RowCheck:
+        left = parse_predicate(rule.left, "left")
+        right = parse_predicate(rule.right, "right")
+        used = self._columns_in(left) + self._columns_in(right)
+        ops = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "=": exp.EQ, "!=": exp.NEQ}
+        holds = ops[rule.op](this=left, expression=right)
+        applies = exp.and_(
+            exp.Not(this=exp.Is(this=left.copy(), expression=exp.Null())),
+            exp.Not(this=exp.Is(this=right.copy(), expression=exp.Null())),
+        )
+        return self._row(rule, applies, exp.Not(this=holds), list(dict.fromkeys(used)))
+
+    def _sql(self, rule: m.SqlRule) -> RowCheck:
+        pred = parse_predicate(rule.predicate, "predicate")
+        used = self._columns_in(pred)
+        cols = [self._name(c) for c in rule.columns] or used
+        applies = exp.Not(this=exp.Is(this=pred.copy(), expression=exp.Null()))
+        return self._row(rule, applies, exp.Not(this=pred), cols)
+
+    def _foreign_key(self, rule: m.ForeignKeyRule) -> JoinCheck:
+        self._name(rule.column)
+        return JoinCheck(rule=rule, applies=self.not_null(rule.column))
+
+    def _unique(self, rule: m.UniqueRule) -> AggregateCheck:
+        for c in rule.columns:
+            self._name(c)
+        return AggregateCheck(rule=rule)
+
+    def _row_count(self, rule: m.RowCountRule) -> AggregateCheck:
+        if rule.min is None and rule.max is None:
+            raise CompileError("row_count rule needs 'min' or 'max'")
+        return AggregateCheck(rule=rule)
+
+    def _freshness(self, rule: m.FreshnessRule) -> AggregateCheck:
+        self._name(rule.column)
+        return AggregateCheck(rule=rule)
+
+
+def _valueset(name: str) -> list[str]:
+    from healthdq.validators import valueset
+
+    try:
+        return valueset.load_valueset(name)
+    except KeyError as exc:
+        raise CompileError(str(exc.args[0])) from None

@@ -1,0 +1,93 @@
+"""DuckDB engine: in-process, reads files where they are, spills to disk when memory is short."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from typing import Any
+
+import duckdb
+
+from healthdq.engine.base import Engine, ProgressCallback
+from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, register_source
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        database: str = ":memory:",
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.con = duckdb.connect(database)
+        self._tmp = tempfile.TemporaryDirectory(prefix="healthdq-")
+        self.con.execute(f"SET temp_directory = '{self._tmp.name}'")
+        # Row order matters for sample row numbers in copied sources (csv, json).
+        self.con.execute("SET preserve_insertion_order = true")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+
+    def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
+        return register_source(self.con, name, location, options)
+
+    def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
+        if progress is None:
+            return self.con.execute(sql).fetchall()
+        # Poll DuckDB's own progress estimate from this thread while a worker runs the query.
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["rows"] = self.con.execute(sql).fetchall()
+            except BaseException as exc:  # re-raised in the caller's thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+            try:
+                pct = self.con.query_progress()
+            except duckdb.Error:
+                pct = -1
+            if pct is not None and pct >= 0:
+                progress(min(float(pct), 100.0) / 100.0)
+        if "error" in box:
+            raise box["error"]
+        progress(1.0)
+        return box["rows"]
+
+    def count_if(self, predicate: str) -> str:
+        return f"count_if({predicate})"
+
+    def sample(self, predicate: str, columns: list[str], limit: int) -> str:
+        fields = ", ".join(
+            [f"{quote_ident(ROW)} := {quote_ident(ROW)}"]
+            + [f"{quote_ident(c)} := {quote_ident(c)}" for c in columns]
+        )
+        # arg_min with a count keeps a bounded top-N heap: memory stays flat at any row count.
+        return (
+            f"arg_min(struct_pack({fields}), {quote_ident(ROW)}, {int(limit)}) "
+            f"FILTER (WHERE {predicate})"
+        )
+
+    def distinct_count(self, columns: list[str]) -> str:
+        if len(columns) == 1:
+            return f"count(DISTINCT {quote_ident(columns[0])})"
+        cols = ", ".join(quote_ident(c) for c in columns)
+        nonnull = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
+        return f"count(DISTINCT row({cols})) FILTER (WHERE {nonnull})"
+
+    def close(self) -> None:
+        self.con.close()
+        self._tmp.cleanup()
+
+
+def wall() -> float:
+    return time.perf_counter()
