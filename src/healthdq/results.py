@@ -58,6 +58,7 @@ class TableResult(BaseModel):
     columns: list[ColumnInfo]
     elapsed_ms: float = 0.0
     scans: int = 0  # queries that read this table's rows
+    warnings: list[str] = Field(default_factory=list)  # e.g. encoding guessed, column unmapped
 
 
 class GroupRow(BaseModel):

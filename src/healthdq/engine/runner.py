@@ -473,6 +473,7 @@ def run_contract(
                 ],
                 elapsed_ms=(time.perf_counter() - t0) * 1000,
                 scans=table_run.scans,
+                warnings=list(reg.warnings),
             )
         )
         rules += [table_run.results[r.id] for r in spec.rules if r.id in table_run.results]
