@@ -355,10 +355,10 @@ def main() -> None:
         err.print("healthdq: aborted")
         sys.exit(130)
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        # Usage errors (typer's bundled click) know how to show themselves.
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
             sys.exit(2)
         if os.environ.get("HEALTHDQ_DEBUG"):
             raise

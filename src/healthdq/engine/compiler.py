@@ -84,7 +84,8 @@ def parse_predicate(sql: str, where: str) -> exp.Expression:
         raise CompileError(f"{where}: empty SQL")
     if isinstance(tree, exp.Select | exp.Insert | exp.Delete | exp.Update | exp.Drop):
         raise CompileError(f"{where}: must be an expression, not a statement")
-    return tree
+    # Parenthesised, so NOT / IS NULL / AND built around it keep the user's precedence.
+    return exp.Paren(this=tree)
 
 
 def resolve_date(value: str, run_date: date) -> date:
