@@ -23,7 +23,7 @@ def _to_python(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
+            key = _scalar(key_node)
             if key in out:
                 raise ContractError(f"duplicate key '{key}'", line=key_node.start_mark.line + 1)
             child = (*loc, key)
@@ -32,8 +32,13 @@ def _to_python(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*loc, i), lines) for i, item in enumerate(node.value)]
-    # Scalars: let PyYAML's safe resolver type them (dates, numbers, booleans, strings).
-    return yaml.safe_load(yaml.serialize(node))
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    # The composer already resolved the tag (int, date, bool, str): construct with the safe rules.
+    constructor = yaml.constructor.SafeConstructor()
+    return constructor.construct_object(node, deep=True)
 
 
 def _closest_line(loc: Loc, lines: dict[Loc, int]) -> int | None:
@@ -83,6 +88,13 @@ def parse_contract(text: str, path: str = "<contract>") -> Contract:
         data = _to_python(node, (), lines)
     except ContractError as exc:
         raise ContractError(exc.message, path=path, line=exc.line) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ContractError(
+            f"invalid YAML value: {getattr(exc, 'problem', exc)}",
+            path=path,
+            line=mark.line + 1 if mark else None,
+        ) from None
     if not isinstance(data, dict):
         raise ContractError(
             "a contract must be a mapping with 'name' and 'tables'", path=path, line=lines.get(())
