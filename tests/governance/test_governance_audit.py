@@ -86,7 +86,7 @@ def test_secrets_redacted(tmp_path: Path) -> None:
         },
     )
     text = log.path.read_text(encoding="utf-8")
-    for secret in ("abc123", "t0k", "hunter2", "s3\"", "refresh_token\": \"x"):
+    for secret in ("abc123", "t0k", "hunter2", 's3"', 'refresh_token": "x'):
         assert secret not in text
     assert event["detail"]["api_key"] == "[redacted]"
     assert event["detail"]["nested"]["accessKey"] == "[redacted]"
