@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from healthdq import __version__
 from healthdq.errors import ContractError, HealthdqError
@@ -185,7 +185,7 @@ def check(
                 console=err,
                 transient=True,
             ) as bar:
-                tasks: dict[str, int] = {}
+                tasks: dict[str, TaskID] = {}
 
                 def on_progress(name: str, fraction: float) -> None:
                     if name not in tasks:

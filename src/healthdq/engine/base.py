@@ -32,7 +32,7 @@ class Engine(ABC):
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return all rows."""
 
-    def render(self, expression: exp.Expression) -> str:
+    def render(self, expression: exp.Expr) -> str:
         return expression.sql(dialect=self.dialect)
 
     @abstractmethod

@@ -39,8 +39,8 @@ class RowCheck:
     """A rule evaluated on every row: fused into the table's single scan."""
 
     rule: m.RuleBase
-    applies: exp.Expression
-    violates: exp.Expression
+    applies: exp.Expr
+    violates: exp.Expr
     sample_columns: list[str]
 
 
@@ -57,7 +57,7 @@ class JoinCheck:
     """A rule needing another table (referential integrity): its own query."""
 
     rule: m.ForeignKeyRule
-    applies: exp.Expression
+    applies: exp.Expr
 
 
 Compiled = RowCheck | AggregateCheck | JoinCheck
@@ -67,13 +67,13 @@ def col(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
-def lit(value: Any) -> exp.Expression:
+def lit(value: Any) -> exp.Expr:
     if isinstance(value, str):
         return exp.Literal.string(value)
     return exp.Literal.number(value)
 
 
-def parse_predicate(sql: str, where: str) -> exp.Expression:
+def parse_predicate(sql: str, where: str) -> exp.Expr:
     """Parse user SQL (DuckDB syntax) into a sqlglot tree, or raise CompileError."""
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
@@ -149,10 +149,10 @@ class Compiler:
             return col(real)
         return exp.TryCast(this=col(real), to=exp.DataType.build(type_name))
 
-    def not_null(self, name: str) -> exp.Expression:
+    def not_null(self, name: str) -> exp.Expr:
         return exp.Not(this=exp.Is(this=col(self._name(name)), expression=exp.Null()))
 
-    def _columns_in(self, tree: exp.Expression) -> list[str]:
+    def _columns_in(self, tree: exp.Expr) -> list[str]:
         names: list[str] = []
         for node in tree.find_all(exp.Column):
             real = self._name(node.name)
@@ -183,8 +183,8 @@ class Compiler:
     def _row(
         self,
         rule: m.RuleBase,
-        applies: exp.Expression,
-        violates: exp.Expression,
+        applies: exp.Expr,
+        violates: exp.Expr,
         columns: list[str],
     ) -> RowCheck:
         return RowCheck(
@@ -196,7 +196,7 @@ class Compiler:
 
     def _not_null(self, rule: m.NotNullRule) -> RowCheck:
         real = self._name(rule.column)
-        missing: exp.Expression = exp.Is(this=col(real), expression=exp.Null())
+        missing: exp.Expr = exp.Is(this=col(real), expression=exp.Null())
         if rule.blank_is_null and self._is_text(real):
             blank = exp.EQ(this=exp.Trim(this=col(real)), expression=lit(""))
             missing = exp.or_(missing, blank)
@@ -206,7 +206,7 @@ class Compiler:
         target = TYPE_TARGETS[rule.type]
         real = self._name(rule.column)
         if self.coltype(real).startswith(target) or rule.type == "string":
-            converted: exp.Expression = col(real)
+            converted: exp.Expr = col(real)
         elif rule.format and rule.type in ("date", "timestamp"):
             converted = exp.StrToTime(this=self.text(real), format=lit(rule.format), safe=True)
         else:
@@ -233,7 +233,7 @@ class Compiler:
         if rule.min is None and rule.max is None:
             raise CompileError("length rule needs 'min' or 'max'")
         length = exp.Length(this=self.text(rule.column))
-        parts: list[exp.Expression] = []
+        parts: list[exp.Expr] = []
         if rule.min is not None:
             parts.append(exp.LT(this=length, expression=lit(rule.min)))
         if rule.max is not None:
@@ -245,7 +245,7 @@ class Compiler:
             raise CompileError("range rule needs 'min' or 'max'")
         value = self.as_type(rule.column, "DOUBLE")
         # A value that is not a number is out of any numeric range.
-        parts: list[exp.Expression] = [exp.Is(this=value, expression=exp.Null())]
+        parts: list[exp.Expr] = [exp.Is(this=value, expression=exp.Null())]
         if rule.min is not None:
             parts.append(exp.LT(this=value.copy(), expression=lit(rule.min)))
         if rule.max is not None:
@@ -256,7 +256,7 @@ class Compiler:
         if rule.min is None and rule.max is None:
             raise CompileError("date_range rule needs 'min' or 'max'")
         value = self.as_type(rule.column, "DATE")
-        parts: list[exp.Expression] = [exp.Is(this=value, expression=exp.Null())]
+        parts: list[exp.Expr] = [exp.Is(this=value, expression=exp.Null())]
         for bound, cls in ((rule.min, exp.LT), (rule.max, exp.GT)):
             if bound is not None:
                 d = resolve_date(bound, self.run_date)

@@ -38,7 +38,7 @@ class FusedQuery:
     group_columns: list[str]
 
 
-def _is_true(expr: exp.Expression) -> bool:
+def _is_true(expr: exp.Expr) -> bool:
     return isinstance(expr, exp.Boolean) and bool(expr.this)
 
 

@@ -53,7 +53,7 @@ def _user_loc(loc: tuple[Any, ...]) -> Loc:
     return tuple(p for p in loc if not (isinstance(p, str) and p in RULE_KINDS))
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Any) -> str:
     loc = [str(p) for p in _user_loc(error["loc"])]
     key = ".".join(loc)
     msg = error["msg"]
