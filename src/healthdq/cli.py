@@ -343,7 +343,9 @@ def root(
 def main() -> None:
     """Entry point: user errors become one line and exit 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except HealthdqError as exc:
         err.print(
             f"[bold red]healthdq: error:[/] {exc.one_line()}", highlight=False, soft_wrap=True

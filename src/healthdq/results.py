@@ -98,7 +98,12 @@ class RunResult(BaseModel):
     summary: dict[str, int] = Field(default_factory=dict)
 
     def worst_failure(self) -> int:
-        """Highest severity rank among failed rules (-1 if none)."""
+        """Highest severity rank among failed or errored rules (-1 if none).
+
+        A rule that could not run counts as failing: never a silent pass.
+        """
         ranks = {"fatal": 3, "error": 2, "warning": 1, "info": 0}
-        failed = [ranks.get(r.severity, 0) for r in self.rules if r.status == "failed"]
+        failed = [
+            ranks.get(r.severity, 0) for r in self.rules if r.status in ("failed", "error")
+        ]
         return max(failed, default=-1)
