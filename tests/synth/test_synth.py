@@ -544,3 +544,19 @@ def test_realistic_distributions(data: dict[str, tuple[Path, SynthResult]]) -> N
     """
     assert _one(apc, per_patient) == 0
     assert share(apc, "nhs_number LIKE '999%'") > 0.98
+
+
+def test_docs_table_matches_the_spec() -> None:
+    """docs/synth.md lists every defect class of every kind with its rate and rule."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "synth.md"
+    text = doc.read_text(encoding="utf-8")
+    for kind in KINDS:
+        section = text.split(f"#### {kind}\n", 1)[1].split("\nTotal:", 1)[0]
+        rows = re.findall(
+            r"^\| `([a-z_0-9]+)` \| `([a-z_0-9]+)` \| ([0-9.]+)% \|.*`([a-z_.0-9]+)` \|$",
+            section,
+            flags=re.M,
+        )
+        documented = {(i, c, round(float(r) / 100, 4), rule) for i, c, r, rule in rows}
+        spec = {(d.id, d.column, round(d.rate, 4), d.rule) for d in DEFECTS[kind]}
+        assert documented == spec, kind
