@@ -95,7 +95,7 @@ def measure(mode: str, data: Path) -> dict[str, Any]:
             for check in fused:
                 builder = FusedQueryBuilder(engine, "apc")
                 if isinstance(check, RowCheck):
-                    builder.add_row_check(check, 5)
+                    builder.add_row_check(check)
                 else:
                     builder.add_aggregate_check(check, compiler)
                 sql = builder.build([]).sql

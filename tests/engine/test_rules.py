@@ -68,17 +68,28 @@ def test_every_row_rule_kind_counts_exactly(tmp_path: Path) -> None:
     }
 
 
-def test_row_rules_and_aggregates_share_one_scan(tmp_path: Path) -> None:
+def test_row_rules_and_table_rules_share_one_scan(tmp_path: Path) -> None:
     rules = """
       - {id: nn, kind: not_null, column: nhs}
       - {id: vals, kind: allowed_values, column: sex, values: ['1', '2']}
-      - {id: uniq, kind: unique, columns: [prov, sex]}
+      - {id: cmp, kind: compare, left: dis, op: '>=', right: adm}
       - {id: rows, kind: row_count, min: 1}
       - {id: fresh, kind: freshness, column: adm, max_age_days: 60}
-    """
+"""
     result = run(tmp_path, rules, group_by=["prov"])
     assert result.tables[0].scans == 1
-    assert by_id(result)["uniq"] == ("passed", 0, 4)
+    assert by_id(result)["vals"] == ("failed", 2, 4)
+    # Uniqueness is a whole-column aggregate of its own: one more query, on its key only.
+    with_key = run(tmp_path, rules + "      - {id: uniq, kind: unique, columns: [prov, sex]}\n")
+    assert with_key.tables[0].scans == 2
+    assert by_id(with_key)["uniq"] == ("passed", 0, 4)
+
+
+def test_group_breakdown_counts_per_group(tmp_path: Path) -> None:
+    rules = "      - {id: vals, kind: allowed_values, column: sex, values: ['1', '2']}\n"
+    result = run(tmp_path, rules, group_by=["prov"], suppress_small_numbers=False)
+    got = {(g.group, g.violating_rows, g.denominator) for g in result.groups[0].rows}
+    assert got == {("RR8", 0, 2), ("RTH", 2, 2)}
 
 
 def test_table_level_rules(tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
-"""Fuse a table's checks into one aggregate query.
+"""Fuse a table's row-level checks into one scan.
 
-Every row-level rule becomes a conditional count for its denominator, one for its violations and
-a bounded sample aggregate, all in one SELECT over the table: one scan, however many rules.
-Identical predicates are rendered once and shared between rules (many rules share 'column is
-not null'). With a grouping column, GROUPING SETS give the totals and every group's counts from
-the same scan.
+Why this shape: conditional aggregates (`count(*) FILTER (WHERE ...)`) per rule cost a selection
+pass each, and a sample aggregate per rule costs more again. Instead every row gets a few integer
+*violation masks* (bit k set when the row breaks rule k), and the one query groups by those masks
+(and the user's grouping columns). Violations are sparse, so there are few groups; per-rule counts,
+per-group counts and failing-row samples all come from that grouped output in Python, which
+touches a few hundred rows, never the data. Identical predicates are computed once and share a bit.
+Denominators are `count(column)` where the rule applies to non-null values (the common case), so
+they cost no predicate at all.
 """
 
 from __future__ import annotations
@@ -14,42 +17,57 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from healthdq.engine.base import Engine
-from healthdq.engine.compiler import AggregateCheck, Compiler, RowCheck
+from healthdq.engine.compiler import Compiler, RowCheck
 from healthdq.rules import model as m
-from healthdq.sources.base import quote_ident
+from healthdq.sources.base import ROW, quote_ident
+
+MASK_BITS = 62  # bits per BIGINT mask, leaving the sign bit alone
 
 
 @dataclass
-class CheckSlots:
-    """Where one check's numbers sit in the fused query's output row."""
+class RuleSlots:
+    """Where one rule's numbers come from in the fused query's output."""
 
-    denominator: str | None = None  # alias, or None for all rows
-    violations: str | None = None
-    sample: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    bit: int | None = None  # global violation bit (mask = bit // MASK_BITS)
+    denominator: str | None = None  # alias of its denominator aggregate; None = all rows
+    latest: str | None = None  # alias of max(date) for freshness
+    sample_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
 class FusedQuery:
     table: str
     sql: str
-    slots: dict[str, CheckSlots]  # rule id -> slots
+    slots: dict[str, RuleSlots]  # rule id -> slots
     aliases: list[str]  # output column order
     group_columns: list[str]
+    masks: int
+    sample_alias: str | None
 
 
 def _is_true(expr: exp.Expr) -> bool:
     return isinstance(expr, exp.Boolean) and bool(expr.this)
 
 
+def _not_null_column(expr: exp.Expr) -> str | None:
+    """The column name if `expr` is `NOT col IS NULL`, else None."""
+    if isinstance(expr, exp.Not) and isinstance(expr.this, exp.Is):
+        inner = expr.this
+        if isinstance(inner.this, exp.Column) and isinstance(inner.expression, exp.Null):
+            return inner.this.name
+    return None
+
+
 class FusedQueryBuilder:
-    """Collects aggregates with de-duplication and renders the single query."""
+    """Collects a table's checks and renders its single grouped query."""
 
     def __init__(self, engine: Engine, table: str) -> None:
         self.engine = engine
         self.table = table
+        self.bits: dict[str, int] = {}  # violation predicate SQL -> bit
         self.aggregates: dict[str, str] = {}  # aggregate SQL -> alias
-        self.slots: dict[str, CheckSlots] = {}
+        self.slots: dict[str, RuleSlots] = {}
+        self.sample_columns: list[str] = []
 
     def _agg(self, sql: str) -> str:
         alias = self.aggregates.get(sql)
@@ -58,56 +76,78 @@ class FusedQueryBuilder:
             self.aggregates[sql] = alias
         return alias
 
-    def add_row_check(self, check: RowCheck, sample_size: int) -> None:
-        slots = CheckSlots()
+    def add_row_check(self, check: RowCheck) -> None:
+        slots = RuleSlots(sample_columns=list(check.sample_columns))
         if not _is_true(check.applies):
-            slots.denominator = self._agg(self.engine.count_if(self.engine.render(check.applies)))
+            column = _not_null_column(check.applies)
+            if column is not None:
+                slots.denominator = self._agg(f"count({quote_ident(column)})")
+            else:
+                slots.denominator = self._agg(
+                    self.engine.count_if(self.engine.render(check.applies))
+                )
         violating = (
             check.violates
             if _is_true(check.applies)
             else exp.and_(check.applies.copy(), check.violates.copy())
         )
         predicate = self.engine.render(violating)
-        slots.violations = self._agg(self.engine.count_if(predicate))
-        if sample_size > 0:
-            slots.sample = self._agg(
-                self.engine.sample(predicate, check.sample_columns, sample_size)
-            )
+        if predicate not in self.bits:
+            self.bits[predicate] = len(self.bits)
+        slots.bit = self.bits[predicate]
+        for c in check.sample_columns:
+            if c not in self.sample_columns:
+                self.sample_columns.append(c)
         self.slots[check.rule.id] = slots
 
-    def add_aggregate_check(self, check: AggregateCheck, compiler: Compiler) -> None:
-        rule = check.rule
-        slots = CheckSlots()
+    def add_table_check(self, rule: m.RuleBase, compiler: Compiler) -> None:
+        """Row count and freshness ride along in the same scan."""
+        slots = RuleSlots()
         if isinstance(rule, m.FreshnessRule):
             latest = exp.Max(this=compiler.as_type(rule.column, "DATE"))
-            slots.extra["latest"] = self._agg(self.engine.render(latest))
-        elif isinstance(rule, m.UniqueRule):
-            cols = [compiler._name(c) for c in rule.columns]
-            nonnull = exp.and_(*[compiler.not_null(c) for c in cols])
-            slots.denominator = self._agg(self.engine.count_if(self.engine.render(nonnull)))
-            slots.extra["distinct"] = self._agg(self.engine.distinct_count(cols))
-        # row_count needs only the total, always present.
+            slots.latest = self._agg(self.engine.render(latest))
         self.slots[rule.id] = slots
 
-    def build(self, group_columns: list[str]) -> FusedQuery:
-        select = ["count(*) AS __n"]
-        select += [f"{sql} AS {alias}" for sql, alias in self.aggregates.items()]
-        group_sql = ""
-        if group_columns:
-            quoted = [quote_ident(g) for g in group_columns]
-            select = [
-                *(f"{q} AS __g{i}" for i, q in enumerate(quoted)),
-                *(f"grouping({q}) AS __gid{i}" for i, q in enumerate(quoted)),
-                *select,
+    def build(self, group_columns: list[str], sample_size: int) -> FusedQuery:
+        n_masks = (len(self.bits) + MASK_BITS - 1) // MASK_BITS
+        mask_sql = []
+        for mi in range(n_masks):
+            terms = [
+                f"CASE WHEN {pred} THEN {1 << (bit % MASK_BITS)} ELSE 0 END"
+                for pred, bit in self.bits.items()
+                if bit // MASK_BITS == mi
             ]
-            sets = ", ".join(["()"] + [f"({q})" for q in quoted])
-            group_sql = f" GROUP BY GROUPING SETS ({sets})"
-        sql = f"SELECT {', '.join(select)} FROM {quote_ident(self.table)}{group_sql}"
-        aliases = [s.rsplit(" AS ", 1)[1] for s in select]
+            mask_sql.append(f"CAST({' + '.join(terms)} AS BIGINT) AS __m{mi}")
+        keys = [f"__g{i}" for i in range(len(group_columns))] + [f"__m{i}" for i in range(n_masks)]
+        inner_cols = [f"{quote_ident(g)} AS __g{i}" for i, g in enumerate(group_columns)]
+        inner = f"SELECT *, {', '.join(inner_cols + mask_sql)} FROM {quote_ident(self.table)}"
+        if not inner_cols and not mask_sql:
+            inner = f"SELECT * FROM {quote_ident(self.table)}"
+        select = [*keys, "count(*) AS __n"]
+        select += [f"{sql} AS {alias}" for sql, alias in self.aggregates.items()]
+        sample_alias = None
+        if sample_size > 0 and n_masks:
+            any_violation = " OR ".join(f"__m{i} <> 0" for i in range(n_masks))
+            select.append(
+                f"{self.engine.sample(any_violation, self.sample_columns, sample_size)} AS __s"
+            )
+            sample_alias = "__s"
+        group_sql = f" GROUP BY {', '.join(keys)}" if keys else ""
+        sql = f"SELECT {', '.join(select)} FROM ({inner}) AS __t{group_sql}"
+        aliases = [s.rsplit(" AS ", 1)[-1] for s in select]
         return FusedQuery(
             table=self.table,
             sql=sql,
             slots=self.slots,
             aliases=aliases,
             group_columns=group_columns,
+            masks=n_masks,
+            sample_alias=sample_alias,
         )
+
+
+def rule_bit_set(masks: list[int], bit: int) -> bool:
+    return bool((masks[bit // MASK_BITS] >> (bit % MASK_BITS)) & 1)
+
+
+__all__ = ["ROW", "FusedQuery", "FusedQueryBuilder", "RuleSlots", "rule_bit_set"]

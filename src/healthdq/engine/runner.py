@@ -24,7 +24,7 @@ from healthdq.engine.compiler import (
     JoinCheck,
     RowCheck,
 )
-from healthdq.engine.planner import FusedQuery, FusedQueryBuilder
+from healthdq.engine.planner import FusedQuery, FusedQueryBuilder, RuleSlots, rule_bit_set
 from healthdq.errors import ContractError
 from healthdq.results import (
     ColumnInfo,
@@ -69,14 +69,48 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _samples(raw: Any) -> list[Sample]:
-    if not raw:
-        return []
+def _samples(items: list[dict[str, Any]], columns: list[str] | None = None) -> list[Sample]:
     out = []
-    for item in raw:
-        values = {k: _jsonable(v) for k, v in dict(item).items() if k != ROW}
+    for item in items:
+        values = {
+            k: _jsonable(v)
+            for k, v in dict(item).items()
+            if k != ROW and (columns is None or k in columns)
+        }
         out.append(Sample(row=item.get(ROW), values=values))
     return out
+
+
+class _Totals:
+    """Running sums over grouped output rows: for the whole table or one group."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sums: dict[str, int] = {}
+        self.latest: dict[str, Any] = {}
+        self.violations: dict[str, int] = {}
+
+    def add(
+        self,
+        row: tuple[Any, ...],
+        index: dict[str, int],
+        counts: list[str],
+        latest_aliases: set[str | None],
+        broken: list[str],
+    ) -> None:
+        n = int(row[index["__n"]])
+        self.n += n
+        for alias in counts:
+            value = row[index[alias]]
+            if alias in latest_aliases:
+                if value is not None and (
+                    self.latest.get(alias) is None or value > self.latest[alias]
+                ):
+                    self.latest[alias] = value
+            else:
+                self.sums[alias] = self.sums.get(alias, 0) + int(value or 0)
+        for rid in broken:
+            self.violations[rid] = self.violations.get(rid, 0) + n
 
 
 def _base_result(rule: m.RuleBase, table: str, status: str, **kw: Any) -> RuleResult:
@@ -144,13 +178,18 @@ class TableRun:
                 compiled.append(self.compiler.compile(rule))
             except CompileError as exc:
                 self.error(rule, str(exc))
-        fused = [c for c in compiled if isinstance(c, RowCheck | AggregateCheck)]
-        group_columns = self._group_columns()
-        self._run_fused(fused, group_columns, progress)
+        row_checks = [c for c in compiled if isinstance(c, RowCheck)]
+        table_rules = [
+            c.rule
+            for c in compiled
+            if isinstance(c, AggregateCheck) and not isinstance(c.rule, m.UniqueRule)
+        ]
+        self._run_fused(row_checks, table_rules, self._group_columns(), progress)
         for check in compiled:
-            if isinstance(check, JoinCheck):
+            if isinstance(check, AggregateCheck) and isinstance(check.rule, m.UniqueRule):
+                self._run_unique(check.rule)
+            elif isinstance(check, JoinCheck):
                 self._run_join(check)
-        self._unique_samples()
 
     def _group_columns(self) -> list[str]:
         wanted = list(dict.fromkeys(self.options.group_by or self.spec.group_by))
@@ -163,100 +202,102 @@ class TableRun:
                 self.registered.warnings.append(f"group-by column '{g}' not in table {self.name}")
         return cols
 
-    def _build(self, checks: list[RowCheck | AggregateCheck], groups: list[str]) -> FusedQuery:
+    def _build(
+        self, checks: list[RowCheck], table_rules: list[m.RuleBase], groups: list[str]
+    ) -> FusedQuery:
         builder = FusedQueryBuilder(self.engine, self.name)
         for check in checks:
-            if isinstance(check, RowCheck):
-                builder.add_row_check(check, self.options.sample_size)
-            else:
-                builder.add_aggregate_check(check, self.compiler)
-        return builder.build(groups)
+            builder.add_row_check(check)
+        for rule in table_rules:
+            builder.add_table_check(rule, self.compiler)
+        return builder.build(groups, self.options.sample_size)
+
+    def _fetch(self, sql: str, progress: Callable[[float], None] | None = None) -> Any:
+        self.scans += 1
+        return self.engine.fetch(sql, progress)
 
     def _run_fused(
         self,
-        checks: list[RowCheck | AggregateCheck],
+        checks: list[RowCheck],
+        table_rules: list[m.RuleBase],
         groups: list[str],
         progress: Callable[[float], None] | None,
     ) -> None:
-        query = self._build(checks, groups)
+        query = self._build(checks, table_rules, groups)
         try:
-            self.scans += 1
-            rows = self.engine.fetch(query.sql, progress)
+            rows = self._fetch(query.sql, progress)
         except Exception as exc:  # engine errors differ by engine; isolate the culprit
+            if len(checks) <= 1 and not table_rules:
+                for check in checks:
+                    self.error(check.rule, _one_line(exc))
+                return
             good = self._isolate(checks)
-            if len(good) == len(checks) and len(checks) == 1:
-                self.error(checks[0].rule, _one_line(exc))
-                return
-            if not good:
-                return
-            query = self._build(good, groups)
+            query = self._build(good, table_rules, groups)
             try:
-                self.scans += 1
-                rows = self.engine.fetch(query.sql, progress)
+                rows = self._fetch(query.sql, progress)
             except Exception:
                 # A runtime failure no probe caught (e.g. a conversion error on one value):
                 # find the culprits one check at a time, then fuse the rest again.
                 survivors = []
                 for check in good:
-                    single = self._build([check], [])
                     try:
-                        self.scans += 1
-                        self.engine.fetch(single.sql)
+                        self._fetch(self._build([check], [], []).sql)
                         survivors.append(check)
                     except Exception as exc2:
                         self.error(check.rule, _one_line(exc2))
-                if not survivors:
-                    return
-                query = self._build(survivors, groups)
-                self.scans += 1
-                rows = self.engine.fetch(query.sql, progress)
+                query = self._build(survivors, table_rules, groups)
+                rows = self._fetch(query.sql, progress)
         self._assemble(query, rows)
 
-    def _isolate(self, checks: list[RowCheck | AggregateCheck]) -> list[RowCheck | AggregateCheck]:
+    def _isolate(self, checks: list[RowCheck]) -> list[RowCheck]:
         """Probe each check with a zero-row query; mark the ones that fail to bind."""
         good = []
         for check in checks:
-            probe = self._build([check], [])
+            probe = self._build([check], [], [])
             try:
-                self.engine.fetch(f"SELECT * FROM ({probe.sql}) LIMIT 0")
+                self.engine.fetch(f"SELECT * FROM ({probe.sql}) AS __p LIMIT 0")
                 good.append(check)
             except Exception as exc:
                 self.error(check.rule, _one_line(exc))
         return good
 
     def _assemble(self, query: FusedQuery, rows: list[tuple[Any, ...]]) -> None:
+        """Sum the grouped output (a few hundred rows at most) into rule and group results."""
         index = {alias: i for i, alias in enumerate(query.aliases)}
-        n_groups = len(query.group_columns)
-        total: tuple[Any, ...] | None = None
-        group_rows: list[tuple[int, tuple[Any, ...]]] = []
+        counts = [a for a in index if a.startswith("a") and a[1:].isdigit()]
+        latest_aliases = {s.latest for s in query.slots.values() if s.latest}
+        with_bits = [(rid, s.bit) for rid, s in query.slots.items() if s.bit is not None]
+        total = _Totals()
+        by_group: list[dict[Any, _Totals]] = [{} for _ in query.group_columns]
+        samples: dict[str, list[dict[str, Any]]] = {rid: [] for rid, _ in with_bits}
         for row in rows:
-            if n_groups == 0:
-                total = row
-                continue
-            flags = [row[index[f"__gid{i}"]] for i in range(n_groups)]
-            if all(flags):
-                total = row
-            else:
-                active = flags.index(0)
-                group_rows.append((active, row))
-        if total is None:
-            return
-        n = int(total[index["__n"]])
+            masks = [int(row[index[f"__m{i}"]]) for i in range(query.masks)]
+            broken = [rid for rid, bit in with_bits if rule_bit_set(masks, bit)]
+            targets = [total] + [
+                by_group[gi].setdefault(row[index[f"__g{gi}"]], _Totals())
+                for gi in range(len(query.group_columns))
+            ]
+            for t in targets:
+                t.add(row, index, counts, latest_aliases, broken)
+            if broken and query.sample_alias and row[index[query.sample_alias]]:
+                for item in row[index[query.sample_alias]]:
+                    for rid in broken:
+                        samples[rid].append(item)
+        n = total.n
         self.registered.rows = n
         for rule in self.spec.rules:
             slots = query.slots.get(rule.id)
             if slots is None or rule.id in self.results:
                 continue
-            self.results[rule.id] = self._rule_result(rule, slots, total, index, n)
-        if n_groups:
-            self._group_breakdowns(query, group_rows, index)
+            result = self._rule_result(rule, slots, total, n)
+            if slots.bit is not None and samples.get(rule.id):
+                items = sorted(samples[rule.id], key=lambda it: it[ROW])
+                result.samples = _samples(items[: self.options.sample_size], slots.sample_columns)
+            self.results[rule.id] = result
+        for gi, column in enumerate(query.group_columns):
+            self.groups.append(self._breakdown(column, by_group[gi], query))
 
-    def _rule_result(
-        self, rule: m.RuleBase, slots: Any, row: tuple[Any, ...], index: dict[str, int], n: int
-    ) -> RuleResult:
-        def get(alias: str | None) -> Any:
-            return row[index[alias]] if alias else n
-
+    def _rule_result(self, rule: m.RuleBase, slots: RuleSlots, t: _Totals, n: int) -> RuleResult:
         if isinstance(rule, m.RowCountRule):
             ok = (rule.min is None or n >= rule.min) and (rule.max is None or n <= rule.max)
             return _base_result(
@@ -267,7 +308,7 @@ class TableRun:
                 message=None if ok else f"{n} rows, expected {_bounds(rule.min, rule.max)}",
             )
         if isinstance(rule, m.FreshnessRule):
-            latest = get(slots.extra["latest"])
+            latest = t.latest.get(slots.latest or "")
             if latest is None:
                 return _base_result(
                     rule, self.name, "not_applicable", message="no dates to judge freshness"
@@ -284,12 +325,11 @@ class TableRun:
                 if ok
                 else f"latest {latest_date} is {age} days old (max {rule.max_age_days})",
             )
-        if isinstance(rule, m.UniqueRule):
-            denominator = int(get(slots.denominator) or 0)
-            violations = denominator - int(get(slots.extra["distinct"]) or 0)
-        else:
-            denominator = int(get(slots.denominator) or 0)
-            violations = int(get(slots.violations) or 0)
+        denominator = t.sums.get(slots.denominator, 0) if slots.denominator else n
+        violations = t.violations.get(rule.id, 0)
+        return self._counted(rule, violations, denominator, n)
+
+    def _counted(self, rule: m.RuleBase, violations: int, denominator: int, n: int) -> RuleResult:
         status, pct = decide(violations, denominator, rule.threshold)
         message = None
         if status == "not_applicable":
@@ -298,7 +338,6 @@ class TableRun:
                 if n == 0
                 else "no rows to check (all values missing or condition never true)"
             )
-        samples = _samples(get(slots.sample)) if slots.sample else []
         return _base_result(
             rule,
             self.name,
@@ -306,44 +345,77 @@ class TableRun:
             violating_rows=violations,
             denominator=denominator,
             pct_violating=pct,
-            samples=samples,
             message=message,
         )
 
-    def _group_breakdowns(
-        self,
-        query: FusedQuery,
-        group_rows: list[tuple[int, tuple[Any, ...]]],
-        index: dict[str, int],
-    ) -> None:
+    def _breakdown(
+        self, column: str, groups: dict[Any, _Totals], query: FusedQuery
+    ) -> GroupBreakdown:
         small = self.contract.small_number if self.options.suppress_small_numbers else 0
-        for gi, column in enumerate(query.group_columns):
-            out: list[GroupRow] = []
-            for active, row in group_rows:
-                if active != gi:
+        out: list[GroupRow] = []
+        for value, t in groups.items():
+            for rule in self.spec.rules:
+                slots = query.slots.get(rule.id)
+                if slots is None or slots.bit is None or rule.id not in self.results:
                     continue
-                group_value = row[index[f"__g{gi}"]]
-                n = int(row[index["__n"]])
-                for rule in self.spec.rules:
-                    slots = query.slots.get(rule.id)
-                    if slots is None or slots.violations is None:
-                        continue
-                    d = int(row[index[slots.denominator]] or 0) if slots.denominator else n
-                    v = int(row[index[slots.violations]] or 0)
-                    pct = 100.0 * v / d if d else None
-                    # Small non-zero counts can identify patients: hide the count and the %.
-                    suppressed = 0 < v < small
-                    out.append(
-                        GroupRow(
-                            group=None if group_value is None else str(group_value),
-                            rule_id=rule.id,
-                            violating_rows=None if suppressed else v,
-                            denominator=d,
-                            pct_violating=None if suppressed else pct,
-                            suppressed=suppressed,
-                        )
+                if self.results[rule.id].status == "error":
+                    continue
+                d = t.sums.get(slots.denominator, 0) if slots.denominator else t.n
+                v = t.violations.get(rule.id, 0)
+                # Small non-zero counts can identify patients: hide the count and the %.
+                suppressed = 0 < v < small
+                out.append(
+                    GroupRow(
+                        group=None if value is None else str(value),
+                        rule_id=rule.id,
+                        violating_rows=None if suppressed else v,
+                        denominator=d,
+                        pct_violating=None if suppressed or not d else 100.0 * v / d,
+                        suppressed=suppressed,
                     )
-            self.groups.append(GroupBreakdown(table=self.name, column=column, rows=out))
+                )
+        return GroupBreakdown(table=self.name, column=column, rows=out)
+
+    def _run_unique(self, rule: m.UniqueRule) -> None:
+        """Uniqueness is a whole-column aggregate: surplus copies = non-null keys - distinct."""
+        try:
+            cols = [self.compiler._name(c) for c in rule.columns]
+        except CompileError as exc:
+            self.error(rule, str(exc))
+            return
+        nonnull = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in cols)
+        sql = (
+            f"SELECT count(*), {self.engine.count_if(nonnull)}, "
+            f"{self.engine.distinct_count(cols)} FROM {quote_ident(self.name)}"
+        )
+        try:
+            n, d, distinct = self._fetch(sql)[0]
+        except Exception as exc:
+            self.error(rule, _one_line(exc))
+            return
+        result = self._counted(rule, int(d or 0) - int(distinct or 0), int(d or 0), int(n))
+        self.results[rule.id] = result
+        if result.violating_rows and self.options.sample_size > 0:
+            keys = ", ".join(quote_ident(c) for c in cols)
+            dup_sql = (
+                f"SELECT min({quote_ident(ROW)}) AS r, count(*) AS k, {keys} "
+                f"FROM {quote_ident(self.name)} WHERE {nonnull} GROUP BY {keys} "
+                f"HAVING count(*) > 1 ORDER BY r LIMIT {int(self.options.sample_size)}"
+            )
+            try:
+                dups = self._fetch(dup_sql)
+            except Exception:
+                return
+            result.samples = [
+                Sample(
+                    row=int(r[0]),
+                    values={
+                        "copies": int(r[1]),
+                        **{c: _jsonable(v) for c, v in zip(cols, r[2:], strict=True)},
+                    },
+                )
+                for r in dups
+            ]
 
     def _run_join(self, check: JoinCheck) -> None:
         rule = check.rule
@@ -392,38 +464,6 @@ class TableRun:
             if status == "not_applicable"
             else None,
         )
-
-    def _unique_samples(self) -> None:
-        """Duplicates need a GROUP BY: only for failing keys, only up to the sample size."""
-        if self.options.sample_size <= 0:
-            return
-        for rule in self.spec.rules:
-            result = self.results.get(rule.id)
-            if not isinstance(rule, m.UniqueRule) or result is None or not result.violating_rows:
-                continue
-            cols = [self.compiler._name(c) for c in rule.columns]
-            keys = ", ".join(quote_ident(c) for c in cols)
-            nonnull = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in cols)
-            sql = (
-                f"SELECT min({quote_ident(ROW)}) AS r, count(*) AS k, {keys} "
-                f"FROM {quote_ident(self.name)} WHERE {nonnull} GROUP BY {keys} "
-                f"HAVING count(*) > 1 ORDER BY r LIMIT {int(self.options.sample_size)}"
-            )
-            try:
-                self.scans += 1
-                rows = self.engine.fetch(sql)
-            except Exception:
-                continue
-            result.samples = [
-                Sample(
-                    row=int(r[0]),
-                    values={
-                        "copies": int(r[1]),
-                        **{c: _jsonable(v) for c, v in zip(cols, r[2:], strict=True)},
-                    },
-                )
-                for r in rows
-            ]
 
 
 def _bounds(lo: int | None, hi: int | None) -> str:
