@@ -377,45 +377,41 @@ class TableRun:
         return GroupBreakdown(table=self.name, column=column, rows=out)
 
     def _run_unique(self, rule: m.UniqueRule) -> None:
-        """Uniqueness is a whole-column aggregate: surplus copies = non-null keys - distinct."""
+        """Uniqueness needs its own aggregate: one GROUP BY over the key columns only.
+
+        Surplus copies (non-null keys minus distinct keys) and the first duplicate keys come out
+        of the same query, aggregated in the engine so a badly duplicated table never floods
+        Python with rows.
+        """
         try:
             cols = [self.compiler._name(c) for c in rule.columns]
         except CompileError as exc:
             self.error(rule, str(exc))
             return
+        keys = ", ".join(quote_ident(c) for c in cols)
         nonnull = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in cols)
+        dup = "__c > 1"
+        sample = self.engine.sample(dup, ["__c", *cols], max(self.options.sample_size, 1))
         sql = (
-            f"SELECT count(*), {self.engine.count_if(nonnull)}, "
-            f"{self.engine.distinct_count(cols)} FROM {quote_ident(self.name)}"
+            f"SELECT sum(__c), sum(CASE WHEN {dup} THEN __c - 1 ELSE 0 END), {sample} "
+            f"FROM (SELECT {keys}, count(*) AS __c, min({quote_ident(ROW)}) AS {quote_ident(ROW)} "
+            f"FROM {quote_ident(self.name)} WHERE {nonnull} GROUP BY {keys}) AS __k"
         )
         try:
-            n, d, distinct = self._fetch(sql)[0]
+            denominator, surplus, raw = self._fetch(sql)[0]
         except Exception as exc:
             self.error(rule, _one_line(exc))
             return
-        result = self._counted(rule, int(d or 0) - int(distinct or 0), int(d or 0), int(n))
-        self.results[rule.id] = result
+        result = self._counted(rule, int(surplus or 0), int(denominator or 0), self.registered.rows)
         if result.violating_rows and self.options.sample_size > 0:
-            keys = ", ".join(quote_ident(c) for c in cols)
-            dup_sql = (
-                f"SELECT min({quote_ident(ROW)}) AS r, count(*) AS k, {keys} "
-                f"FROM {quote_ident(self.name)} WHERE {nonnull} GROUP BY {keys} "
-                f"HAVING count(*) > 1 ORDER BY r LIMIT {int(self.options.sample_size)}"
-            )
-            try:
-                dups = self._fetch(dup_sql)
-            except Exception:
-                return
             result.samples = [
                 Sample(
-                    row=int(r[0]),
-                    values={
-                        "copies": int(r[1]),
-                        **{c: _jsonable(v) for c, v in zip(cols, r[2:], strict=True)},
-                    },
+                    row=item[ROW],
+                    values={"copies": int(item["__c"]), **{c: _jsonable(item[c]) for c in cols}},
                 )
-                for r in dups
+                for item in sorted(raw or [], key=lambda it: it[ROW])
             ]
+        self.results[rule.id] = result
 
     def _run_join(self, check: JoinCheck) -> None:
         rule = check.rule
