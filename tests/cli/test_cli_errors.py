@@ -30,12 +30,19 @@ def one_line_error(err: str) -> str:
     ("contract", "expected"),
     [
         ("name: t\ntables: [\n", "c.yaml:3:1: invalid YAML"),
-        ("name: t\ntables:\n  t:\n    rules:\n      - {id: x, kind: not_null, colum: a}\n",
-         "c.yaml:5: unknown key 'colum'"),
-        ("name: t\ntables:\n  t:\n    rules:\n      - id: x\n        kind: nope\n",
-         "c.yaml:5: tables.t.rules.0: unknown rule kind"),
-        ("name: t\ntables:\n  t:\n    rules:\n      - id: x\n        kind: range\n"
-         "        column: a\n        min: low\n", "c.yaml:8: tables.t.rules.0.min"),
+        (
+            "name: t\ntables:\n  t:\n    rules:\n      - {id: x, kind: not_null, colum: a}\n",
+            "c.yaml:5: unknown key 'colum'",
+        ),
+        (
+            "name: t\ntables:\n  t:\n    rules:\n      - id: x\n        kind: nope\n",
+            "c.yaml:5: tables.t.rules.0: unknown rule kind",
+        ),
+        (
+            "name: t\ntables:\n  t:\n    rules:\n      - id: x\n        kind: range\n"
+            "        column: a\n        min: low\n",
+            "c.yaml:8: tables.t.rules.0.min",
+        ),
         ("", "contract is empty"),
         ("name: t\nname: u\ntables: {}\n", "c.yaml:2: duplicate key 'name'"),
     ],
@@ -59,7 +66,9 @@ def test_bad_contracts(cli: Cli, write: Write, contract: str, expected: str) -> 
         ("bad.parquet", b"not a parquet file", "bad.parquet"),
     ],
 )
-def test_bad_data_files(cli: Cli, write: Write, name: str, content: bytes | None, expected: str) -> None:
+def test_bad_data_files(
+    cli: Cli, write: Write, name: str, content: bytes | None, expected: str
+) -> None:
     contract = write("c.yaml", CONTRACT)
     data = write(name, content) if content is not None else contract.parent / name
     code, _, err = cli("check", data, "--contract", contract)

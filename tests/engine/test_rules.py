@@ -113,7 +113,8 @@ def test_samples_carry_row_numbers_and_values(tmp_path: Path) -> None:
     samples = result.rules[0].samples
     assert [(s.row, s.values["sex"]) for s in samples] == [(2, "2"), (3, "9"), (4, "M")]
     capped = run(
-        tmp_path, "      - {id: vals, kind: allowed_values, column: sex, values: ['1']}",
+        tmp_path,
+        "      - {id: vals, kind: allowed_values, column: sex, values: ['1']}",
         sample_size=2,
     )
     assert len(capped.rules[0].samples) == 2
@@ -162,7 +163,9 @@ def test_not_applicable_on_empty_table_and_empty_column(tmp_path: Path) -> None:
         (0, 0, 0, "not_applicable"),
     ],
 )
-def test_threshold_semantics(violations: int, denominator: int, threshold: float, status: str) -> None:
+def test_threshold_semantics(
+    violations: int, denominator: int, threshold: float, status: str
+) -> None:
     assert decide(violations, denominator, threshold)[0] == status
 
 
