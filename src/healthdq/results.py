@@ -103,7 +103,5 @@ class RunResult(BaseModel):
         A rule that could not run counts as failing: never a silent pass.
         """
         ranks = {"fatal": 3, "error": 2, "warning": 1, "info": 0}
-        failed = [
-            ranks.get(r.severity, 0) for r in self.rules if r.status in ("failed", "error")
-        ]
+        failed = [ranks.get(r.severity, 0) for r in self.rules if r.status in ("failed", "error")]
         return max(failed, default=-1)

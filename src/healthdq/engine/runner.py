@@ -265,7 +265,7 @@ class TableRun:
         """Sum the grouped output (a few hundred rows at most) into rule and group results."""
         index = {alias: i for i, alias in enumerate(query.aliases)}
         counts = [a for a in index if a.startswith("a") and a[1:].isdigit()]
-        latest_aliases = {s.latest for s in query.slots.values() if s.latest}
+        latest_aliases: set[str | None] = {s.latest for s in query.slots.values() if s.latest}
         with_bits = [(rid, s.bit) for rid, s in query.slots.items() if s.bit is not None]
         total = _Totals()
         by_group: list[dict[Any, _Totals]] = [{} for _ in query.group_columns]

@@ -1,11 +1,11 @@
 """Generate synthetic NHS-like extracts inside DuckDB: one ``COPY (SELECT ... FROM range(N))``.
 
 Why this shape: every value is a pure function of the row index and the seed, computed with
-integer hashing in vectorised SQL, so 10M rows take seconds, the output is identical on every
-run and thread count, and nothing is held in Python. Rows are built in stages (nested
-subqueries): row hashes, then the patient the row belongs to, then patient hashes, then clean
-values, then the defect spec table (``spec.py``) overwrites exactly the rows in each defect's
-slot range.
+integer hashing in vectorised SQL, so 10M rows take about ten seconds on two cores, the output
+is identical on every run and thread count, and nothing is held in Python. Rows are built in
+stages (nested subqueries): row hashes, then the patient the row belongs to, then patient
+hashes, then clean values; last, the defect spec table (``spec.py``) overwrites exactly the
+rows in each defect's slot range.
 """
 
 from __future__ import annotations
@@ -104,12 +104,16 @@ def _case_pick(h: str, pairs: Sequence[tuple[str, int]], total: int) -> str:
     return f"CASE {' '.join(parts)} ELSE {_lit(pairs[-1][0])} END"
 
 
-def _bucket(h: str, buckets: Sequence[tuple[int, int, int]]) -> tuple[str, str]:
-    """(bucket index SQL, value SQL) for a draw from (first, last, weight) buckets."""
-    idx = f"{_weighted(list(range(len(buckets))), [w for _, _, w in buckets])}[1 + {h} % 1000]"
+def _bucket_index(h: str, buckets: Sequence[tuple[int, int, int]]) -> str:
+    """Weighted draw of a bucket (0-based) from (first, last, weight out of 1000) buckets."""
+    return f"{_weighted(list(range(len(buckets))), [w for _, _, w in buckets])}[1 + {h} % 1000]"
+
+
+def _bucket_value(h: str, buckets: Sequence[tuple[int, int, int]], index: str) -> str:
+    """A whole number drawn uniformly within the bucket in column ``index``."""
     lo = _list([a for a, _, _ in buckets])
     width = _list([b - a + 1 for a, b, _ in buckets])
-    return idx, f"{lo}[1 + {{b}}] + ({h} >> 10) % {width}[1 + {{b}}]"
+    return f"({lo}[1 + {index}] + ({h} >> 10) % {width}[1 + {index}])"
 
 
 def _stage(inner: str, cols: dict[str, str]) -> str:
@@ -149,10 +153,6 @@ def _mix(inner: str, key: str, names: Sequence[str], prefix: str, seed: int, tag
 
 _ROW_STREAMS_COMMON = ["band", "pat", "prov", "site", "ds", "day", "tfc", "dh"]
 _PATIENT_STREAMS = ["age", "sex", "eth", "home", "pc", "inw", "gp"]
-
-
-def _fy_start() -> date:
-    return date.fromisoformat(C.FY_START)
 
 
 def _base(kind: str, rows: int, seed: int, row_streams: list[str]) -> str:
@@ -318,12 +318,11 @@ def _apc(rows: int, seed: int) -> tuple[str, list[str]]:
             ),
         },
     )
-    los_idx, los_val = _bucket("h_los", C.LOS_EMERGENCY)
     q = _stage(
         q,
         {
             "elective": "admission_method IN ('11', '12', '13')",
-            "los_b": los_idx,
+            "los_b": _bucket_index("h_los", C.LOS_EMERGENCY),
         },
     )
     q = _stage(
@@ -335,7 +334,7 @@ def _apc(rows: int, seed: int) -> tuple[str, list[str]]:
                 "ELSE 1 + (h_los >> 8) % 5 END) "
                 "WHEN admission_method IN ('31', '32', '82', '83') THEN (h_los >> 8) % 4 "
                 "WHEN admission_method = '81' THEN 1 + (h_los >> 8) % 20 "
-                f"ELSE {los_val.format(b='los_b')} END"
+                f"ELSE {_bucket_value('h_los', C.LOS_EMERGENCY, 'los_b')} END"
             ),
             # Planned admissions fall on weekdays (the year starts on a Monday).
             "adm_day": (
@@ -417,9 +416,8 @@ def _apc(rows: int, seed: int) -> tuple[str, list[str]]:
 def _ae(rows: int, seed: int) -> tuple[str, list[str]]:
     streams = ["time", "dur", "cat", "disp", "cc", "pd"]
     q = _base("ae", rows, seed, streams)
-    fy_ms = (_fy_start() - date(1970, 1, 1)).days * 86_400_000  # epoch ms of the year start
+    fy_ms = (date.fromisoformat(C.FY_START) - date(1970, 1, 1)).days * 86_400_000  # epoch ms
     hours = _weighted(list(range(24)), list(C.AE_ARRIVAL_HOUR))
-    dur_idx, dur_val = _bucket("h_dur", C.AE_DURATION)
     q = _stage(
         q,
         {
@@ -429,7 +427,7 @@ def _ae(rows: int, seed: int) -> tuple[str, list[str]]:
                 f"+ {hours}[1 + h_time % 1000] * 3600000 + ((h_time >> 10) % 60) * 60000 "
                 "+ ((h_time >> 16) % 60) * 1000"
             ),
-            "dur_b": dur_idx,
+            "dur_b": _bucket_index("h_dur", C.AE_DURATION),
         },
     )
     complaints = _weighted([c for c, _ in C.CHIEF_COMPLAINTS], [w for _, w in C.CHIEF_COMPLAINTS])
@@ -438,7 +436,9 @@ def _ae(rows: int, seed: int) -> tuple[str, list[str]]:
         {
             "attendance_id": id_sql("ae", "i"),
             "arrival_datetime": "epoch_ms(arrival_ms)",
-            "departure_datetime": f"epoch_ms(arrival_ms + ({dur_val.format(b='dur_b')}) * 60000)",
+            "departure_datetime": (
+                f"epoch_ms(arrival_ms + {_bucket_value('h_dur', C.AE_DURATION, 'dur_b')} * 60000)"
+            ),
             "event_date": f"DATE '{C.FY_START}' + CAST(arr_day AS INTEGER)",
             "attendance_category": _pick("h_cat", C.AE_CATEGORY),
             "attendance_disposal": _pick("h_disp", C.AE_DISPOSAL),
@@ -468,13 +468,12 @@ def _ae(rows: int, seed: int) -> tuple[str, list[str]]:
 def _op(rows: int, seed: int) -> tuple[str, list[str]]:
     streams = ["wait", "stat", "first", "pd", "op"]
     q = _base("op", rows, seed, streams)
-    wait_idx, wait_val = _bucket("h_wait", C.OP_WAIT)
     q = _stage(
         q,
         {
             # Clinics run on weekdays (the year starts on a Monday).
             "appt_day": "7 * (h_day % 52) + (h_day >> 16) % 5",
-            "wait_b": wait_idx,
+            "wait_b": _bucket_index("h_wait", C.OP_WAIT),
         },
     )
     icd = [c for c, _ in C.ICD10]
@@ -486,8 +485,8 @@ def _op(rows: int, seed: int) -> tuple[str, list[str]]:
             "appointment_date": f"DATE '{C.FY_START}' + CAST(appt_day AS INTEGER)",
             # Referred some weeks before, never before birth.
             "referral_date": (
-                f"greatest(DATE '{C.FY_START}' + CAST(appt_day - ({wait_val.format(b='wait_b')}) "
-                "AS INTEGER), date_of_birth)"
+                f"greatest(DATE '{C.FY_START}' + CAST(appt_day - "
+                f"{_bucket_value('h_wait', C.OP_WAIT, 'wait_b')} AS INTEGER), date_of_birth)"
             ),
             "attendance_status": _pick("h_stat", C.OP_ATTENDANCE_STATUS),
             "first_attendance": _pick("h_first", C.OP_FIRST_ATTENDANCE),
