@@ -384,6 +384,17 @@ def test_same_seed_same_rows_different_seed_different(tmp_path: Path) -> None:
     assert a.expected == c.expected  # defect positions depend on the row count only
 
 
+def test_row_number_table_and_range_sources_write_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import healthdq.synth.generator as g
+
+    parallel = generate("op", 4321, tmp_path / "parallel.parquet", seed=5)
+    monkeypatch.setattr(g, "PARALLEL_MAX_ROWS", 0)  # force the plain range() source
+    serial = generate("op", 4321, tmp_path / "serial.parquet", seed=5)
+    assert parallel.path.read_bytes() == serial.path.read_bytes()
+
+
 def test_same_rows_on_any_thread_count() -> None:
     sql = build_sql("ae", 5000, seed=3)
     digests = set()

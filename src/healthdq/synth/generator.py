@@ -1,4 +1,4 @@
-"""Generate synthetic NHS-like extracts inside DuckDB: one ``COPY (SELECT ... FROM range(N))``.
+"""Generate synthetic NHS-like extracts inside DuckDB: one ``COPY (SELECT ... FROM rows)``.
 
 Why this shape: every value is a pure function of the row index and the seed, computed with
 integer hashing in vectorised SQL, so 10M rows take about ten seconds on two cores, the output
@@ -11,6 +11,7 @@ rows in each defect's slot range.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,9 @@ FORMATS = {
     ".duckdb": "duckdb",
     ".db": "duckdb",
 }
-MAX_ROWS = 2**31  # keeps every hash product inside BIGINT
+MAX_ROWS = 2**31 - 1  # keeps every hash product inside BIGINT, row numbers inside INTEGER
+# Up to this many rows, generation scans a table of row numbers in parallel (4 bytes a row).
+PARALLEL_MAX_ROWS = 200_000_000
 
 # Patients: a pool of at most 900,000 (the number of valid NHS numbers in the 999 test range
 # with a usable check digit, 100,000 prefixes x 9), split evenly over the age bands.
@@ -155,14 +158,17 @@ _ROW_STREAMS_COMMON = ["band", "pat", "prov", "site", "ds", "day", "tfc", "dh"]
 _PATIENT_STREAMS = ["age", "sex", "eth", "home", "pc", "inw", "gp"]
 
 
-def _base(kind: str, rows: int, seed: int, row_streams: list[str]) -> str:
-    """Row index, defect slot, source row, row hashes, patient and patient attributes."""
+def _base(kind: str, rows: int, seed: int, row_streams: list[str], source: str) -> str:
+    """Row index, defect slot, source row, row hashes, patient and patient attributes.
+
+    ``source`` yields the row numbers 0..rows-1, in order, as a BIGINT column ``range``.
+    """
     a_dup, b_dup = slot_ranges(kind)["duplicate_key"]
     slot = f"(range % {MODULUS}) * {STRIDE} % {MODULUS}"
     q = (
         f"SELECT range AS i, {slot} AS slot, "
         f"CASE WHEN {slot} >= {a_dup} AND {slot} < {b_dup} THEN range - 1 ELSE range END AS src "
-        f"FROM range({rows})"
+        f"FROM {source}"
     )
     # 'prone' rows (by the source row's slot) carry a defect: they lean towards a few trusts
     # and the PAS feed, so group-by reports show realistic unevenness at exact totals.
@@ -300,9 +306,9 @@ def _distinct_codes(base: str, offsets_hash: str, k: int, n: int) -> str:
 # --- kinds ----------------------------------------------------------------------------------
 
 
-def _apc(rows: int, seed: int) -> tuple[str, list[str]]:
+def _apc(rows: int, seed: int, source: str) -> tuple[str, list[str]]:
     streams = ["meth", "los", "cls", "asrc", "dis", "dest", "nd", "dg", "dg2", "nop", "op", "op2"]
-    q = _base("apc", rows, seed, streams)
+    q = _base("apc", rows, seed, streams, source)
     fy = C.FY_START
     mk = "(h_meth >> 16) % 100"
     q = _stage(
@@ -413,9 +419,9 @@ def _apc(rows: int, seed: int) -> tuple[str, list[str]]:
     return q, order
 
 
-def _ae(rows: int, seed: int) -> tuple[str, list[str]]:
+def _ae(rows: int, seed: int, source: str) -> tuple[str, list[str]]:
     streams = ["time", "dur", "cat", "disp", "cc", "pd"]
-    q = _base("ae", rows, seed, streams)
+    q = _base("ae", rows, seed, streams, source)
     fy_ms = (date.fromisoformat(C.FY_START) - date(1970, 1, 1)).days * 86_400_000  # epoch ms
     hours = _weighted(list(range(24)), list(C.AE_ARRIVAL_HOUR))
     q = _stage(
@@ -465,9 +471,9 @@ def _ae(rows: int, seed: int) -> tuple[str, list[str]]:
     return q, order
 
 
-def _op(rows: int, seed: int) -> tuple[str, list[str]]:
+def _op(rows: int, seed: int, source: str) -> tuple[str, list[str]]:
     streams = ["wait", "stat", "first", "pd", "op"]
-    q = _base("op", rows, seed, streams)
+    q = _base("op", rows, seed, streams, source)
     q = _stage(
         q,
         {
@@ -520,15 +526,19 @@ def _op(rows: int, seed: int) -> tuple[str, list[str]]:
 _BUILDERS = {"apc": _apc, "ae": _ae, "op": _op}
 
 
-def build_sql(kind: str, rows: int, seed: int = 42) -> str:
-    """The SELECT that yields the extract: clean values, then defects from the spec table."""
-    return _build(kind, rows, seed)[0]
+def build_sql(kind: str, rows: int, seed: int = 42, source: str | None = None) -> str:
+    """The SELECT that yields the extract: clean values, then defects from the spec table.
+
+    ``source`` is a FROM item yielding the row numbers as a BIGINT column ``range``, in
+    order; by default ``range(rows)``. Any such source gives the same rows.
+    """
+    return _build(kind, rows, seed, source or f"range({rows})")[0]
 
 
-def _build(kind: str, rows: int, seed: int) -> tuple[str, list[str]]:
+def _build(kind: str, rows: int, seed: int, source: str) -> tuple[str, list[str]]:
     if kind not in _BUILDERS:
         raise HealthdqError(f"unknown kind '{kind}' (known: {', '.join(KINDS)})")
-    q, order = _BUILDERS[kind](rows, seed)
+    q, order = _BUILDERS[kind](rows, seed, source)
     # Which defect (1-based position in the spec table, 0 for none) each slot carries: one
     # list lookup per row, so a clean row leaves every CASE below at its first test.
     ranges = slot_ranges(kind)
@@ -590,29 +600,46 @@ def generate(
         raise HealthdqError(f"seed must be a whole number from 0 to {2**31 - 1}, not {seed!r}")
     path = Path(out)
     f = _infer_format(path, fmt)
-    sql, order = _build(kind, rows, seed)
+    parallel = rows <= PARALLEL_MAX_ROWS
+    # DuckDB runs a range() source on one thread. Below the cap, the row numbers go into a
+    # temporary table first: its scan is parallel, and the order-preserving COPY still writes
+    # rows in row-number order (same rows, same order, same file as the range() source).
+    source = "(SELECT CAST(i AS BIGINT) AS range FROM synth_rows)" if parallel else None
+    sql, order = _build(kind, rows, seed, source or f"range({rows})")
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    con = duckdb.connect()
-    try:
-        target = _lit(str(path))
-        if f == "duckdb":
-            con.execute(f"ATTACH {target} AS synth_out")
-            con.execute(f"CREATE OR REPLACE TABLE synth_out.{kind} AS {sql}")
-            con.execute("DETACH synth_out")
-        else:
-            opts = {
-                "parquet": "FORMAT parquet, COMPRESSION zstd",
-                "csv": "FORMAT csv, HEADER true, DELIMITER ','",
-                "ndjson": "FORMAT json",
-            }[f]
-            con.execute(f"COPY ({sql}) TO {target} ({opts})")
-    except (duckdb.IOException, duckdb.PermissionException) as exc:
-        raise HealthdqError(
-            f"cannot write output: {str(exc).splitlines()[0]}", path=str(path)
-        ) from None
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="healthdq-synth-") as spill:
+        con = duckdb.connect()
+        try:
+            # Bound the order-preserving writer's buffer (it holds row groups that finish
+            # early); the row-number table (4 bytes a row) comes on top.
+            limit_mb = 1024 + (rows * 5 // 1_000_000 if parallel else 0)
+            con.execute(f"SET memory_limit = '{limit_mb}MB'")
+            con.execute(f"SET temp_directory = {_lit(spill)}")
+            if parallel:
+                con.execute(
+                    f"CREATE TEMP TABLE synth_rows AS SELECT CAST(range AS INTEGER) AS i "
+                    f"FROM range({rows})"
+                )
+            target = _lit(str(path))
+            if f == "duckdb":
+                con.execute(f"ATTACH {target} AS synth_out")
+                con.execute(f"CREATE OR REPLACE TABLE synth_out.{kind} AS {sql}")
+                con.execute("DETACH synth_out")
+            else:
+                opts = {
+                    # zstd level 1: smaller and faster than the default level here.
+                    "parquet": "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1",
+                    "csv": "FORMAT csv, HEADER true, DELIMITER ','",
+                    "ndjson": "FORMAT json",
+                }[f]
+                con.execute(f"COPY ({sql}) TO {target} ({opts})")
+        except (duckdb.IOException, duckdb.PermissionException) as exc:
+            raise HealthdqError(
+                f"cannot write output: {str(exc).splitlines()[0]}", path=str(path)
+            ) from None
+        finally:
+            con.close()
     return SynthResult(
         path=path,
         kind=kind,
