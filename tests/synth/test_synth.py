@@ -38,11 +38,13 @@ def _codes(text: str) -> set[str]:
 VALID = {
     "sex": _codes("1 2 9 X"),
     "ethnic_category": _codes("A B C D E F G H J K L M N P R S Z 99"),
-    "admission_method": _codes("11 12 13 21 22 23 24 25 2A 2B 2C 2D 28 31 32 81 82 83"),
+    # The final lists (validators/valuesets/CHANGES-FROM-BRIEF.md added 98 99 here, and 40 42
+    # 55 56 to discharge destinations).
+    "admission_method": _codes("11 12 13 21 22 23 24 25 2A 2B 2C 2D 28 31 32 81 82 83 98 99"),
     "admission_source": _codes("19 29 37 39 40 42 49 51 52 53 54 55 56 65 66 79 85 87 88 98 99"),
     "discharge_method": _codes("1 2 3 4 5 8 9"),
     "discharge_destination": _codes(
-        "19 29 30 37 38 48 49 50 51 52 53 54 65 66 79 84 85 87 88 89 98 99"
+        "19 29 30 37 38 40 42 48 49 50 51 52 53 54 55 56 65 66 79 84 85 87 88 89 98 99"
     ),
     "patient_classification": _codes("1 2 3 4 5"),
     "treatment_function_code": _codes(
@@ -571,3 +573,27 @@ def test_docs_table_matches_the_spec() -> None:
         documented = {(i, c, round(float(r) / 100, 4), rule) for i, c, r, rule in rows}
         spec = {(d.id, d.column, round(d.rate, 4), d.rule) for d in DEFECTS[kind]}
         assert documented == spec, kind
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shipped_pack_finds_exactly_the_expected_counts(
+    kind: str, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    """End to end: `healthdq synth` then `healthdq check --pack nhs-KIND` counts every class."""
+    import json
+
+    rows = 6000
+    data, report = tmp_path / f"{kind}.parquet", tmp_path / "results.json"
+    code, _, err = cli("synth", kind, "--rows", rows, "--seed", 9, "--out", data)
+    assert code == 0, err
+    code, _, err = cli(
+        "check", data, "--pack", f"nhs-{kind}", "--json", report, "--fail-on", "never"
+    )
+    assert code == 0, err
+    results = json.loads(report.read_text(encoding="utf-8"))["rules"]
+    found = {r["rule_id"]: r["violating_rows"] or 0 for r in results}
+    expected = expected_by_rule(kind, rows)
+    assert {rule: found.get(rule) for rule in expected} == expected
+    # Every other row-level rule of the pack passes: no accidental defects.
+    others = {rule: n for rule, n in found.items() if rule not in expected and n}
+    assert others == {}
