@@ -342,10 +342,20 @@ def _apc(rows: int, seed: int, source: str) -> tuple[str, list[str]]:
                 "WHEN admission_method = '81' THEN 1 + (h_los >> 8) % 20 "
                 f"ELSE {_bucket_value('h_los', C.LOS_EMERGENCY, 'los_b')} END"
             ),
-            # Planned admissions fall on weekdays (the year starts on a Monday).
+        },
+    )
+    last = C.FY_DAYS - 1
+    q = _stage(
+        q,
+        {
+            # Admission and discharge both fall in the year, so no date is later than the year
+            # end (a check dated soon after it finds no future dates). Planned admissions fall on
+            # weekdays (the year starts on a Monday; a week earlier if the stay would run over).
             "adm_day": (
-                "CASE WHEN elective THEN 7 * (h_day % 52) + (h_day >> 16) % 5 "
-                f"ELSE h_day % {C.FY_DAYS} END"
+                "CASE WHEN elective THEN (CASE WHEN 7 * (h_day % 52) + (h_day >> 16) % 5 + los "
+                f"> {last} THEN 7 * (h_day % 52) + (h_day >> 16) % 5 - 7 "
+                "ELSE 7 * (h_day % 52) + (h_day >> 16) % 5 END) "
+                f"ELSE h_day % ({C.FY_DAYS} - los) END"
             ),
         },
     )
