@@ -35,6 +35,15 @@ class Engine(ABC):
     def render(self, expression: exp.Expr) -> str:
         return expression.sql(dialect=self.dialect)
 
+    def quote(self, name: str) -> str:
+        """An identifier quoted for this engine ("x" in DuckDB, `x` in Spark)."""
+        return exp.to_identifier(name, quoted=True).sql(dialect=self.dialect)
+
+    def as_text(self, column: str, table: str | None = None) -> str:
+        """A column cast to the engine's string type."""
+        ref = exp.column(column, table=table, quoted=True)
+        return self.render(exp.Cast(this=ref, to=exp.DataType.build("VARCHAR")))
+
     @abstractmethod
     def count_if(self, predicate: str) -> str:
         """Aggregate counting rows where `predicate` is TRUE."""

@@ -19,7 +19,7 @@ from sqlglot import exp
 from healthdq.engine.base import Engine
 from healthdq.engine.compiler import Compiler, RowCheck
 from healthdq.rules import model as m
-from healthdq.sources.base import ROW, quote_ident
+from healthdq.sources.base import ROW
 
 MASK_BITS = 62  # bits per BIGINT mask, leaving the sign bit alone
 
@@ -81,7 +81,7 @@ class FusedQueryBuilder:
         if not _is_true(check.applies):
             column = _not_null_column(check.applies)
             if column is not None:
-                slots.denominator = self._agg(f"count({quote_ident(column)})")
+                slots.denominator = self._agg(f"count({self.engine.quote(column)})")
             else:
                 slots.denominator = self._agg(
                     self.engine.count_if(self.engine.render(check.applies))
@@ -119,10 +119,10 @@ class FusedQueryBuilder:
             ]
             mask_sql.append(f"CAST({' + '.join(terms)} AS BIGINT) AS __m{mi}")
         keys = [f"__g{i}" for i in range(len(group_columns))] + [f"__m{i}" for i in range(n_masks)]
-        inner_cols = [f"{quote_ident(g)} AS __g{i}" for i, g in enumerate(group_columns)]
-        inner = f"SELECT *, {', '.join(inner_cols + mask_sql)} FROM {quote_ident(self.table)}"
+        inner_cols = [f"{self.engine.quote(g)} AS __g{i}" for i, g in enumerate(group_columns)]
+        inner = f"SELECT *, {', '.join(inner_cols + mask_sql)} FROM {self.engine.quote(self.table)}"
         if not inner_cols and not mask_sql:
-            inner = f"SELECT * FROM {quote_ident(self.table)}"
+            inner = f"SELECT * FROM {self.engine.quote(self.table)}"
         select = [*keys, "count(*) AS __n"]
         select += [f"{sql} AS {alias}" for sql, alias in self.aggregates.items()]
         sample_alias = None

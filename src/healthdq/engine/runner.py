@@ -36,7 +36,7 @@ from healthdq.results import (
     TableResult,
 )
 from healthdq.rules import model as m
-from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident
+from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
 
 TableProgress = Callable[[str, float], None]
 
@@ -388,14 +388,15 @@ class TableRun:
         except CompileError as exc:
             self.error(rule, str(exc))
             return
-        keys = ", ".join(quote_ident(c) for c in cols)
-        nonnull = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in cols)
+        q = self.engine.quote
+        keys = ", ".join(q(c) for c in cols)
+        nonnull = " AND ".join(f"{q(c)} IS NOT NULL" for c in cols)
         dup = "__c > 1"
         sample = self.engine.sample(dup, ["__c", *cols], max(self.options.sample_size, 1))
         sql = (
             f"SELECT sum(__c), sum(CASE WHEN {dup} THEN __c - 1 ELSE 0 END), {sample} "
-            f"FROM (SELECT {keys}, count(*) AS __c, min({quote_ident(ROW)}) AS {quote_ident(ROW)} "
-            f"FROM {quote_ident(self.name)} WHERE {nonnull} GROUP BY {keys}) AS __k"
+            f"FROM (SELECT {keys}, count(*) AS __c, min({q(ROW)}) AS {q(ROW)} "
+            f"FROM {q(self.name)} WHERE {nonnull} GROUP BY {keys}) AS __k"
         )
         try:
             denominator, surplus, raw = self._fetch(sql)[0]
@@ -430,15 +431,16 @@ class TableRun:
             self.error(rule, str(exc))
             return
         applies = self.engine.render(check.applies)
-        child = f"CAST(c.{quote_ident(child_col)} AS VARCHAR)"
+        q = self.engine.quote
+        child = self.engine.as_text(child_col, table="c")
         violating = f"({applies}) AND r.__k IS NULL"
         sql = (
             f"SELECT count(*) AS __n, {self.engine.count_if(applies)}, "
             f"{self.engine.count_if(violating)}, "
             f"{self.engine.sample(violating, [child_col], self.options.sample_size)} "
-            f"FROM {quote_ident(self.name)} AS c LEFT JOIN "
-            f"(SELECT DISTINCT CAST({quote_ident(ref_col)} AS VARCHAR) AS __k "
-            f"FROM {quote_ident(ref.name)}) AS r ON {child} = r.__k"
+            f"FROM {q(self.name)} AS c LEFT JOIN "
+            f"(SELECT DISTINCT {self.engine.as_text(ref_col)} AS __k "
+            f"FROM {q(ref.name)}) AS r ON {child} = r.__k"
         )
         try:
             self.scans += 1
