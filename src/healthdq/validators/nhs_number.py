@@ -1,0 +1,82 @@
+"""NHS Number: 10 digits, the last a Modulus 11 check digit.
+
+Algorithm (NHS Data Dictionary, NHS NUMBER; NHS Digital "NHS Number check digit" technical note):
+multiply digits 1-9 by weights 10..2, sum, take the remainder mod 11 and subtract it from 11.
+11 gives check digit 0; 10 means the number is invalid; otherwise it must equal digit 10.
+
+Equivalent test used in SQL: with weight 1 on the check digit, the number is valid iff
+sum(w_i * d_i) % 11 == 0. (If r = S mod 11, the check digit is (11 - r) mod 11, so S + d10 is a
+multiple of 11 exactly when d10 equals it; r = 1 would need d10 = 10, which no digit can be.)
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from healthdq.validators._sql import (
+    full_match,
+    int_div,
+    lit,
+    mod,
+    sum_of,
+    try_bigint,
+    when_else_false,
+)
+from healthdq.validators.base import Validator, register
+
+PATTERN = "[0-9]{10}"
+WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+_DIGITS = re.compile(PATTERN)
+_FIRST9 = re.compile("[0-9]{9}")
+
+
+def nhs_number_check_digit(first9: str) -> int | None:
+    """Check digit for the first 9 digits, or None when the Modulus 11 result is 10 (unusable)."""
+    if not _FIRST9.fullmatch(first9):
+        raise ValueError(f"need 9 digits, got {first9!r}")
+    total = sum(w * int(d) for w, d in zip(WEIGHTS, first9, strict=True))
+    check = 11 - total % 11
+    if check == 10:
+        return None
+    return 0 if check == 11 else check
+
+
+def nhs_number_is_valid(value: str) -> bool:
+    """Pure-Python reference: exactly 10 ASCII digits (no spaces) with a correct check digit."""
+    if not _DIGITS.fullmatch(value):
+        return False
+    return nhs_number_check_digit(value[:9]) == int(value[9])
+
+
+def build(col: exp.Expression) -> exp.Expression:
+    # Digits come from one TRY_CAST to BIGINT with integer DIV and %: on 10M rows in DuckDB this
+    # measured ~95 ms/1M rows where DuckDB can share the cast (projection / count_if context)
+    # and ~230 ms/1M inside a conjunction (no sharing), against ~215 ms/1M for ASCII(SUBSTRING())
+    # per digit in both contexts. The checksum goes first so DuckDB's common-subexpression pass
+    # can see it (it skips the branches of CASE/AND); the format regex then runs only on rows
+    # whose checksum holds. Non-numeric values cast to NULL, so the CASE falls to FALSE.
+    n = try_bigint(col)
+    weights = (*WEIGHTS, 1)
+    terms: list[exp.Expression] = [
+        exp.Mul(this=lit(w), expression=mod(int_div(n.copy(), 10 ** (9 - i)), 10))
+        for i, w in enumerate(weights)
+    ]
+    checksum_ok = exp.EQ(this=mod(sum_of(terms), 11), expression=lit(0))
+    return when_else_false(checksum_ok, full_match(col, PATTERN))
+
+
+VALIDATOR = register(
+    Validator(
+        name="nhs_number",
+        description="NHS Number: exactly 10 digits, no spaces, valid Modulus 11 check digit",
+        source=(
+            "NHS Data Dictionary, data element NHS NUMBER (format n10, Modulus 11 check digit); "
+            "NHS Digital (Connecting for Health) technical note 'NHS Number check digit' "
+            "(tech_nn_check_digit)"
+        ),
+        build=build,
+        kind="checksum",
+    )
+)
