@@ -14,8 +14,8 @@ from healthdq.validators.sctid import PARTITIONS, sctid_is_valid, verhoeff_check
 Evaluate = Callable[[str, Sequence[str]], list[bool | None]]  # the `evaluate` fixture
 
 NHS_VALID = [
-    # The NHS Data Dictionary / NHS Digital worked example "943 476 5919", also used by the
-    # nhs-number crate docs (docs.rs/nhs-number) and the epidm R package (valid_nhs example).
+    # "943 476 5919": the worked example in the nhs-number crate docs' checksum section
+    # (docs.rs/nhs-number) and the epidm R package's valid_nhs() example.
     "9434765919",
     # Example in the heidi crate docs (docs.rs/heidi, module nhs): "6541003238".
     "6541003238",

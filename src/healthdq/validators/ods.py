@@ -5,15 +5,15 @@ ODS reference files, which is a foreign-key rule, not a validator.
 
 NHS Data Dictionary, ORGANISATION CODE and ORGANISATION SITE CODE ("Organisation Coding Frames",
 "Organisation Site Coding Frames"): codes are upper-case alphanumeric, built from an organisation
-type identifier, an organisation identifier and, for sites, a site identifier. The frames used
-in hospital and primary care data:
-- 3 characters: NHS trusts (RR8, RTH), care trusts (TAK), ICBs/sub-ICB locations and former
-  CCGs (QWO, 15F), NHS England regions (Y56), independent sector providers (NT3, NVC);
-- 5 characters: sites of those organisations (RR801, RTH08, 7A101), independent sector and
-  other 5-character organisations (8HA03, NT401);
-- a letter and 5 digits: GP practices and prescribing cost centres (B82005, Y02345), including
-  the national default codes V81997/V81998/V81999, which are valid in format and are handled by
-  default-value rules.
+type identifier, an organisation identifier and, for sites, a site identifier. The frames seen in
+hospital and primary care data (examples from the Dictionary's coding-frame pages, or well-known
+live codes):
+- 3 characters: NHS trusts (RH8, RR8, RTH), care trusts (TAK), ICBs and former CCGs (QWO, 15F),
+  NHS England regions (Y56), independent sector healthcare providers (NV7);
+- 5 characters: sites of those organisations (RH802, RR801, TAK01, NV701, 7A101, X1601) and
+  5-character organisations such as independent providers in the A frame (8HA03);
+- a letter and 5 digits: GP practices (B82005), including the national default codes V81997,
+  V81998 and V81999, which are valid in format and are handled by default-value rules.
 """
 
 from __future__ import annotations

@@ -90,9 +90,11 @@ def sctid_is_valid(value: str) -> bool:
 # Shorter values are read as if left-padded with zeros to 18 digits. Zeros are not neutral in
 # Verhoeff, but the group lets us undo them: with Z_L the state that zeros at positions L..17
 # produce from 0, a value of length L is valid iff the padded walk ends at Z_L.
-# Measured on 10M rows in DuckDB (mixed lengths, 1 thread): ~280 ms/1M rows where DuckDB shares
-# the cast, ~420 ms/1M inside a conjunction; per-digit ASCII(SUBSTRING()) walks with a CASE on
-# LENGTH were 800-1000 ms/1M, and one 18-step walk re-casting per digit ~1450 ms/1M.
+# Measured on 10M rows in DuckDB 2.0 (1 thread, bench/validators_cost.py): ~280 ms/1M rows where
+# DuckDB can share the cast (count_if, projections), ~430 ms/1M inside the planner's AND/CASE.
+# Alternatives measured: per-digit ASCII(SUBSTRING()) walks with a CASE on LENGTH, 800-1000
+# ms/1M; an 18-step walk re-casting per digit, ~1450 ms/1M; LPAD instead of the zero states,
+# ~1900 ms/1M.
 def _pair_table(r: int) -> str:
     return "".join(
         str(_D[_D[c][_P[r][a]]][_P[(r + 1) % 8][b]])
