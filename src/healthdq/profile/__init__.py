@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from healthdq.profile.profiler import ColumnProfile, TableProfile, profile_table
 from healthdq.profile.suggest import suggest_contract
@@ -27,33 +29,40 @@ def _short(value: object, width: int = 24) -> str:
 def render_profile(profile: TableProfile, console: Console) -> None:
     """Print the profile as a table: one row per column."""
     table = Table(
-        title=f"{profile.relation}: {profile.rows:,} rows, {len(profile.columns)} columns "
-        f"({profile.seconds:.2f}s, {profile.scans} scan{'s' if profile.scans != 1 else ''})",
+        title=escape(
+            f"{profile.relation}: {profile.rows:,} rows, {len(profile.columns)} columns "
+            f"({profile.seconds:.2f}s, {profile.scans} quer{'ies' if profile.scans != 1 else 'y'}"
+            + (
+                f"; patterns and validators on {profile.sample_size:,} sampled values per column"
+                if any(c.checked < c.count for c in profile.columns if c.checked)
+                else ""
+            )
+            + ")"
+        ),
         title_justify="left",
     )
-    for header, justify in (
-        ("column", "left"),
-        ("type", "left"),
-        ("nulls %", "right"),
-        ("distinct", "right"),
-        ("min", "left"),
-        ("max", "left"),
-        ("top patterns", "left"),
-        ("detected", "left"),
-    ):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    # Short cells stay on one line (cut with an ellipsis); patterns and the detection wrap.
+    table.add_column("column", no_wrap=True, max_width=24)
+    table.add_column("type", no_wrap=True, max_width=12)
+    table.add_column("nulls %", justify="right", no_wrap=True)
+    table.add_column("distinct", justify="right", no_wrap=True)
+    table.add_column("min", no_wrap=True, max_width=14)
+    table.add_column("max", no_wrap=True, max_width=14)
+    table.add_column("top patterns", max_width=24)
+    table.add_column("detected", ratio=1)
     for col in profile.columns:
         masked = col.identifier in ("nhs_number", "postcode") and col.min is None and col.count
         if col.exact_distinct is not None:
             distinct = f"{col.exact_distinct:,}"
         else:
             distinct = f"~{col.approx_distinct:,}"  # HyperLogLog estimate
-        detected = col.kind
+        notes = []
         if col.validator:
-            detected += f" ({col.validators[col.validator]:.1f}% valid)"
+            notes.append(f"{col.validators[col.validator]:.1f}% valid")
         if col.identifier:
-            detected += f" [identifier: {col.identifier}]"
-        table.add_row(
+            notes.append("identifier" if col.identifier == col.kind else col.identifier)
+        detected = col.kind + (f" ({', '.join(notes)})" if notes else "")
+        cells = [
             col.name,
             col.type,
             f"{col.null_pct:.2f}",
@@ -62,7 +71,9 @@ def render_profile(profile: TableProfile, console: Console) -> None:
             MASK if masked else _short(col.max),
             _short(", ".join(col.top_patterns[:3]), 32),
             detected,
-        )
+        ]
+        # Text cells: data values are never read as rich markup ('[x]' stays as written).
+        table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
     for warning in profile.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
