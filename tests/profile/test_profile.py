@@ -62,6 +62,8 @@ def make_rows() -> list[dict[str, str]]:
                 else (date(2022, 6, 1) + timedelta(days=i)).isoformat(),
                 "age": str(i % 90),
                 "spell_id": f"S{i:06d}",
+                # A key with one duplicate: still suggested as unique, tolerating it.
+                "episode_id": f"E{9 if i == 10 else i:06d}",
                 "notes": "" if i % 3 == 0 else f"seen in clinic {i % 11}",
             }
         )
@@ -157,6 +159,7 @@ def test_detected_kinds(csv_profile: profiler_module.TableProfile) -> None:
     assert kinds["date_of_birth"] == "date"
     assert kinds["referral_date"] == "date"
     assert kinds["spell_id"] == "unique id"
+    assert kinds["episode_id"] == "id (1 duplicate)"
     # Two codes that happen to be sex codes are not a sex column without a name hint.
     assert kinds["flag"] == "code (2 values)"
     # 'PAS' and 'SUS' have the shape of ODS codes; two values and no name hint are not enough.
@@ -269,6 +272,8 @@ def test_suggested_contract(csv_profile: profiler_module.TableProfile, csv_path:
     assert allowed.values == ["01", "02", "03"]  # type: ignore[attr-defined]
     assert rules["apc.flag.allowed_values"]["values"] == ["0", "1"]
     assert rules["apc.spell_id.unique"]["columns"] == ["spell_id"]
+    assert rules["apc.spell_id.unique"]["threshold"] == 0
+    assert rules["apc.episode_id.unique"]["threshold"] == 1  # 1 surplus copy in 240 rows
     assert "apc.nhs_number.unique" not in rules
     dob = rules["apc.date_of_birth.date_range"]
     assert dob["min"] == "1930-01-01" and dob["max"] == "today"
@@ -307,7 +312,7 @@ def test_render_profile(csv_profile: profiler_module.TableProfile) -> None:
     console = Console(record=True, width=220)
     render_profile(csv_profile, console)
     out = console.export_text()
-    assert "apc: 240 rows, 15 columns" in out
+    assert "apc: 240 rows, 16 columns" in out
     assert "nhs_number (100.0% valid, identifier)" in out
     assert "•••" in out and "LS1 4AP" not in out
     assert "code (3 values)" in out

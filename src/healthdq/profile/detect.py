@@ -25,6 +25,10 @@ PASS_MIN = 95.0
 # (all of them known) and the column must use this share of the set's codes and >= 3 codes.
 VALUESET_COVERAGE = 0.5
 DATE_MIN_PCT = 95.0
+# A column named like an identifier with at most this % of duplicate values gets a unique rule
+# (its threshold tolerating them): duplicate keys are a finding, not a reason to drop the rule.
+NEAR_UNIQUE = 1.0
+ID_TOKENS = {"id", "key", "ref", "uid", "guid", "number", "num", "no"}
 # Without a name hint, a format validator needs this many distinct values to be believed.
 FORMAT_MIN_DISTINCT = 5
 # Codes are short ('01', 'A', 'RXX01', 'Female'); longer values in a small set are free text.
@@ -169,6 +173,23 @@ def is_code_set(col: ColumnProfile) -> bool:
     )
 
 
+def duplicates(col: ColumnProfile) -> int:
+    """Surplus copies (non-null values minus distinct ones), as a unique rule counts them; 0 when
+    there was no exact distinct count."""
+    if col.exact_distinct is None:
+        return 0
+    return col.count + col.blanks - col.exact_distinct
+
+
+def is_near_unique(col: ColumnProfile) -> bool:
+    """An identifier with a few duplicates: an id-like name and at most NEAR_UNIQUE % copies."""
+    if col.unique or col.exact_distinct is None or not col.count:
+        return False
+    tokens = set(re.split(r"[^a-z0-9]+", col.name.lower()))
+    id_like = bool(tokens & ID_TOKENS) or col.name.lower().endswith("id")
+    return id_like and 100.0 * duplicates(col) / (col.count + col.blanks) <= NEAR_UNIQUE
+
+
 def is_date(col: ColumnProfile) -> bool:
     return col.family in ("date", "timestamp") or (
         col.date_pct is not None and col.date_pct >= DATE_MIN_PCT
@@ -216,6 +237,9 @@ def _kind(col: ColumnProfile) -> str:
         return "flag"
     if col.unique:
         return "unique id"
+    if is_near_unique(col):
+        n = duplicates(col)
+        return f"id ({n:,} duplicate{'' if n == 1 else 's'})"
     if is_code_set(col):
         return f"code ({len(col.top_values)} values)"
     if col.family in ("integer", "decimal"):

@@ -13,7 +13,15 @@ from typing import Any
 
 import yaml
 
-from healthdq.profile.detect import HINTS, default_codes, hint_score, is_code_set, is_date
+from healthdq.profile.detect import (
+    HINTS,
+    default_codes,
+    duplicates,
+    hint_score,
+    is_code_set,
+    is_date,
+    is_near_unique,
+)
 from healthdq.profile.profiler import (
     PLACEHOLDER_DATES,
     PLACEHOLDER_PREFIX,
@@ -134,6 +142,7 @@ def _column_rules(
         is_code_set(col)
         and col.identifier is None
         and not col.unique
+        and not is_near_unique(col)
         # A code set repeats: with fewer than two rows per value it is more likely an id.
         and col.count >= 2 * len(col.top_values)
     ):
@@ -188,14 +197,16 @@ def _column_rules(
             f"({_fmt_pct(pct_of_checked(placeholder_rows))} of non-null)"
             + (f": {counts}." if counts else "."),
         )
-    if col.unique:
+    if col.unique or is_near_unique(col):
+        copies = duplicates(col)
+        checked = col.count + col.blanks
         rule(
             "unique",
             columns=[col.name],
             severity="error",
-            threshold=0,
-            description=f"Observed {col.count:,} distinct values in {col.count:,} non-null rows "
-            "(exact count).",
+            threshold=_num(_up(pct_of_checked(copies))),
+            description=f"Observed {col.exact_distinct:,} distinct values in {checked:,} "
+            "non-null rows (exact count)" + (f": {copies:,} surplus copies." if copies else "."),
         )
     return rules
 
