@@ -70,8 +70,11 @@ CATCHES = {
 ALSO_SEES = {"date_of_birth.valid": "dob_future"}
 
 
+@pytest.mark.parametrize("per_distinct_min_rows", [0, 10**9], ids=["per-distinct", "per-row"])
 @pytest.mark.parametrize("kind", ["apc", "ae", "op"])
-def test_pack_finds_every_injected_defect_exactly(kind: str, tmp_path: Path) -> None:
+def test_pack_finds_every_injected_defect_exactly(
+    kind: str, per_distinct_min_rows: int, tmp_path: Path
+) -> None:
     synth = generate(kind, ROWS, tmp_path / f"{kind}.parquet", seed=7)
     assert set(CATCHES[kind]) == set(synth.expected), "every defect class is mapped to a rule"
     expected: dict[str, int] = {}
@@ -83,7 +86,7 @@ def test_pack_finds_every_injected_defect_exactly(kind: str, tmp_path: Path) -> 
             engine,
             load_pack(f"nhs-{kind}"),
             {kind: str(synth.path)},
-            options=RunOptions(run_date=RUN_DATE),
+            options=RunOptions(run_date=RUN_DATE, per_distinct_min_rows=per_distinct_min_rows),
         )
     finally:
         engine.close()
@@ -101,3 +104,5 @@ def test_pack_finds_every_injected_defect_exactly(kind: str, tmp_path: Path) -> 
         else:
             assert count == 0, f"{rule_id} flags {count} rows but no defect was injected"
     assert result.tables[0].rows == ROWS
+    samples = {r.rule_id: [s.row for s in r.samples] for r in result.rules}
+    assert all(len(v) <= 5 for v in samples.values())

@@ -24,6 +24,7 @@ from healthdq.engine.compiler import (
     JoinCheck,
     RowCheck,
 )
+from healthdq.engine.distinct import per_distinct
 from healthdq.engine.planner import FusedQuery, FusedQueryBuilder, RuleSlots, rule_bit_set
 from healthdq.errors import ContractError
 from healthdq.results import (
@@ -47,6 +48,8 @@ class RunOptions:
     group_by: list[str] = field(default_factory=list)
     run_date: date | None = None
     suppress_small_numbers: bool = True
+    # Tables at least this large get column-local rules evaluated per distinct value.
+    per_distinct_min_rows: int = 100_000
 
 
 def decide(violations: int, denominator: int, threshold: float) -> tuple[str, float | None]:
@@ -165,6 +168,7 @@ class TableRun:
         self.results: dict[str, RuleResult] = {}
         self.groups: list[GroupBreakdown] = []
         self.scans = 0
+        self.low_cardinality: set[str] = set()
 
     def error(self, rule: m.RuleBase, message: str) -> None:
         self.results[rule.id] = _base_result(
@@ -184,6 +188,12 @@ class TableRun:
             for c in compiled
             if isinstance(c, AggregateCheck) and not isinstance(c.rule, m.UniqueRule)
         ]
+        if row_checks and self.registered.rows >= self.options.per_distinct_min_rows:
+            identifiers = {c.lower() for c, s in self.spec.columns.items() if s.identifier}
+            row_checks, self.low_cardinality, queries = per_distinct(
+                self.engine, self.name, row_checks, self.compiler, identifiers
+            )
+            self.scans += queries
         self._run_fused(row_checks, table_rules, self._group_columns(), progress)
         for check in compiled:
             if isinstance(check, AggregateCheck) and isinstance(check.rule, m.UniqueRule):
@@ -205,7 +215,7 @@ class TableRun:
     def _build(
         self, checks: list[RowCheck], table_rules: list[m.RuleBase], groups: list[str]
     ) -> FusedQuery:
-        builder = FusedQueryBuilder(self.engine, self.name)
+        builder = FusedQueryBuilder(self.engine, self.name, self.low_cardinality)
         for check in checks:
             builder.add_row_check(check)
         for rule in table_rules:

@@ -1,0 +1,90 @@
+"""Evaluate column-local rules once per distinct value on low-cardinality columns.
+
+A code column (diagnosis, provider, treatment function, value-set items) holds a few hundred
+distinct values in millions of rows. Evaluating a regex or a value set on every row repeats the same
+work; here each such column is grouped once (a cheap, dictionary-aware aggregate on one column),
+every rule on it is evaluated on the distinct values, and the rule becomes membership in its
+failing values, which the planner tests with one substring search per row. Identifier columns
+(NHS number, postcode) are high-cardinality by nature and are left to per-row evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlglot import exp
+
+from healthdq.engine.base import Engine
+from healthdq.engine.compiler import Compiler, RowCheck, col, lit
+from healthdq.validators.base import get_validator
+
+# Rule kinds whose verdict depends on one column's value alone.
+COLUMN_LOCAL = {"validator", "regex", "length", "allowed_values", "default_value", "type"}
+# Beyond this many distinct values a column is evaluated per row.
+MAX_DISTINCT = 5_000
+# Beyond this many failing values, membership would cost more than the rule itself.
+MAX_FAILING = 200
+
+
+def _eligible(check: RowCheck, compiler: Compiler, skip: set[str]) -> str | None:
+    rule = check.rule
+    kind = getattr(rule, "kind", "")
+    column = getattr(rule, "column", None)
+    if kind not in COLUMN_LOCAL or rule.when or not isinstance(column, str):
+        return None
+    real = compiler._name(column)
+    if real.lower() in skip or check.sample_columns != [real] or not compiler._is_text(real):
+        return None
+    if kind == "validator":
+        validator = get_validator(str(getattr(rule, "validator", "")))
+        if validator.kind == "checksum":  # NHS numbers, SCTIDs: identifiers, high cardinality
+            return None
+    return real
+
+
+def per_distinct(
+    engine: Engine, table: str, checks: list[RowCheck], compiler: Compiler, skip: set[str]
+) -> tuple[list[RowCheck], set[str], int]:
+    """Rewrite eligible checks; returns (checks, low-cardinality columns, queries run)."""
+    by_column: dict[str, list[int]] = {}
+    for i, check in enumerate(checks):
+        column = _eligible(check, compiler, skip)
+        if column is not None:
+            by_column.setdefault(column, []).append(i)
+    out = list(checks)
+    low: set[str] = set()
+    queries = 0
+    for column, indexes in by_column.items():
+        q = engine.quote(column)
+        verdicts = ", ".join(
+            engine.render(
+                exp.Coalesce(
+                    this=exp.and_(checks[i].applies.copy(), checks[i].violates.copy()),
+                    expressions=[exp.false()],
+                )
+            )
+            for i in indexes
+        )
+        sql = (
+            f"SELECT {q}, {verdicts} FROM (SELECT {q} FROM {engine.quote(table)} "
+            f"WHERE {q} IS NOT NULL GROUP BY {q} LIMIT {MAX_DISTINCT + 1}) AS __d"
+        )
+        try:
+            rows = engine.fetch(sql)
+        except Exception:
+            continue  # the fused query will report the rule's own error
+        queries += 1
+        if len(rows) > MAX_DISTINCT:
+            continue
+        low.add(column)
+        for k, i in enumerate(indexes):
+            failing = sorted(str(r[0]) for r in rows if r[k + 1])
+            if len(failing) > MAX_FAILING:
+                continue
+            violates: exp.Expr = (
+                exp.In(this=col(column), expressions=[lit(v) for v in failing])
+                if failing
+                else exp.false()
+            )
+            out[i] = replace(checks[i], violates=violates)
+    return out, low, queries
