@@ -329,6 +329,36 @@ def test_empty_and_odd_columns(tmp_path: Path) -> None:
     assert all(r.id.startswith("odd_table.") for r in contract.tables["odd table"].rules)
 
 
+def test_any_relation_and_types() -> None:
+    """A relation without __row (sampled with random()), typed and nested columns, no rows."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT x AS id, x % 3 = 0 AS flag, (x / 7.0)::DECIMAL(10, 2) AS amount, "
+        "{'a': x} AS s, TIMESTAMP '2024-01-01 10:00' + INTERVAL (x) HOUR AS ts, "
+        "NULL::VARCHAR AS empty, CASE WHEN x % 2 = 0 THEN '01' ELSE '02' END AS code "
+        "FROM range(500) r(x)"
+    )
+    p = profile_table(con, "t")
+    kinds = {c.name: c.kind for c in p.columns}
+    assert kinds == {
+        "id": "unique id",
+        "flag": "flag",
+        "amount": "number",
+        "s": "other",
+        "ts": "timestamp",
+        "empty": "empty",
+        "code": "code (2 values)",
+    }
+    assert p.column("amount").max == 71.29 and p.column("ts").min == "2024-01-01T10:00:00"
+    parse_contract(suggest_contract(p, "t"), "t.yaml")
+    con.execute("CREATE TABLE nothing (a VARCHAR, b DATE)")
+    empty = profile_table(con, "nothing")
+    assert empty.rows == 0 and [c.kind for c in empty.columns] == ["empty", "empty"]
+    assert (
+        parse_contract(suggest_contract(empty, "nothing"), "n.yaml").tables["nothing"].rules == []
+    )
+
+
 class Counting:
     """A connection stand-in that records every statement, to count reads of a relation."""
 

@@ -208,7 +208,11 @@ def detect_columns(profile: TableProfile) -> None:
     for col in profile.columns:
         if col.exact_distinct is not None:
             col.unique = col.exact_distinct == col.count + col.blanks
-        elif col.count >= 2 and col.approx_distinct < UNIQUE_CANDIDATE * col.count:
+        elif (
+            col.family != "other"
+            and col.count >= 2
+            and col.approx_distinct < UNIQUE_CANDIDATE * col.count
+        ):
             # Well below the count even allowing for HyperLogLog's error: not unique.
             col.unique = False
         if col.validator is not None and col.validators[col.validator] < PASS_MIN:
