@@ -268,9 +268,7 @@ def profile(
     render_profile(prof, Console())
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(
-            prof.model_dump_json(indent=2) if hasattr(prof, "model_dump_json") else str(prof)
-        )
+        json_out.write_text(prof.model_dump_json(indent=2), encoding="utf-8")
     if suggest:
         suggest.parent.mkdir(parents=True, exist_ok=True)
         suggest.write_text(suggest_contract(prof, table, source=data), encoding="utf-8")
