@@ -61,32 +61,53 @@ MEMBERSHIP_MIN = 4
 SEPARATOR = "\x1f"  # ASCII unit separator: never part of a code
 
 
-def membership(node: exp.Expr, columns: set[str] | None = None) -> exp.Expr:
-    """Rewrite `x IN ('a', 'b', ...)` over text as one substring search.
+def _literal_text(value: exp.Expr) -> str | None:
+    """The text of a string literal, or of CAST('...' AS DATE); None otherwise."""
+    if isinstance(value, exp.Literal) and value.is_string:
+        return str(value.this)
+    if (
+        isinstance(value, exp.Cast)
+        and isinstance(value.this, exp.Literal)
+        and value.this.is_string
+        and value.to.is_type(exp.DataType.Type.DATE)
+    ):
+        return str(value.this.this)
+    return None
 
-    An IN list of n strings is n comparisons per row (measured: 0.28 s per 10M rows for a
-    26-code value set); `contains(sep||'a'||sep||'b'||sep, sep||x||sep)` is one search (0.03 s).
-    A value holding the separator itself can never be a member, which the guard makes explicit.
+
+def membership(node: exp.Expr, columns: set[str] | None = None) -> exp.Expr:
+    """Cheaper forms of `x IN ('a', 'b', ...)`.
+
+    On a low-cardinality column: one substring search, `contains(sep||'a'||sep||'b'||sep,
+    sep||x||sep)`, which the engine evaluates once per dictionary entry (measured: 0.28 s ->
+    0.03 s per 10M rows for a 26-code value set). Elsewhere (postcodes, dates of birth): a range
+    guard first, so the rare values inside [min, max] are the only ones compared with every
+    list item (placeholder postcodes ZZ99... sort after almost every real one).
     """
     if not isinstance(node, exp.In) or node.args.get("query") or node.args.get("unnest"):
         return node
-    # Only on low-cardinality columns: there the engine evaluates the search once per
-    # dictionary entry; on a high-cardinality column the per-row concatenation costs more.
-    if columns is not None and not (
-        isinstance(node.this, exp.Column) and node.this.name.lower() in columns
-    ):
+    texts = [_literal_text(v) for v in node.expressions]
+    if len(texts) < 2 or any(t is None for t in texts):
         return node
-    values = node.expressions
-    if len(values) < MEMBERSHIP_MIN or not all(
-        isinstance(v, exp.Literal) and v.is_string and SEPARATOR not in v.this for v in values
-    ):
-        return node
-    haystack = SEPARATOR + SEPARATOR.join(v.this for v in values) + SEPARATOR
-    sep = exp.Literal.string(SEPARATOR)
-    needle = exp.DPipe(this=exp.DPipe(this=sep, expression=node.this.copy()), expression=sep.copy())
-    found = exp.Contains(this=exp.Literal.string(haystack), expression=needle)
-    clean = exp.Not(this=exp.Contains(this=node.this.copy(), expression=sep.copy()))
-    return exp.Paren(this=exp.and_(found, clean))
+    values = [t for t in texts if t is not None]
+    subject = node.this
+    low = columns is None or (isinstance(subject, exp.Column) and subject.name.lower() in columns)
+    plain = all(isinstance(v, exp.Literal) for v in node.expressions)
+    if low and plain and len(values) >= MEMBERSHIP_MIN and all(SEPARATOR not in v for v in values):
+        haystack = SEPARATOR + SEPARATOR.join(values) + SEPARATOR
+        sep = exp.Literal.string(SEPARATOR)
+        needle = exp.DPipe(
+            this=exp.DPipe(this=sep, expression=subject.copy()), expression=sep.copy()
+        )
+        found = exp.Contains(this=exp.Literal.string(haystack), expression=needle)
+        clean = exp.Not(this=exp.Contains(this=subject.copy(), expression=sep.copy()))
+        return exp.Paren(this=exp.and_(found, clean))
+    lo = node.expressions[values.index(min(values))].copy()
+    hi = node.expressions[values.index(max(values))].copy()
+    guard = exp.and_(
+        exp.GTE(this=subject.copy(), expression=lo), exp.LTE(this=subject.copy(), expression=hi)
+    )
+    return exp.Paren(this=exp.and_(guard, node.copy()))
 
 
 def _is_true(expr: exp.Expr) -> bool:
