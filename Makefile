@@ -4,10 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared
+# HEALTHDQ_SHARED (environment) overrides SHARED for the conformance data.
+HEALTHDQ_SHARED ?= $(SHARED)
 OUT ?= out
 DEMO_ROWS ?= 200000
 
-.PHONY: venv demo test lint typecheck unit conformance bench clean
+.PHONY: venv demo test lint typecheck unit conformance bench bench-omop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +43,16 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(PY) bench/run_bench.py
+	$(PY) bench/omop_bench.py
+
+# OMOP: fused DQD checks vs one query per check on a synthetic CDM (BENCHMARKS.md, OMOP).
+bench-omop: $(STAMP)
+	$(PY) bench/omop_bench.py
+
+# OMOP CDM v5.4 DQD checks on Eunomia's Synthea CDM: counts per Kahn category.
+conformance: $(STAMP)
+	$(PY) -m healthdq.omop.conformance \
+		"$(HEALTHDQ_SHARED)/conformance/omop/eunomia/Synthea27Nj_5.4.zip" $(OUT)/conformance
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -238,6 +238,120 @@ def check(
 
 
 @app.command()
+def omop(
+    data: Annotated[
+        str, typer.Argument(help="OMOP CDM: DuckDB file, folder of CSV/Parquet, postgres:DSN.")
+    ],
+    dqd_json: Annotated[
+        Path | None, typer.Option("--dqd-json", help="Write results in DQD's JSON format.")
+    ] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the offline HTML report here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write healthdq JSON results here.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
+    summary_json: Annotated[
+        Path | None,
+        typer.Option("--summary-json", help="Write counts per Kahn category here."),
+    ] = None,
+    schema: Annotated[
+        str | None, typer.Option(help="Schema holding the CDM (default: the one with PERSON).")
+    ] = None,
+    check_name: Annotated[
+        list[str], typer.Option("--check", help="Only this DQD check type (repeatable).")
+    ] = [],  # noqa: B006
+    only_table: Annotated[
+        list[str], typer.Option("--only-table", help="Only this CDM table (repeatable).")
+    ] = [],  # noqa: B006
+    run_date: Annotated[
+        str | None, typer.Option(help="Date 'today' means in plausibility checks (YYYY-MM-DD).")
+    ] = None,
+    sample_size: Annotated[int, typer.Option(help="Failing rows kept per check.")] = 5,
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 if a check fails at or above this severity.")
+    ] = "never",
+    threads: Annotated[
+        int | None, typer.Option(help="Engine threads (default: all cores).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Run the OHDSI DQD checks for OMOP CDM v5.4, fused into one scan per table."""
+    import json as jsonlib
+
+    from healthdq.engine.duckdb import DuckDBEngine
+    from healthdq.governance.masking import mask_samples
+    from healthdq.omop.dqd_json import write_dqd_json
+    from healthdq.omop.runner import run_omop
+    from healthdq.report import write_html, write_json, write_junit
+    from healthdq.scoring import score
+
+    if fail_on not in SEVERITIES:
+        raise HealthdqError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+    the_date = None
+    if run_date:
+        try:
+            the_date = date.fromisoformat(run_date)
+        except ValueError:
+            raise HealthdqError(f"--run-date '{run_date}' is not YYYY-MM-DD") from None
+    engine = DuckDBEngine(threads=threads)
+    try:
+        run = run_omop(
+            data,
+            engine=engine,
+            run_date=the_date,
+            sample_size=max(0, sample_size),
+            schema=schema,
+            check_names=check_name or None,
+            tables=only_table or None,
+        )
+    finally:
+        engine.close()
+    result = score(run.result)
+    # OMOP ids are pseudonymous, but person_id still identifies a row: mask it like an NHS number.
+    result = mask_samples(
+        result, {(t.name, "person_id"): "local_id" for t in result.tables if t.name}
+    )
+    if dqd_json:
+        write_dqd_json(run, dqd_json)
+    if json_out:
+        write_json(result, json_out)
+    if junit:
+        write_junit(result, junit)
+    if html:
+        write_html(result, html)
+    summary = run.summary()
+    if summary_json:
+        summary_json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "source": data,
+            "tables": len(run.cdm.tables),
+            "queries": run.queries,
+            "seconds": round((run.finished - run.started).total_seconds(), 3),
+            "by_category": summary,
+        }
+        summary_json.write_text(jsonlib.dumps(payload, indent=2), encoding="utf-8")
+    if not quiet:
+        console = Console()
+        console.print(
+            f"OMOP CDM v5.4 DQD checks on {data}: {len(run.cdm.tables)} tables, "
+            f"{run.queries} queries, {(run.finished - run.started).total_seconds():.1f} s"
+        )
+        console.print(
+            f"{'category':14} {'executed':>8} {'passed':>7} {'failed':>7} {'n/a':>6} {'error':>6}"
+        )
+        for cat, c in summary.items():
+            console.print(
+                f"{cat:14} {c['executed']:>8} {c['passed']:>7} {c['failed']:>7} "
+                f"{c['not_applicable']:>6} {c['error']:>6}"
+            )
+    for warning in run.cdm.warnings:
+        err.print(f"[yellow]healthdq: warning:[/] {warning}", highlight=False, soft_wrap=True)
+    threshold = {"fatal": 3, "error": 2, "warning": 1, "info": 0, "never": 99}[fail_on]
+    if result.worst_failure() >= threshold:
+        raise typer.Exit(1)
+
+
+@app.command()
 def profile(
     data: Annotated[str, typer.Argument(help="Data file, folder or glob.")],
     suggest: Annotated[

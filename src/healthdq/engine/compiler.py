@@ -324,7 +324,14 @@ class Compiler:
         pred = parse_predicate(rule.predicate, "predicate")
         used = self._columns_in(pred)
         cols = [self._name(c) for c in rule.columns] or used
-        applies = exp.Not(this=exp.Is(this=pred.copy(), expression=exp.Null()))
+        applies: exp.Expr = exp.Not(this=exp.Is(this=pred.copy(), expression=exp.Null()))
+        if rule.denominator is not None:
+            if rule.denominator.strip().upper() == "TRUE":
+                applies = exp.true()  # every row: the planner then needs no count of its own
+            else:
+                den = parse_predicate(rule.denominator, "denominator")
+                self._columns_in(den)
+                applies = exp.Coalesce(this=den, expressions=[exp.false()])
         return self._row(rule, applies, exp.Not(this=pred), cols)
 
     def _foreign_key(self, rule: m.ForeignKeyRule) -> JoinCheck:

@@ -220,6 +220,9 @@ class SqlRule(RuleBase):
     # A row passes when this predicate is TRUE; FALSE counts as a violation, NULL as not applicable.
     predicate: str
     columns: list[str] = Field(default_factory=list)
+    # Rows counted in the denominator (SQL predicate; 'TRUE' = every row). Unset: rows where the
+    # predicate is not NULL. With it, a NULL predicate on a counted row is not a violation.
+    denominator: str | None = None
 
 
 Rule = Annotated[

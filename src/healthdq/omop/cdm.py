@@ -1,0 +1,295 @@
+"""Open an OMOP CDM (DuckDB file, folder of CSV/Parquet, PostgreSQL schema) and build lookups.
+
+Every CDM table becomes a view named after the table in lower case, with lower-case column names
+and a `__row` column, whatever the source's case. Row-level checks that need another table
+(person's birth, death and gender, the visit's dates, the concept behind a concept id, a foreign
+key's target) read it through a *lookup*: a small keyed temp table joined to the checked table in
+an enriched view, so those checks stay row-level and fuse into the table's single scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from healthdq.errors import SourceError
+from healthdq.sources.base import ROW, quote_ident, quote_literal
+
+INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
+DATE_TYPES = ("DATE", "TIMESTAMP")
+FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
+
+
+@dataclass
+class CdmTable:
+    name: str  # lower case CDM table name = relation name
+    source: str
+    columns: dict[str, str]  # lower-case column -> engine type
+    rows: int
+
+
+@dataclass
+class Cdm:
+    """The tables found, plus what the lookups offer."""
+
+    location: str
+    tables: dict[str, CdmTable] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def has(self, table: str, *columns: str) -> bool:
+        t = self.tables.get(table.lower())
+        return t is not None and all(c.lower() in t.columns for c in columns)
+
+
+def q(name: str) -> str:
+    return quote_ident(name)
+
+
+def as_int(column: str, type_name: str, alias: str | None = None) -> str:
+    """The column as BIGINT; a text or decimal column is converted without failing the scan."""
+    ref = f"{alias}.{column}" if alias else column
+    if type_name.upper().startswith(INTEGER_TYPES):
+        return ref
+    return f"TRY_CAST({ref} AS BIGINT)"
+
+
+def as_date(column: str, type_name: str, alias: str | None = None) -> str:
+    ref = f"{alias}.{column}" if alias else column
+    upper = type_name.upper()
+    if upper == "DATE":
+        return ref
+    if upper.startswith("TIMESTAMP"):
+        return f"CAST({ref} AS DATE)"
+    return f"TRY_CAST({ref} AS DATE)"
+
+
+def _stem(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem.lower()
+
+
+def _lower_view(con: duckdb.DuckDBPyConnection, name: str, base: str, source: str) -> CdmTable:
+    """A view with lower-case column names over `base` (which has __row)."""
+    described = con.execute(f"DESCRIBE {q(base)}").fetchall()
+    select = [q(ROW)]
+    columns: dict[str, str] = {}
+    for col_name, col_type, *_ in described:
+        if col_name == ROW or col_name.lower() in columns:
+            continue
+        columns[col_name.lower()] = str(col_type)
+        select.append(f"{q(col_name)} AS {q(col_name.lower())}")
+    con.execute(f"CREATE OR REPLACE VIEW {q(name)} AS SELECT {', '.join(select)} FROM {q(base)}")
+    row = con.execute(f"SELECT count(*) FROM {q(name)}").fetchone()
+    return CdmTable(name=name, source=source, columns=columns, rows=int(row[0]) if row else 0)
+
+
+def _from_folder(con: duckdb.DuckDBPyConnection, folder: Path, cdm: Cdm) -> None:
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES)
+    )
+    if not files:
+        raise SourceError("folder holds no CSV or Parquet files", path=str(folder))
+    for path in files:
+        name = _stem(path)
+        if name in cdm.tables:
+            cdm.warnings.append(f"{path.name}: a second file for table {name}, ignored")
+            continue
+        base = f"__cdm_{name}"
+        try:
+            if path.stat().st_size == 0:
+                # A zero-byte file: the table exists but has no columns and no rows.
+                cdm.tables[name] = CdmTable(name=name, source=str(path), columns={}, rows=0)
+                continue
+            if path.name.lower().endswith((".parquet", ".pq")):
+                con.execute(
+                    f"CREATE OR REPLACE VIEW {q(base)} AS SELECT file_row_number + 1 AS {q(ROW)}, "
+                    f"* EXCLUDE (file_row_number) FROM read_parquet("
+                    f"{quote_literal(str(path))}, file_row_number = true)"
+                )
+            else:
+                # The whole file is sampled for types: a late non-numeric value then makes the
+                # column text (reported by cdmDatatype) instead of failing the read.
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {q(base)} AS SELECT row_number() OVER () AS "
+                    f"{q(ROW)}, * FROM read_csv({quote_literal(str(path))}, header = true, "
+                    f"sample_size = -1)"
+                )
+            cdm.tables[name] = _lower_view(con, name, base, str(path))
+        except duckdb.Error as exc:
+            cdm.warnings.append(f"{path.name}: cannot be read ({str(exc).splitlines()[0]})")
+
+
+def _from_database(
+    con: duckdb.DuckDBPyConnection, alias: str, schema: str | None, cdm: Cdm, source: str
+) -> None:
+    rows = con.execute(
+        "SELECT schema_name, table_name, false FROM duckdb_tables() WHERE database_name = ? "
+        "UNION ALL SELECT schema_name, view_name, true FROM duckdb_views() "
+        "WHERE database_name = ? AND NOT internal",
+        [alias, alias],
+    ).fetchall()
+    schemas = sorted({r[0] for r in rows})
+    if schema is None:
+        # The schema holding PERSON, else the only one, else 'main'.
+        with_person = sorted({r[0] for r in rows if r[1].lower() == "person"})
+        schema = with_person[0] if with_person else (schemas[0] if len(schemas) == 1 else "main")
+    for sch, table, is_view in rows:
+        if sch.lower() != schema.lower():
+            continue
+        name = table.lower()
+        if name in cdm.tables:
+            continue
+        base = f"__cdm_{name}"
+        ref = f"{q(alias)}.{q(sch)}.{q(table)}"
+        row_id = "row_number() OVER ()" if is_view else "rowid + 1"
+        try:
+            con.execute(
+                f"CREATE OR REPLACE VIEW {q(base)} AS SELECT {row_id} AS {q(ROW)}, * FROM {ref}"
+            )
+            cdm.tables[name] = _lower_view(con, name, base, f"{source}#{sch}.{table}")
+        except duckdb.Error as exc:
+            cdm.warnings.append(f"{table}: cannot be read ({str(exc).splitlines()[0]})")
+
+
+def open_cdm(con: duckdb.DuckDBPyConnection, location: str, schema: str | None = None) -> Cdm:
+    """Register every table of the CDM at `location` as a lower-case view."""
+    cdm = Cdm(location=location)
+    if location.startswith(("postgres:", "postgresql:")):
+        # DuckDB's postgres extension must already be installed (it is version-locked to the
+        # DuckDB build and normally downloaded on first use).
+        try:
+            con.execute("LOAD postgres")
+        except duckdb.Error as exc:
+            raise SourceError(
+                "PostgreSQL needs DuckDB's postgres extension, which is not installed "
+                f"({str(exc).splitlines()[0]})",
+                path=location,
+            ) from None
+        dsn = location.split(":", 1)[1] if location.startswith("postgres:") else location
+        con.execute(f"ATTACH {quote_literal(dsn)} AS __cdm_pg (TYPE postgres, READ_ONLY)")
+        _from_database(con, "__cdm_pg", schema or "public", cdm, location)
+        return cdm
+    path = Path(location)
+    if not path.exists():
+        raise SourceError("not found", path=location)
+    if path.is_dir():
+        _from_folder(con, path, cdm)
+    elif path.name.lower().endswith((".duckdb", ".db")):
+        try:
+            con.execute(f"ATTACH {quote_literal(str(path))} AS __cdm_db (READ_ONLY)")
+        except duckdb.Error as exc:
+            raise SourceError(str(exc).splitlines()[0], path=location) from None
+        _from_database(con, "__cdm_db", schema, cdm, location)
+    else:
+        raise SourceError(
+            "give a DuckDB file, a folder of CSV/Parquet or postgres:DSN", path=location
+        )
+    return cdm
+
+
+# -- lookups -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Lookups:
+    """Keyed temp tables built once per run; each enriched view joins the ones it needs."""
+
+    person: bool = False  # __lk_person(k, gender, birth, birth_dt, death60)
+    visit: bool = False  # __lk_visit(k, lo, hi)
+    concept: bool = False  # __lk_concept(k, dom, cls, std, inv)
+    keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, column) -> relation
+
+
+def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
+    lk = Lookups()
+    person = cdm.tables.get("person")
+    if person and "person_id" in person.columns:
+        c = person.columns
+        birth_dt = as_date("birth_datetime", c["birth_datetime"]) if "birth_datetime" in c else None
+        month = "coalesce(month_of_birth, 1)" if "month_of_birth" in c else "1"
+        day = "coalesce(day_of_birth, 1)" if "day_of_birth" in c else "1"
+        parts = (
+            f"TRY_CAST(concat(year_of_birth, '-', {month}, '-', {day}) AS DATE)"
+            if "year_of_birth" in c
+            else "NULL::DATE"
+        )
+        birth = f"coalesce({birth_dt}, {parts})" if birth_dt else parts
+        gender = (
+            as_int("gender_concept_id", c["gender_concept_id"])
+            if "gender_concept_id" in c
+            else "NULL::BIGINT"
+        )
+        death = cdm.tables.get("death")
+        if death and {"person_id", "death_date"} <= set(death.columns):
+            dd = as_date("death_date", death.columns["death_date"])
+            did = as_int("person_id", death.columns["person_id"])
+            death_join = (
+                f"LEFT JOIN (SELECT {did} AS k, min({dd}) AS d FROM death GROUP BY 1) AS __d "
+                "ON __d.k = __p.k"
+            )
+            death_col = "__d.d + 60"
+        else:
+            death_join, death_col = "", "NULL::DATE"
+        pid = as_int("person_id", c["person_id"])
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __lk_person AS SELECT __p.k, __p.gender, __p.birth, "
+            f"__p.birth_dt, {death_col} AS death60 FROM (SELECT {pid} AS k, any_value({gender}) "
+            f"AS gender, any_value({birth}) AS birth, any_value({birth_dt or 'NULL::DATE'}) AS "
+            f"birth_dt FROM person WHERE {pid} IS NOT NULL GROUP BY 1) AS __p {death_join}"
+        )
+        lk.person = True
+    visit = cdm.tables.get("visit_occurrence")
+    if visit and {"visit_occurrence_id", "visit_start_date", "visit_end_date"} <= set(
+        visit.columns
+    ):
+        c = visit.columns
+        vid = as_int("visit_occurrence_id", c["visit_occurrence_id"])
+        start = as_date("visit_start_date", c["visit_start_date"])
+        end = as_date("visit_end_date", c["visit_end_date"])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __lk_visit AS SELECT {vid} AS k, "
+            f"min({start}) - 7 AS lo, max({end}) + 7 AS hi FROM visit_occurrence "
+            f"WHERE {vid} IS NOT NULL GROUP BY 1"
+        )
+        lk.visit = True
+    concept = cdm.tables.get("concept")
+    if concept and "concept_id" in concept.columns:
+        c = concept.columns
+
+        def attr(name: str) -> str:
+            return f"any_value(CAST({name} AS VARCHAR))" if name in c else "NULL::VARCHAR"
+
+        cid = as_int("concept_id", c["concept_id"])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __lk_concept AS SELECT {cid} AS k, "
+            f"{attr('domain_id')} AS dom, {attr('concept_class_id')} AS cls, "
+            f"{attr('standard_concept')} AS std, {attr('invalid_reason')} AS inv "
+            f"FROM concept WHERE {cid} IS NOT NULL GROUP BY 1"
+        )
+        lk.concept = True
+    return lk
+
+
+def key_lookup(
+    con: duckdb.DuckDBPyConnection, cdm: Cdm, lk: Lookups, table: str, column: str
+) -> str | None:
+    """Distinct keys of table.column as a temp table (foreign-key targets), built on first use."""
+    key = (table.lower(), column.lower())
+    if key in lk.keys:
+        return lk.keys[key]
+    t = cdm.tables.get(key[0])
+    if t is None or key[1] not in t.columns:
+        return None
+    relation = f"__lk_keys_{key[0]}_{key[1]}"
+    expr = as_int(key[1], t.columns[key[1]])
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {q(relation)} AS SELECT DISTINCT {expr} AS k "
+        f"FROM {q(key[0])} WHERE {expr} IS NOT NULL"
+    )
+    lk.keys[key] = relation
+    return relation

@@ -1,0 +1,707 @@
+"""Run the DQD checks on an OMOP CDM: fused (one scan per table) or one query per check.
+
+Statuses follow DQD: a check fails when its % violating rows exceeds its threshold; it is Not
+Applicable when its table or field is missing, the table is empty, the field holds only NULLs
+(except isRequired-style completeness), or a concept-level check's concept never occurs; the
+reasons use DQD's wording. healthdq adds one reason of its own: a check that needs the vocabulary
+(CONCEPT, CONCEPT_ANCESTOR) or another CDM table that is absent is Not Applicable, not an error.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from healthdq import __version__
+from healthdq.engine.base import Engine
+from healthdq.engine.compiler import CompileError, Compiler, RowCheck
+from healthdq.engine.duckdb import DuckDBEngine
+from healthdq.engine.runner import RunOptions, TableRun
+from healthdq.omop.catalogue import CheckDef, load_catalogue
+from healthdq.omop.cdm import Cdm, Lookups, as_date, as_int, build_lookups, key_lookup, open_cdm, q
+from healthdq.omop.checks import CONCEPT_LEVEL, GENDER, ROW_LEVEL, NotApplicable, Planner, RowPlan
+from healthdq.results import ColumnInfo, RuleResult, RunResult, TableResult
+from healthdq.rules import model as m
+from healthdq.sources.base import RegisteredTable
+
+SEVERITY = {"fatal": "fatal", "convention": "warning", "characterization": "info"}
+NO_NA_WHEN_FIELD_EMPTY = {"measureValueCompleteness"}
+
+
+@dataclass
+class Outcome:
+    """One check's numbers and status, in DQD's terms."""
+
+    check: CheckDef
+    violated: int | None = None
+    denominator: int | None = None
+    error: str | None = None
+    na_reason: str | None = None  # set before evaluation: vocabulary/table absent
+    seconds: float = 0.0
+    query: str = ""
+    status: str = "passed"  # passed | failed | not_applicable | error
+
+    @property
+    def pct(self) -> float | None:
+        if self.violated is None or self.denominator is None:
+            return None
+        return self.violated / self.denominator if self.denominator else 0.0
+
+
+@dataclass
+class OmopRun:
+    cdm: Cdm
+    outcomes: list[Outcome]
+    result: RunResult
+    started: datetime
+    finished: datetime
+    queries: int
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Executed / passed / failed / not applicable / error, per Kahn category and overall."""
+        out: dict[str, dict[str, int]] = {}
+        for o in self.outcomes:
+            for key in (o.check.category or "Other", "Total"):
+                counts = out.setdefault(
+                    key,
+                    {"executed": 0, "passed": 0, "failed": 0, "not_applicable": 0, "error": 0},
+                )
+                counts["executed"] += 1
+                counts[o.status] += 1
+        return out
+
+
+def _select(
+    checks: tuple[CheckDef, ...], names: list[str] | None, tables: list[str] | None
+) -> list[CheckDef]:
+    wanted_names = {n.lower() for n in names or []}
+    wanted_tables = {t.lower() for t in tables or []}
+    return [
+        c
+        for c in checks
+        if (not wanted_names or c.check_name.lower() in wanted_names)
+        and (not wanted_tables or c.table.lower() in wanted_tables)
+    ]
+
+
+class _Runner:
+    def __init__(
+        self, engine: DuckDBEngine, cdm: Cdm, run_date: date, sample_size: int, fused: bool
+    ) -> None:
+        self.engine = engine
+        self.con = engine.con
+        self.cdm = cdm
+        self.run_date = run_date
+        self.sample_size = sample_size
+        self.fused = fused
+        self.lk: Lookups = Lookups()
+        self.planner = Planner(cdm, self.lk, run_date)
+        self.rule_results: dict[str, RuleResult] = {}
+        self.scans: dict[str, int] = {}
+        self.elapsed: dict[str, float] = {}
+
+    def fetch(self, sql: str, table: str) -> list[tuple[Any, ...]]:
+        self.scans[table] = self.scans.get(table, 0) + 1
+        return self.engine.fetch(sql)
+
+    # -- row-level -------------------------------------------------------------------------------
+    def _view(self, table: str, needs: set[str], name: str) -> RegisteredTable:
+        keys: dict[str, str] = {}
+        for need in needs:
+            if need.startswith("fk:"):
+                _, _f, target, target_field = need.split(":")
+                relation = key_lookup(self.con, self.cdm, self.lk, target, target_field)
+                if relation is None:
+                    raise NotApplicable(f"Table {target.upper()} does not exist.")
+                keys[need] = relation
+        sql = self.planner.enriched_sql(table, needs, keys)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {q(name)} AS {sql}")
+        described = self.con.execute(f"DESCRIBE {q(name)}").fetchall()
+        columns = {r[0]: str(r[1]) for r in described if r[0] != "__row"}
+        return RegisteredTable(
+            name=name,
+            source=self.cdm.tables[table].source,
+            format="omop",
+            columns=columns,
+            rows=self.cdm.tables[table].rows,
+        )
+
+    def _rule(self, o: Outcome, plan: RowPlan) -> m.SqlRule:
+        c = o.check
+        return m.SqlRule(
+            kind="sql",
+            id=c.check_id,
+            description=c.description,
+            predicate=plan.predicate,
+            denominator=plan.denominator,
+            category=m.KahnCategory(c.category.lower()),
+            subcategory=c.subcategory.lower() or None,
+            context=m.KahnContext(c.context.lower()),
+            severity=m.Severity(SEVERITY.get(c.severity, "error")),
+            threshold=min(max(c.threshold, 0.0), 100.0),
+        )
+
+    def run_rows(self, table: str, items: list[tuple[Outcome, RowPlan]]) -> None:
+        if not items:
+            return
+        if self.fused:
+            self._run_rows_fused(table, items)
+        else:
+            for item in items:
+                self._run_row_alone(table, *item)
+
+    def _run_rows_fused(self, table: str, items: list[tuple[Outcome, RowPlan]]) -> None:
+        needs: set[str] = set().union(*(p.needs for _, p in items))
+        t0 = time.perf_counter()
+        view = f"{table}__dq"
+        try:
+            registered = self._view(table, needs, view)
+        except Exception as exc:  # a lookup that cannot be built: every check on it errors
+            for o, _ in items:
+                o.error = _one_line(exc)
+            return
+        rules: list[m.Rule] = [self._rule(o, p) for o, p in items]
+        spec = m.TableSpec(rules=rules)
+        contract = m.Contract(name="omop-cdm-5.4", tables={view: spec})
+        options = RunOptions(
+            sample_size=self.sample_size, per_distinct_min_rows=10**18, run_date=self.run_date
+        )
+        run = TableRun(self.engine, contract, view, spec, registered, options, self.run_date)
+        run.run(None)
+        self.scans[table] = self.scans.get(table, 0) + run.scans
+        seconds = time.perf_counter() - t0
+        for o, p in items:
+            r = run.results.get(o.check.check_id)
+            o.seconds = seconds
+            o.query = p.predicate
+            if r is None:
+                o.error = "not evaluated"
+                continue
+            self.rule_results[o.check.check_id] = r
+            if r.status == "error":
+                o.error = r.message or "error"
+            else:
+                o.violated = r.violating_rows or 0
+                o.denominator = r.denominator if r.denominator is not None else 0
+
+    def _run_row_alone(self, table: str, o: Outcome, plan: RowPlan) -> None:
+        """The baseline: one query per check, joining only what that check needs."""
+        t0 = time.perf_counter()
+        try:
+            registered = self._view(table, plan.needs, f"{table}__one")
+            compiler = Compiler(registered.name, registered.columns, self.run_date)
+            check = compiler.compile(self._rule(o, plan))
+            assert isinstance(check, RowCheck)
+            applies = self.engine.render(check.applies)
+            violating = self.engine.render(check.violates)
+            sql = (
+                f"SELECT count_if({applies}), count_if(({applies}) AND ({violating})) "
+                f"FROM {q(registered.name)}"
+            )
+            den, viol = self.fetch(sql, table)[0]
+            o.denominator, o.violated = int(den or 0), int(viol or 0)
+            o.query = sql
+        except NotApplicable as exc:
+            o.na_reason = str(exc)
+        except (CompileError, Exception) as exc:
+            o.error = _one_line(exc)
+        o.seconds = time.perf_counter() - t0
+
+    # -- aggregates ------------------------------------------------------------------------------
+    def _aggregate(self, o: Outcome, sql: str, table: str) -> None:
+        t0 = time.perf_counter()
+        o.query = sql
+        try:
+            row = self.fetch(sql, table)[0]
+            o.denominator, o.violated = int(row[0] or 0), int(row[1] or 0)
+        except Exception as exc:
+            o.error = _one_line(exc)
+        o.seconds = time.perf_counter() - t0
+
+    def run_table_aggregates(self, table: str, items: list[Outcome]) -> None:
+        cols = self.cdm.tables[table].columns
+        distinct: list[tuple[Outcome, str]] = []
+        for o in items:
+            f = (o.check.field or "").lower()
+            if o.check.check_name == "isPrimaryKey":
+                sql = (
+                    f"SELECT sum(n), coalesce(sum(n) FILTER (WHERE n > 1), 0) FROM "
+                    f"(SELECT count(*) AS n FROM {q(table)} GROUP BY {q(f)}) AS __k"
+                )
+                self._aggregate(o, sql, table)
+            else:  # sourceValueCompleteness: distinct source values whose concept is 0
+                std = o.check.param("standardConceptFieldName").lower()
+                if std not in cols:
+                    o.na_reason = f"Field {table.upper()}.{std.upper()} does not exist."
+                    continue
+                zero = f"{as_int(q(std), cols[std])} = 0"
+                distinct.append(
+                    (o, f"count(DISTINCT {q(f)}), count(DISTINCT {q(f)}) FILTER (WHERE {zero})")
+                )
+        if not distinct:
+            return
+        if not self.fused:
+            for o, agg in distinct:
+                self._aggregate(o, f"SELECT {agg} FROM {q(table)}", table)
+            return
+        # Every distinct count of the table in one query.
+        sql = f"SELECT {', '.join(a for _, a in distinct)} FROM {q(table)}"
+        t0 = time.perf_counter()
+        try:
+            row = self.fetch(sql, table)[0]
+        except Exception as exc:
+            for o, _ in distinct:
+                o.error = _one_line(exc)
+            return
+        for i, (o, agg) in enumerate(distinct):
+            o.denominator, o.violated = int(row[2 * i] or 0), int(row[2 * i + 1] or 0)
+            o.query = f"SELECT {agg} FROM {q(table)}"
+            o.seconds = time.perf_counter() - t0
+
+    def run_concept_level(self, table: str, items: list[Outcome]) -> None:
+        """Gender and unit plausibility for listed concepts: one GROUP BY per field."""
+        by_field: dict[str, list[Outcome]] = {}
+        for o in items:
+            by_field.setdefault((o.check.field or "").lower(), []).append(o)
+        cols = self.cdm.tables[table].columns
+        for f, outcomes in by_field.items():
+            ready: list[Outcome] = []
+            for o in outcomes:
+                name = o.check.check_name
+                if name.startswith("plausibleGender") and not self.lk.person:
+                    o.na_reason = "Table PERSON does not exist."
+                elif name.startswith("plausibleGender") and "person_id" not in cols:
+                    o.na_reason = f"Field {table.upper()}.PERSON_ID does not exist."
+                elif name == "plausibleGenderUseDescendants" and not self.cdm.has(
+                    "concept_ancestor", "ancestor_concept_id", "descendant_concept_id"
+                ):
+                    o.na_reason = "Table CONCEPT_ANCESTOR does not exist."
+                elif name == "plausibleUnitConceptIds" and not {
+                    "unit_concept_id",
+                    "value_as_number",
+                } <= set(cols):
+                    o.na_reason = f"Field {table.upper()}.UNIT_CONCEPT_ID does not exist."
+                else:
+                    ready.append(o)
+            if ready:
+                self._concept_groups(table, f, ready)
+
+    def _descendants(self, ancestors: list[str]) -> dict[int, set[int]]:
+        if not ancestors or not self.cdm.has("concept_ancestor"):
+            return {}
+        cols = self.cdm.tables["concept_ancestor"].columns
+        a = as_int("ancestor_concept_id", cols["ancestor_concept_id"])
+        d = as_int("descendant_concept_id", cols["descendant_concept_id"])
+        rows = self.fetch(
+            f"SELECT {a}, {d} FROM concept_ancestor WHERE {a} IN ({', '.join(ancestors)})",
+            "concept_ancestor",
+        )
+        out: dict[int, set[int]] = {}
+        for anc, desc in rows:
+            out.setdefault(int(anc), set()).add(int(desc))
+        return out
+
+    def _concept_groups(self, table: str, f: str, outcomes: list[Outcome]) -> None:
+        cols = self.cdm.tables[table].columns
+        concept = as_int(q(f), cols[f], "__b")
+        gender = any(o.check.check_name.startswith("plausibleGender") for o in outcomes)
+        unit = any(o.check.check_name == "plausibleUnitConceptIds" for o in outcomes)
+        t0 = time.perf_counter()
+        try:
+            desc = self._descendants(
+                sorted(
+                    {
+                        str(cid)
+                        for o in outcomes
+                        if o.check.check_name == "plausibleGenderUseDescendants"
+                        for cid in _concept_ids(o.check)
+                    }
+                )
+            )
+        except Exception as exc:
+            for o in outcomes:
+                o.error = _one_line(exc)
+            return
+        wanted = {cid for o in outcomes for cid in _concept_ids(o.check)}
+        for members in desc.values():
+            wanted |= members
+        keys = [f"{concept} AS c"]
+        keys.append("__jp.gender AS g" if gender else "NULL AS g")
+        if unit:
+            keys.append(f"{as_int(q('unit_concept_id'), cols['unit_concept_id'], '__b')} AS u")
+            keys.append("__b.value_as_number IS NOT NULL AS hv")
+        else:
+            keys += ["NULL AS u", "FALSE AS hv"]
+        join = (
+            f"LEFT JOIN __lk_person AS __jp ON __jp.k = "
+            f"{as_int(q('person_id'), cols['person_id'], '__b')}"
+            if gender
+            else ""
+        )
+        in_list = ", ".join(str(w) for w in sorted(wanted))
+        sql = (
+            f"SELECT {', '.join(keys)}, count(*) FROM {q(table)} AS __b {join} "
+            f"WHERE {concept} IN ({in_list}) GROUP BY ALL"
+        )
+        if not self.fused:
+            # The baseline: each concept check scans the table for itself.
+            for o in outcomes:
+                self._concept_one(table, o, concept, join, keys, desc)
+            return
+        try:
+            groups = self.fetch(sql, table)
+        except Exception as exc:
+            for o in outcomes:
+                o.error = _one_line(exc)
+            return
+        seconds = time.perf_counter() - t0
+        for o in outcomes:
+            o.denominator, o.violated = _concept_counts(o.check, groups, desc)
+            o.query = sql
+            o.seconds = seconds
+
+    def _concept_one(
+        self,
+        table: str,
+        o: Outcome,
+        concept: str,
+        join: str,
+        keys: list[str],
+        desc: dict[int, set[int]],
+    ) -> None:
+        members = _members(o.check, desc)
+        in_list = ", ".join(str(x) for x in sorted(members)) or "NULL"
+        sql = (
+            f"SELECT {', '.join(keys)}, count(*) FROM {q(table)} AS __b {join} "
+            f"WHERE {concept} IN ({in_list}) GROUP BY ALL"
+        )
+        t0 = time.perf_counter()
+        try:
+            groups = self.fetch(sql, table)
+            o.denominator, o.violated = _concept_counts(o.check, groups, desc)
+        except Exception as exc:
+            o.error = _one_line(exc)
+        o.query = sql
+        o.seconds = time.perf_counter() - t0
+
+    def run_person_level(self, o: Outcome) -> None:
+        name = o.check.check_name
+        t = o.check.table.lower()
+        tables = self.cdm.tables
+        if name == "measurePersonCompleteness":
+            if not self.lk.person:
+                o.na_reason = "Table PERSON does not exist."
+                return
+            if "person_id" not in tables[t].columns:
+                o.na_reason = f"Field {t.upper()}.PERSON_ID does not exist."
+                return
+            pid = as_int(q("person_id"), tables[t].columns["person_id"])
+            sql = (
+                "SELECT count(*), count(*) FILTER (WHERE __x.k IS NULL) FROM __lk_person AS __p "
+                f"LEFT JOIN (SELECT DISTINCT {pid} AS k FROM {q(t)}) AS __x ON __x.k = __p.k"
+            )
+        elif name == "measureConditionEraCompleteness":
+            co = tables.get("condition_occurrence")
+            if co is None:
+                o.na_reason = "Table CONDITION_OCCURRENCE is empty."
+                return
+            if "person_id" not in co.columns or "person_id" not in tables[t].columns:
+                o.na_reason = "Field PERSON_ID does not exist."
+                return
+            a = as_int(q("person_id"), co.columns["person_id"])
+            b = as_int(q("person_id"), tables[t].columns["person_id"])
+            sql = (
+                "SELECT count(*), count(*) FILTER (WHERE __e.k IS NULL) FROM "
+                f"(SELECT DISTINCT {a} AS k FROM condition_occurrence "
+                f"WHERE {a} IS NOT NULL) AS __c "
+                f"LEFT JOIN (SELECT DISTINCT {b} AS k FROM {q(t)}) AS __e ON __e.k = __c.k"
+            )
+        else:  # measureObservationPeriodOverlap
+            cols = tables[t].columns
+            need = ("person_id", "observation_period_start_date", "observation_period_end_date")
+            missing = [c for c in need if c not in cols]
+            if missing:
+                o.na_reason = f"Field {t.upper()}.{missing[0].upper()} does not exist."
+                return
+            pid = as_int(q("person_id"), cols["person_id"])
+            s = as_date(q(need[1]), cols[need[1]])
+            e = as_date(q(need[2]), cols[need[2]])
+            # Overlapping or back-to-back: a period starting no later than the day after an
+            # earlier period of the same person ends.
+            sql = (
+                "SELECT count(DISTINCT k), count(DISTINCT k) FILTER (WHERE s <= prev_end + 1) "
+                "FROM (SELECT k, s, max(e) OVER (PARTITION BY k ORDER BY s, e ROWS BETWEEN "
+                "UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM "
+                f"(SELECT {pid} AS k, {s} AS s, {e} AS e FROM {q(t)} WHERE {pid} IS NOT NULL) "
+                "AS __o) AS __w"
+            )
+        self._aggregate(o, sql, t)
+
+
+def _concept_ids(check: CheckDef) -> set[int]:
+    """The catalogue's conceptId: one id, or (once in v5.4) a comma-separated list."""
+    return {int(x) for x in (check.concept_id or "").split(",") if x.strip().lstrip("-").isdigit()}
+
+
+def _members(check: CheckDef, desc: dict[int, set[int]]) -> set[int]:
+    ids = _concept_ids(check)
+    if check.check_name != "plausibleGenderUseDescendants":
+        return ids
+    return set().union(*(desc.get(i, set()) for i in ids)) if ids else set()
+
+
+def _concept_counts(
+    check: CheckDef, groups: list[tuple[Any, ...]], desc: dict[int, set[int]]
+) -> tuple[int, int]:
+    """(denominator, violated) of one concept-level check from (c, g, u, hv, n) groups."""
+    name = check.check_name
+    den = viol = 0
+    members = _members(check, desc)
+    if name.startswith("plausibleGender"):
+        expected = GENDER.get(check.param(name).lower())
+        for c, g, _u, _hv, n in groups:
+            if c in members:
+                den += n
+                if expected is not None and g is not None and g != expected:
+                    viol += n
+        return den, viol
+    allowed = {int(x) for x in check.param("plausibleUnitConceptIds").split(",") if x.strip()}
+    for c, _g, u, hv, n in groups:
+        if c in members and hv:
+            den += n
+            if (u if u is not None else -1) not in allowed:
+                viol += n
+    return den, viol
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _decide(o: Outcome) -> None:
+    if o.error is not None:
+        o.status = "error"
+        return
+    v, d = o.violated or 0, o.denominator or 0
+    o.status = "failed" if d > 0 and v > 0 and 100.0 * v / d > o.check.threshold else "passed"
+
+
+def _apply_not_applicable(outcomes: list[Outcome], cdm: Cdm) -> None:
+    """DQD's Not Applicable rules (calculateNotApplicableStatus), plus absent lookups."""
+    empty_fields = {
+        (o.check.table, o.check.field)
+        for o in outcomes
+        if o.check.check_name == "measureValueCompleteness"
+        and o.error is None
+        and o.denominator
+        and o.violated == o.denominator
+    }
+    co = cdm.tables.get("condition_occurrence")
+    for o in outcomes:
+        c = o.check
+        table = cdm.tables.get(c.table.lower())
+        table_missing = table is None
+        field_missing = (
+            table is not None and c.field is not None and c.field.lower() not in table.columns
+        )
+        reason: str | None = None
+        if c.check_name == "cdmTable":
+            reason = None
+        elif c.check_name == "measureConditionEraCompleteness":
+            if co is None or co.rows == 0:
+                reason = "Table CONDITION_OCCURRENCE is empty."
+        elif table_missing:
+            reason = f"Table {c.table} does not exist."
+        elif c.check_name == "measurePersonCompleteness":
+            reason = o.na_reason
+        elif c.check_name == "cdmField":
+            reason = None
+        elif field_missing:
+            reason = f"Field {c.table}.{c.field} does not exist."
+        elif o.error is not None:
+            reason = None
+        elif table is not None and table.rows == 0:
+            reason = f"Table {c.table} is empty."
+        elif o.na_reason:
+            reason = o.na_reason
+        elif c.check_name in NO_NA_WHEN_FIELD_EMPTY:
+            reason = None
+        elif (c.table, c.field) in empty_fields:
+            reason = f"Field {c.table}.{c.field} is not populated."
+        elif c.check_level == "CONCEPT" and not o.denominator:
+            reason = f"{c.field}={c.concept_id} is missing from the {c.table} table."
+        if reason:
+            o.status = "not_applicable"
+            o.na_reason = reason
+        else:
+            o.na_reason = None
+
+
+def run_omop(
+    location: str,
+    *,
+    engine: DuckDBEngine | None = None,
+    run_date: date | None = None,
+    sample_size: int = 5,
+    schema: str | None = None,
+    check_names: list[str] | None = None,
+    tables: list[str] | None = None,
+    fused: bool = True,
+) -> OmopRun:
+    """Run DQD's CDM v5.4 checks on the CDM at `location` (DuckDB file, folder, postgres:DSN)."""
+    own = engine is None
+    eng = engine or DuckDBEngine()
+    started = datetime.now(UTC)
+    the_date = run_date or date.today()
+    try:
+        cdm = open_cdm(eng.con, location, schema)
+        runner = _Runner(eng, cdm, the_date, sample_size, fused)
+        runner.lk = build_lookups(eng.con, cdm)
+        runner.planner = Planner(cdm, runner.lk, the_date)
+        outcomes = [Outcome(check=c) for c in _select(load_catalogue(), check_names, tables)]
+        rows: dict[str, list[tuple[Outcome, RowPlan]]] = {}
+        aggregates: dict[str, list[Outcome]] = {}
+        concepts: dict[str, list[Outcome]] = {}
+        for o in outcomes:
+            c = o.check
+            t = c.table.lower()
+            table = cdm.tables.get(t)
+            if c.check_name == "cdmTable":
+                o.denominator, o.violated = 1, 0 if table is not None else 1
+                continue
+            if table is None:
+                continue  # Not Applicable: table missing
+            if c.check_name == "cdmField":
+                present = (c.field or "").lower() in table.columns
+                o.denominator, o.violated = 1, 0 if present else 1
+                continue
+            if c.field and c.field.lower() not in table.columns:
+                continue  # Not Applicable: field missing
+            try:
+                if c.check_name in ROW_LEVEL:
+                    rows.setdefault(t, []).append((o, runner.planner.row_plan(c)))
+                elif c.check_name in CONCEPT_LEVEL:
+                    concepts.setdefault(t, []).append(o)
+                elif c.check_name in ("isPrimaryKey", "sourceValueCompleteness"):
+                    aggregates.setdefault(t, []).append(o)
+                else:
+                    runner.run_person_level(o)
+            except NotApplicable as exc:
+                o.na_reason = str(exc)
+        for t in sorted(set(rows) | set(aggregates) | set(concepts)):
+            t0 = time.perf_counter()
+            runner.run_rows(t, rows.get(t, []))
+            runner.run_table_aggregates(t, aggregates.get(t, []))
+            runner.run_concept_level(t, concepts.get(t, []))
+            runner.elapsed[t] = runner.elapsed.get(t, 0.0) + time.perf_counter() - t0
+        for o in outcomes:
+            if o.na_reason and o.error is None and o.violated is None:
+                o.violated = o.denominator = 0
+            _decide(o)
+        _apply_not_applicable(outcomes, cdm)
+        metadata = _metadata(eng, cdm)
+    finally:
+        if own:
+            eng.close()
+    finished = datetime.now(UTC)
+    result = _run_result(cdm, outcomes, runner, started, finished, the_date, eng)
+    return OmopRun(
+        cdm=cdm,
+        outcomes=outcomes,
+        result=result,
+        started=started,
+        finished=finished,
+        queries=sum(runner.scans.values()),
+        metadata=metadata,
+    )
+
+
+def _metadata(engine: Engine, cdm: Cdm) -> list[dict[str, Any]]:
+    """CDM_SOURCE rows (upper-case keys, as DQD writes them)."""
+    if "cdm_source" not in cdm.tables:
+        return []
+    try:
+        rows = engine.fetch("SELECT * EXCLUDE (__row) FROM cdm_source LIMIT 10")
+    except Exception:
+        return []
+    names = list(cdm.tables["cdm_source"].columns)
+    return [
+        {
+            n.upper(): (v.isoformat() if isinstance(v, date) else v)
+            for n, v in zip(names, r, strict=False)
+        }
+        for r in rows
+    ]
+
+
+def _run_result(
+    cdm: Cdm,
+    outcomes: list[Outcome],
+    runner: _Runner,
+    started: datetime,
+    finished: datetime,
+    run_date: date,
+    engine: Engine,
+) -> RunResult:
+    """The healthdq view of the run, for the usual reports and scores."""
+    rules: list[RuleResult] = []
+    for o in outcomes:
+        c = o.check
+        fused = runner.rule_results.get(c.check_id)
+        rules.append(
+            RuleResult(
+                rule_id=c.check_id,
+                table=c.table.lower(),
+                kind=c.check_name,
+                description=c.description,
+                columns=[c.field.lower()] if c.field else [],
+                category=c.category.lower() or None,
+                subcategory=c.subcategory.lower() or None,
+                context=c.context.lower() or None,
+                dimension="other",
+                severity=SEVERITY.get(c.severity, "error"),
+                threshold=c.threshold,
+                status=o.status,  # type: ignore[arg-type]
+                violating_rows=o.violated,
+                denominator=o.denominator,
+                pct_violating=None if o.pct is None else 100.0 * o.pct,
+                message=o.error or o.na_reason,
+                samples=fused.samples if fused is not None and o.status == "failed" else [],
+            )
+        )
+    tables = [
+        TableResult(
+            name=t.name,
+            source=t.source,
+            rows=t.rows,
+            columns=[ColumnInfo(name=k, type=v) for k, v in t.columns.items()],
+            elapsed_ms=runner.elapsed.get(t.name, 0.0) * 1000,
+            scans=runner.scans.get(t.name, 0),
+            warnings=[],
+        )
+        for t in cdm.tables.values()
+    ]
+    if tables:
+        tables[0].warnings = list(cdm.warnings)
+    summary: dict[str, int] = {s: 0 for s in ("passed", "failed", "not_applicable", "error")}
+    for r in rules:
+        summary[r.status] += 1
+    summary["rules"] = len(rules)
+    return RunResult(
+        healthdq_version=__version__,
+        run_id=uuid.uuid4().hex,
+        contract="omop-cdm-5.4",
+        contract_version="5.4",
+        started_at=started,
+        finished_at=finished,
+        run_date=run_date.isoformat(),
+        engine=engine.name,
+        tables=tables,
+        rules=rules,
+        summary=summary,
+    )

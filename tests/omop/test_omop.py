@@ -1,0 +1,219 @@
+"""The OMOP CDM v5.4 pack: DQD catalogue, statuses, fused = one-query-per-check, bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from omop_fixture import TABLES, MakeCdm, build
+from typer.testing import CliRunner
+
+from healthdq.cli import app
+from healthdq.omop import load_catalogue, run_omop
+from healthdq.omop.dqd_json import to_dqd
+from healthdq.omop.runner import OmopRun, Outcome
+
+RUN_DATE = date(2025, 1, 1)
+
+
+def _by_id(run: OmopRun) -> dict[str, Outcome]:
+    return {o.check.check_id: o for o in run.outcomes}
+
+
+def test_catalogue_is_dqd_v54() -> None:
+    checks = load_catalogue()
+    ids = [c.check_id for c in checks]
+    assert len(ids) == len(set(ids)) == 2535
+    names = {c.check_name for c in checks}
+    assert len(names) == 27
+    pk = next(c for c in checks if c.check_id == "field_isprimarykey_person_person_id")
+    assert (pk.category, pk.subcategory, pk.context, pk.severity) == (
+        "Conformance",
+        "Relational",
+        "Verification",
+        "fatal",
+    )
+    within = next(c for c in checks if c.check_id.startswith("field_withinvisitdates_measurement"))
+    assert within.threshold == 5.0
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    import duckdb
+
+    path = tmp_path_factory.mktemp("omop") / "cdm.duckdb"
+    con = duckdb.connect(str(path))
+    build(con)
+    con.close()
+    return _by_id(run_omop(str(path), run_date=RUN_DATE))
+
+
+@pytest.mark.parametrize(
+    ("check_id", "violated", "denominator", "status"),
+    [
+        ("concept_plausiblegender_condition_occurrence_condition_concept_id_26662", 1, 3, "failed"),
+        ("field_isforeignkey_condition_occurrence_condition_concept_id", 1, 4, "failed"),
+        ("field_withinvisitdates_measurement_measurement_date", 1, 2, "failed"),
+        ("field_plausiblebeforedeath_measurement_measurement_date", 1, 1, "failed"),
+        ("field_plausibleafterbirth_measurement_measurement_date", 1, 4, "failed"),
+        ("field_isrequired_measurement_person_id", 1, 5, "failed"),
+        ("field_isprimarykey_measurement_measurement_id", 0, 5, "passed"),
+        (
+            "concept_plausibleunitconceptids_measurement_measurement_concept_id_3006315",
+            1,
+            5,
+            "failed",
+        ),
+        ("table_measurepersoncompleteness_observation_period", 1, 4, "failed"),
+        ("table_measureobservationperiodoverlap_observation_period", 1, 3, "failed"),
+        ("field_fkdomain_measurement_unit_concept_id", 0, 5, "passed"),
+        ("table_cdmtable_person", 0, 1, "passed"),
+        ("table_cdmtable_note", 1, 1, "failed"),
+    ],
+)
+def test_seeded_defects(
+    seeded: dict[str, Outcome], check_id: str, violated: int, denominator: int, status: str
+) -> None:
+    o = seeded[check_id]
+    assert (o.violated, o.denominator, o.status) == (violated, denominator, status), o
+
+
+def test_not_applicable_reasons_follow_dqd(seeded: dict[str, Outcome]) -> None:
+    assert seeded["field_isrequired_note_note_id"].na_reason == "Table NOTE does not exist."
+    assert seeded["field_cdmfield_note_note_id"].status == "not_applicable"
+    # A CDM field absent from the table (visit_detail_id is not in the fixture).
+    o = seeded["field_isforeignkey_measurement_visit_detail_id"]
+    assert o.na_reason == "Field MEASUREMENT.VISIT_DETAIL_ID does not exist."
+    assert seeded["field_cdmfield_measurement_visit_detail_id"].status == "failed"
+    # A concept never recorded: concept-level check not applicable.
+    missing = seeded["concept_plausiblegender_condition_occurrence_condition_concept_id_26935"]
+    assert (
+        missing.na_reason
+        == "CONDITION_CONCEPT_ID=26935 is missing from the CONDITION_OCCURRENCE table."
+    )
+    assert not any(o.status == "error" for o in seeded.values())
+
+
+def test_fused_equals_one_query_per_check(make_cdm: MakeCdm) -> None:
+    path = make_cdm("parquet")
+    fused = run_omop(str(path), run_date=RUN_DATE, tables=["measurement", "condition_occurrence"])
+    naive = run_omop(
+        str(path), run_date=RUN_DATE, tables=["measurement", "condition_occurrence"], fused=False
+    )
+    a = {o.check.check_id: (o.status, o.violated, o.denominator) for o in fused.outcomes}
+    b = {o.check.check_id: (o.status, o.violated, o.denominator) for o in naive.outcomes}
+    assert a == b
+    assert fused.queries < naive.queries
+
+
+def test_vocabulary_absent_is_not_applicable(make_cdm: MakeCdm) -> None:
+    run = run_omop(str(make_cdm("csv", skip=("concept",))), run_date=RUN_DATE)
+    got = _by_id(run)
+    o = got["field_fkdomain_measurement_unit_concept_id"]
+    assert (o.status, o.na_reason) == ("not_applicable", "Table CONCEPT does not exist.")
+    assert (
+        got["field_isforeignkey_measurement_person_id"].status == "passed"
+    )  # no vocabulary needed
+    assert not any(o.status == "error" for o in run.outcomes)
+
+
+def test_mixed_case_names(make_cdm: MakeCdm) -> None:
+    run = run_omop(str(make_cdm("csv", upper=True)), run_date=RUN_DATE)
+    got = _by_id(run)
+    assert got["table_cdmtable_measurement"].status == "passed"
+    assert got["field_withinvisitdates_measurement_measurement_date"].violated == 1
+    assert not any(o.status == "error" for o in run.outcomes)
+
+
+def test_wrong_column_types_are_results(make_cdm: MakeCdm) -> None:
+    extra = {
+        "measurement": """SELECT CAST(measurement_id AS VARCHAR) || CASE WHEN measurement_id = 1000
+            THEN '.5' ELSE '' END AS measurement_id, CASE WHEN person_id = 3 THEN 'abc'
+            ELSE CAST(person_id AS VARCHAR) END AS person_id, measurement_concept_id,
+            CAST(measurement_date AS VARCHAR) AS measurement_date, measurement_type_concept_id,
+            unit_concept_id, value_as_number, visit_occurrence_id FROM (
+            """
+        + TABLES["measurement"]
+        + ")"
+    }
+    run = run_omop(str(make_cdm("duckdb", extra=extra)), run_date=RUN_DATE)
+    got = _by_id(run)
+    assert got["field_cdmdatatype_measurement_measurement_id"].violated == 1
+    assert got["field_cdmdatatype_measurement_person_id"].violated == 1
+    assert got["field_isforeignkey_measurement_person_id"].violated == 1
+    assert got["field_withinvisitdates_measurement_measurement_date"].violated == 1
+    assert not any(o.status == "error" for o in run.outcomes)
+
+
+def test_empty_cdm(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "person.csv").write_text("person_id,gender_concept_id,year_of_birth\n")
+    (folder / "death.csv").write_text("")
+    run = run_omop(str(folder), run_date=RUN_DATE)
+    got = _by_id(run)
+    assert got["table_cdmtable_person"].status == "passed"
+    assert got["field_isrequired_person_person_id"].na_reason == "Table PERSON is empty."
+    assert got["table_cdmtable_measurement"].status == "failed"
+    assert not any(o.status == "error" for o in run.outcomes)
+    assert run.summary()["Total"]["passed"] + run.summary()["Total"]["failed"] > 0
+
+
+def test_dqd_json_and_cli(make_cdm: MakeCdm, tmp_path: Path) -> None:
+    path = make_cdm("csv")
+    out = tmp_path / "dqd.json"
+    res = CliRunner().invoke(
+        app,
+        [
+            "omop",
+            str(path),
+            "--dqd-json",
+            str(out),
+            "--html",
+            str(tmp_path / "r.html"),
+            "--summary-json",
+            str(tmp_path / "s.json"),
+            "--run-date",
+            "2025-01-01",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert {
+        "startTimestamp",
+        "endTimestamp",
+        "executionTime",
+        "CheckResults",
+        "Metadata",
+        "Overview",
+    } <= set(data)
+    item = data["CheckResults"][0]
+    for key in (
+        "numViolatedRows",
+        "pctViolatedRows",
+        "numDenominatorRows",
+        "checkId",
+        "notApplicableReason",
+        "thresholdValue",
+        "isError",
+        "notApplicable",
+        "failed",
+        "passed",
+        "cdmTableName",
+        "category",
+        "context",
+        "sqlFile",
+    ):
+        assert key in item
+    assert data["Overview"]["countTotal"] == len(data["CheckResults"])
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["by_category"]["Total"]["executed"] == 2535
+    assert (tmp_path / "r.html").exists()
+
+
+def test_to_dqd_pct_is_fraction(seeded: dict[str, Outcome]) -> None:
+    o = seeded["field_isrequired_measurement_person_id"]
+    assert o.pct == pytest.approx(0.2)
+    assert to_dqd  # the writer is exercised end to end by the CLI test
