@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -18,6 +18,9 @@ from healthdq.errors import ContractError, HealthdqError
 from healthdq.rules import model as m
 from healthdq.rules.loader import load_contract, load_pack, pack_names, pack_path
 from healthdq.sources.base import ReadOptions
+
+if TYPE_CHECKING:
+    from healthdq.engine.base import Engine
 
 app = typer.Typer(
     add_completion=False,
@@ -84,6 +87,23 @@ def _sources(contract: m.Contract, data: list[str]) -> dict[str, str]:
     return sources
 
 
+def _engine(name: str, threads: int | None, spark_master: str) -> Engine:
+    """The engine named by --engine; Spark is imported only when asked for."""
+    if name == "duckdb":
+        from healthdq.engine.duckdb import DuckDBEngine
+
+        return DuckDBEngine(threads=threads)
+    if name == "spark":
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
+            raise HealthdqError("--engine spark needs pyspark: pip install 'healthdq[spark]'")
+        from healthdq.engine.spark import SparkEngine
+
+        return SparkEngine(master=spark_master)
+    raise HealthdqError(f"--engine must be duckdb or spark, got '{name}'")
+
+
 @app.command()
 def check(
     data: Annotated[
@@ -142,9 +162,14 @@ def check(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
+    engine_name: Annotated[
+        str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str, typer.Option(help="Spark master URL for --engine spark.")
+    ] = "local[2]",
 ) -> None:
     """Check DATA against a contract or a shipped pack; write reports; exit 0, 1 or 2."""
-    from healthdq.engine.duckdb import DuckDBEngine
     from healthdq.engine.runner import RunOptions, run_contract
     from healthdq.governance.audit import AuditLog
     from healthdq.governance.masking import mask_samples
@@ -173,7 +198,7 @@ def check(
         run_date=the_date,
         suppress_small_numbers=not no_suppress,
     )
-    engine = DuckDBEngine(threads=threads)
+    engine = _engine(engine_name, threads, spark_master)
     show = not quiet and err.is_terminal
     try:
         if show:

@@ -1,0 +1,187 @@
+"""Spark engine specifics: row numbers, csv strictness and typing, mapping, ANSI-proof casts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthdq.engine.runner import RunOptions, run_contract
+from healthdq.errors import SourceError
+from healthdq.rules.loader import load_contract
+from healthdq.sources.base import ReadOptions
+
+
+@pytest.fixture
+def small_splits(spark: Any) -> Iterator[None]:
+    """Force many input splits per file, so row numbering crosses partitions."""
+    key = "spark.sql.files.maxPartitionBytes"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "2048")
+    yield
+    spark.conf.set(key, before)
+
+
+def test_csv_row_numbers_are_consecutive_across_splits(
+    write: Any, spark_engine: Any, small_splits: None
+) -> None:
+    lines = ["n,code"] + [f"{i},C{i:05d}" for i in range(1, 3001)]
+    path = write("many.csv", "\n".join(lines) + "\n")
+    table = spark_engine.register("many", str(path), ReadOptions())
+    assert table.rows == 3000
+    rows = spark_engine.fetch("SELECT `__row`, n FROM many")
+    assert len(rows) == 3000
+    # __row is the data line number and n was written in line order.
+    assert all(int(n) == r for r, n in rows)
+    assert sorted(r for r, _ in rows) == list(range(1, 3001))
+
+
+def test_csv_several_files_number_on_from_file_to_file(
+    write: Any, spark_engine: Any, small_splits: None
+) -> None:
+    for part, start in (("a", 1), ("b", 501)):
+        body = [f"{i}" for i in range(start, start + 500)]
+        write(f"parts/{part}.csv", "\n".join(["n", *body]) + "\n")
+    table = spark_engine.register(
+        "parts", str(Path(write("x", "").parent) / "parts"), ReadOptions()
+    )
+    rows = spark_engine.fetch("SELECT `__row`, n FROM parts")
+    assert table.rows == 1000
+    assert all(int(n) == r for r, n in rows)
+
+
+def test_ragged_csv_is_an_error_with_its_line(write: Any, spark_engine: Any) -> None:
+    path = write("ragged.csv", "a,b,c\n1,2,3\n4,5\n6,7,8\n")
+    with pytest.raises(SourceError) as info:
+        spark_engine.register("ragged", str(path), ReadOptions())
+    assert info.value.line == 3
+    assert "expected 3 columns, found 2" in str(info.value)
+
+
+def test_csv_types_dates_and_decimals_but_codes_stay_text(write: Any, spark_engine: Any) -> None:
+    path = write(
+        "typed.csv",
+        "code,when,amount,flag,mixed\n01,2025-01-02,1.5,true,2025-01-01\n02,2025-02-30,2,false,x\n",
+    )
+    table = spark_engine.register("typed", str(path), ReadOptions())
+    # 2025-02-30 is no date: that column stays text, like DuckDB's all-values-convert rule.
+    assert table.columns == {
+        "code": "VARCHAR",
+        "when": "VARCHAR",
+        "amount": "DOUBLE",
+        "flag": "BOOLEAN",
+        "mixed": "VARCHAR",
+    }
+    assert spark_engine.fetch("SELECT code FROM typed ORDER BY `__row`") == [("01",), ("02",)]
+
+
+def test_parquet_row_numbers_and_mapping(tmp_path: Path, spark_engine: Any) -> None:
+    import duckdb
+
+    path = tmp_path / "m.parquet"
+    duckdb.execute(
+        f"COPY (SELECT 'P' || i AS pid FROM range(1, 11) t(i)) TO '{path}' (FORMAT parquet)"
+    )
+    table = spark_engine.register("mapped", str(path), ReadOptions(mapping={"patient": "pid"}))
+    assert list(table.columns) == ["patient"]
+    rows = spark_engine.fetch("SELECT `__row`, patient FROM mapped ORDER BY `__row`")
+    assert rows[0] == (1, "P1") and rows[-1] == (10, "P10")
+
+
+def test_json_array_file_keeps_field_order(write: Any, spark_engine: Any) -> None:
+    path = write("arr.json", json.dumps([{"z": "1", "a": "2"}, {"z": "3", "a": "4"}]))
+    table = spark_engine.register("arr", str(path), ReadOptions())
+    assert table.rows == 2
+    assert set(table.columns) == {"z", "a"}
+    ndjson = write("lines.ndjson", '{"z": "1", "a": "2025-01-01"}\n{"z": "3", "a": null}\n')
+    table = spark_engine.register("lines", str(ndjson), ReadOptions())
+    assert table.columns == {"z": "VARCHAR", "a": "DATE"}
+
+
+def test_results_do_not_depend_on_ansi_mode(write: Any, spark: Any, spark_engine: Any) -> None:
+    """Under ANSI mode (Spark 4's default) a plain CAST of 'abc' raises: we render TRY_CAST."""
+    data = write("t.csv", "id,age,seen\n1,42,20250101\n2,abc,2025-13-01\n3,7,20240229\n")
+    contract_file = write(
+        "c.yaml",
+        """
+name: ansi
+tables:
+  t:
+    rules:
+      - {id: age_range, kind: range, column: age, min: 0, max: 120}
+      - {id: age_int, kind: type, column: age, type: integer}
+      - {id: seen_date, kind: type, column: seen, type: date, format: '%Y%m%d'}
+""",
+    )
+    contract = load_contract(contract_file)
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    try:
+        spark.conf.set("spark.sql.ansi.enabled", "true")
+        result = run_contract(spark_engine, contract, {"t": str(data)}, None, RunOptions())
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", before)
+    counts = {r.rule_id: (r.status, r.violating_rows) for r in result.rules}
+    assert counts == {
+        "age_range": ("failed", 1),
+        "age_int": ("failed", 1),
+        "seen_date": ("failed", 1),
+    }
+
+
+def test_sample_without_bounded_min_by(write: Any, spark_engine: Any) -> None:
+    """Spark 3.5 has no min_by(x, y, n): the collect-and-slice form gives the same samples."""
+    data = write("s.csv", "id,k\n,1\nx,2\n,3\n,4\ny,5\n,6\n")
+    contract_file = write(
+        "c.yaml",
+        "name: s\ntables:\n  s:\n    rules:\n"
+        "      - {id: id_present, kind: not_null, column: id}\n",
+    )
+    contract = load_contract(contract_file)
+    results = []
+    for bounded in (True, False):
+        spark_engine._bounded_min_by = bounded
+        try:
+            result = run_contract(
+                spark_engine, contract, {"s": str(data)}, None, RunOptions(sample_size=3)
+            )
+        finally:
+            spark_engine._bounded_min_by = True
+        results.append([s.row for s in result.rules[0].samples])
+    assert results[0] == results[1] == [1, 3, 4]
+
+
+def test_cli_check_with_spark_engine(cli: Any, write: Any, spark: Any) -> None:
+    data = write("t.csv", "id,code\n1,A\n2,\n3,B\n")
+    contract_file = write(
+        "c.yaml",
+        "name: c\ntables:\n  t:\n    rules:\n"
+        "      - {id: code_present, kind: not_null, column: code}\n",
+    )
+    out_json = Path(str(data)).parent / "r.json"
+    code, _, err = cli(
+        "check",
+        str(data),
+        "--contract",
+        str(contract_file),
+        "--engine",
+        "spark",
+        "--json",
+        str(out_json),
+        "--quiet",
+    )
+    assert code == 1, err
+    result = json.loads(out_json.read_text())
+    assert result["engine"] == "spark"
+    assert result["rules"][0]["violating_rows"] == 1
+    # The CLI reused the running session and left it running.
+    assert spark.sql("SELECT 1").collect()[0][0] == 1
+
+
+def test_cli_rejects_unknown_engine(cli: Any, write: Any) -> None:
+    data = write("t.csv", "id\n1\n")
+    code, _, err = cli("check", str(data), "--pack", "nhs-apc", "--engine", "oracle")
+    assert code == 2
+    assert "--engine must be duckdb or spark" in err
