@@ -96,7 +96,12 @@ def test_not_applicable_reasons_follow_dqd(seeded: dict[str, Outcome]) -> None:
     assert not any(o.status == "error" for o in seeded.values())
 
 
-def test_fused_equals_one_query_per_check(make_cdm: MakeCdm) -> None:
+@pytest.mark.parametrize("per_distinct_min_rows", [0, 10**9])
+def test_fused_equals_one_query_per_check(
+    make_cdm: MakeCdm, monkeypatch: pytest.MonkeyPatch, per_distinct_min_rows: int
+) -> None:
+    # 0: concept checks evaluated once per distinct concept id; 10**9: joined per row.
+    monkeypatch.setattr("healthdq.omop.runner.PER_DISTINCT_MIN_ROWS", per_distinct_min_rows)
     path = make_cdm("parquet")
     fused = run_omop(str(path), run_date=RUN_DATE, tables=["measurement", "condition_occurrence"])
     naive = run_omop(
@@ -130,7 +135,7 @@ def test_mixed_case_names(make_cdm: MakeCdm) -> None:
 def test_wrong_column_types_are_results(make_cdm: MakeCdm) -> None:
     extra = {
         "measurement": """SELECT CAST(measurement_id AS VARCHAR) || CASE WHEN measurement_id = 1000
-            THEN '.5' ELSE '' END AS measurement_id, CASE WHEN person_id = 3 THEN 'abc'
+            THEN 'x' ELSE '' END AS measurement_id, CASE WHEN person_id = 3 THEN 'abc'
             ELSE CAST(person_id AS VARCHAR) END AS person_id, measurement_concept_id,
             CAST(measurement_date AS VARCHAR) AS measurement_date, measurement_type_concept_id,
             unit_concept_id, value_as_number, visit_occurrence_id FROM (

@@ -127,10 +127,8 @@ class Planner:
         if name == "cdmDatatype":
             if self._type(t, f).upper().startswith(("BIGINT", "INTEGER", "SMALLINT", "TINYINT")):
                 return RowPlan("TRUE")
-            # DQD: numeric and without a decimal point.
-            return RowPlan(
-                f"{c} IS NULL OR regexp_full_match(trim(CAST({c} AS VARCHAR)), '-?[0-9]+')"
-            )
+            # DQD counts non-null values that are not numeric (ISNUMERIC(abs(x)) = 0).
+            return RowPlan(f"{c} IS NULL OR TRY_CAST(CAST({c} AS VARCHAR) AS DOUBLE) IS NOT NULL")
         if name == "isForeignKey":
             return self._foreign_key(check, t, f, c)
         if name in ("fkDomain", "fkClass", "isStandardValidConcept"):
