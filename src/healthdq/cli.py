@@ -405,6 +405,16 @@ def profile(
     finally:
         engine.close()
     render_profile(prof, Console())
+    # A profile reads every row and shows values (identifiers masked): an audited access.
+    from healthdq.governance.audit import AuditLog
+
+    AuditLog(Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))).record(
+        action="profile",
+        dataset=data,
+        rows=int(getattr(prof, "rows", 0) or 0),
+        columns=[c.name for c in getattr(prof, "columns", [])],
+        unmasked=False,
+    )
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(prof.model_dump_json(indent=2), encoding="utf-8")

@@ -92,3 +92,13 @@ def test_wrong_delimiter_warns_and_rules_report_error(cli: Cli, write: Write) ->
     code, _, err = cli("check", data, "--contract", contract, "--delimiter", ";")
     assert code == 1
     assert "wrong delimiter?" in err
+
+
+def test_profile_is_audited_and_suggests_a_valid_contract(cli: Cli, tmp_path: Path) -> None:
+    data = generate("apc", 2000, tmp_path / "apc.parquet", seed=3).path
+    code, out, _ = cli("profile", data, "--suggest", tmp_path / "c.yaml", "--table", "apc")
+    assert code == 0
+    assert "9434765919" not in out
+    assert cli("validate", tmp_path / "c.yaml")[0] == 0
+    audit = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert audit[-1]["action"] == "profile" and audit[-1]["rows"] == 2000
