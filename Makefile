@@ -56,3 +56,10 @@ conformance: $(STAMP)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache
+
+# Side-by-side with Great Expectations, Soda Core and pandera (bench/peers, BENCHMARKS.md "Peers").
+# The peers live in their own venvs under bench/peers; not part of `make test`.
+.PHONY: bench-peers
+bench-peers: $(STAMP)
+	bash bench/peers/setup_venvs.sh
+	$(PY) bench/peers/run_peers.py --edge --rows 1000000 10000000 --per-rule
