@@ -144,7 +144,10 @@ def check(
     ] = False,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="csv|parquet|json|duckdb (default: by extension)."),
+        typer.Option(
+            "--format",
+            help="csv|parquet|json|duckdb (default: by extension); table: a Spark catalog table.",
+        ),
     ] = None,
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (default: detected).")

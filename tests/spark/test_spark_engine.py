@@ -185,3 +185,23 @@ def test_cli_rejects_unknown_engine(cli: Any, write: Any) -> None:
     code, _, err = cli("check", str(data), "--pack", "nhs-apc", "--engine", "oracle")
     assert code == 2
     assert "--engine must be duckdb or spark" in err
+
+
+def test_catalog_table_or_view_is_checked_in_place(spark: Any, spark_engine: Any) -> None:
+    """On a cluster the data is often a catalog table: `format='table'` reads it by name."""
+    spark.createDataFrame([("a",), (None,), ("c",)], "code string").createOrReplaceTempView(
+        "existing_view"
+    )
+    table = spark_engine.register("from_view", "existing_view", ReadOptions(format="table"))
+    assert table.rows == 3
+    assert table.columns == {"code": "VARCHAR"}
+    rows = spark_engine.fetch("SELECT `__row`, code FROM from_view ORDER BY `__row`")
+    assert [r for r, _ in rows] == [1, 2, 3]
+
+
+def test_unreadable_sources_are_source_errors(write: Any, spark_engine: Any) -> None:
+    bad = write("bad.parquet", b"not a parquet file at all")
+    with pytest.raises(SourceError):
+        spark_engine.register("bad", str(bad), ReadOptions())
+    with pytest.raises(SourceError):
+        spark_engine.register("nope", "no_such_table", ReadOptions(format="table"))

@@ -167,29 +167,13 @@ class SparkEngine(Engine):
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         fmt = options.format
         warnings: list[str] = []
-        if fmt == "table":
-            # A table or view already in the session's catalog (Databricks, Hive metastore).
-            df = self.spark.table(location)
-            if ROW not in df.columns:
-                df = self._number(df, cache=True)
-        else:
-            files, detected = self._files(location)
-            fmt = fmt or detected
-            if fmt == "csv":
-                df = self._csv(files, options, warnings)
-            elif fmt == "parquet":
-                df = self._parquet(files)
-                if len(files) > 1:
-                    warnings.append(
-                        f"{len(files)} files read; sample row numbers restart in each file"
-                    )
-            elif fmt == "json":
-                df = self._json(files)
-            else:
-                raise SourceError(
-                    "unrecognised file type for Spark (use --format csv|parquet|json)",
-                    path=location,
-                )
+        try:
+            df, fmt = self._read(location, fmt, options, warnings)
+        except SourceError:
+            raise
+        except Exception as exc:  # Spark's own errors (unreadable file, no such table)
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            raise SourceError(lines[0] if lines else type(exc).__name__, path=location) from None
         df = self._mapped(df, options, location, warnings)
         df.createOrReplaceTempView(name)
         rows = int(self.spark.sql(f"SELECT count(*) FROM {self.quote(name)}").collect()[0][0])
@@ -201,6 +185,27 @@ class SparkEngine(Engine):
             columns=columns,
             rows=rows,
             warnings=warnings,
+        )
+
+    def _read(
+        self, location: str, fmt: str | None, options: ReadOptions, warnings: list[str]
+    ) -> tuple[DataFrame, str | None]:
+        if fmt == "table":
+            # A table or view already in the session's catalog (Databricks, Hive metastore).
+            df = self.spark.table(location)
+            return (df if ROW in df.columns else self._number(df)), fmt
+        files, detected = self._files(location)
+        fmt = fmt or detected
+        if fmt == "csv":
+            return self._csv(files, options, warnings), fmt
+        if fmt == "parquet":
+            if len(files) > 1:
+                warnings.append(f"{len(files)} files read; sample row numbers restart in each file")
+            return self._parquet(files), fmt
+        if fmt == "json":
+            return self._json(files), fmt
+        raise SourceError(
+            "unrecognised file type for Spark (use --format csv|parquet|json|table)", path=location
         )
 
     def _files(self, location: str) -> tuple[list[str], str | None]:
@@ -256,7 +261,7 @@ class SparkEngine(Engine):
             order = [c for c in keys if c in df.columns]
             order += [c for c in df.columns if c not in order]
             df = df.select(*[self.quote(c) for c in order])
-        numbered = self._number(df, cache=True)
+        numbered = self._number(df)
         return self._typed(numbered, JSON_TYPES)
 
     def _csv(self, files: list[str], options: ReadOptions, warnings: list[str]) -> DataFrame:
@@ -290,7 +295,7 @@ class SparkEngine(Engine):
             mode="FAILFAST",  # a ragged row is an error, never a silently padded row
         )
         try:
-            numbered = self._number(df, cache=True)
+            numbered = self._number(df)
         except Exception as exc:
             raise self._csv_error(exc, files, delimiter, encoding) from None
         return self._typed(numbered, {t for t, _ in TYPE_PATTERNS})
@@ -321,7 +326,7 @@ class SparkEngine(Engine):
                         )
         return SourceError("ragged row (wrong delimiter?)", path=files[0])
 
-    def _number(self, df: DataFrame, cache: bool) -> DataFrame:
+    def _number(self, df: DataFrame) -> DataFrame:
         """Add a consecutive 1-based `__row` in file order, cached so it is computed once.
 
         Rows of one split are contiguous in one partition, so a row's number is the rows in
@@ -363,11 +368,10 @@ class SparkEngine(Engine):
             (F.col("__mid") + F.col("__base") + F.lit(1)).alias(ROW),
             *[F.col(self.quote(c)) for c in df.columns],
         )
-        if cache:
-            numbered = numbered.persist()
-            numbered.count()
-            self._cached.append(numbered)
-            tagged.unpersist()
+        numbered = numbered.persist()
+        numbered.count()
+        self._cached.append(numbered)
+        tagged.unpersist()
         return numbered
 
     @staticmethod
