@@ -203,6 +203,7 @@ class Lookups:
     visit: bool = False  # __lk_visit(k, lo, hi)
     concept: bool = False  # __lk_concept(k, dom, cls, std, inv)
     keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, column) -> relation
+    text_keys: set[tuple[str, str]] = field(default_factory=set)  # keys compared as text
 
 
 def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
@@ -286,7 +287,12 @@ def key_lookup(
     if t is None or key[1] not in t.columns:
         return None
     relation = f"__lk_keys_{key[0]}_{key[1]}"
-    expr = as_int(key[1], t.columns[key[1]])
+    # Integer ids join as integers; text keys (DOMAIN_ID, RELATIONSHIP_ID...) as text.
+    if t.columns[key[1]].upper().startswith(INTEGER_TYPES):
+        expr = as_int(q(key[1]), t.columns[key[1]])
+    else:
+        expr = f"CAST({q(key[1])} AS VARCHAR)"
+        lk.text_keys.add(key)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {q(relation)} AS SELECT DISTINCT {expr} AS k "
         f"FROM {q(key[0])} WHERE {expr} IS NOT NULL"

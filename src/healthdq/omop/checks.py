@@ -259,8 +259,13 @@ class Planner:
                     f"{a}.inv AS {q(f'__c_{f}_inv')}",
                 ]
             elif need.startswith("fk:"):
-                f = need.split(":")[1]
+                _, f, target, target_field = need.split(":")
                 a = q(f"__jk_{f}")
-                joins.append(f"LEFT JOIN {q(key_relation[need])} AS {a} ON {a}.k = {key(f)}")
+                probe = (
+                    f"CAST(__b.{q(f)} AS VARCHAR)"
+                    if (target, target_field) in self.lk.text_keys
+                    else key(f)
+                )
+                joins.append(f"LEFT JOIN {q(key_relation[need])} AS {a} ON {a}.k = {probe}")
                 select.append(f"{a}.k AS {q(f'__fk_{f}')}")
         return f"SELECT {', '.join(select)} FROM {q(table)} AS __b {' '.join(joins)}".strip()

@@ -69,7 +69,10 @@ class OmopRun:
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Executed / passed / failed / not applicable / error, per Kahn category and overall."""
-        out: dict[str, dict[str, int]] = {}
+        out: dict[str, dict[str, int]] = {
+            key: {"executed": 0, "passed": 0, "failed": 0, "not_applicable": 0, "error": 0}
+            for key in ("Conformance", "Completeness", "Plausibility")
+        }
         for o in self.outcomes:
             for key in (o.check.category or "Other", "Total"):
                 counts = out.setdefault(
@@ -78,6 +81,7 @@ class OmopRun:
                 )
                 counts["executed"] += 1
                 counts[o.status] += 1
+        out["Total"] = out.pop("Total", {})  # last
         return out
 
 
@@ -271,7 +275,8 @@ class _Runner:
                 o.denominator = r.denominator if r.denominator is not None else 0
 
     def _run_row_alone(self, table: str, o: Outcome, plan: RowPlan) -> None:
-        """The baseline: one query per check, joining only what that check needs."""
+        """The baseline, in DQD's query shape: one statement per check, with a violated-rows
+        subquery and a denominator subquery, each joining only what it needs."""
         t0 = time.perf_counter()
         try:
             registered = self._view(table, plan.needs, f"{table}__one")
@@ -280,9 +285,12 @@ class _Runner:
             assert isinstance(check, RowCheck)
             applies = self.engine.render(check.applies)
             violating = self.engine.render(check.violates)
+            # The denominator reads the plain table unless it needs a looked-up column.
+            den_source = registered.name if "__" in applies else table
             sql = (
-                f"SELECT count_if({applies}), count_if(({applies}) AND ({violating})) "
-                f"FROM {q(registered.name)}"
+                f"SELECT (SELECT count(*) FROM {q(den_source)} WHERE {applies}), "
+                f"(SELECT count(*) FROM {q(registered.name)} WHERE ({applies}) AND "
+                f"({violating}))"
             )
             den, viol = self.fetch(sql, table)[0]
             o.denominator, o.violated = int(den or 0), int(viol or 0)
@@ -291,6 +299,18 @@ class _Runner:
             o.na_reason = str(exc)
         except (CompileError, Exception) as exc:
             o.error = _one_line(exc)
+        o.seconds = time.perf_counter() - t0
+
+    def probe(self, o: Outcome, sql: str, table: str) -> None:
+        """Baseline only: cdmTable / cdmField as DQD runs them, a query touching the column.
+
+        The fused run answers both from the source's catalogue without reading rows."""
+        t0 = time.perf_counter()
+        try:
+            self.fetch(sql, table)
+        except Exception as exc:
+            o.error = _one_line(exc)
+        o.query = sql
         o.seconds = time.perf_counter() - t0
 
     # -- aggregates ------------------------------------------------------------------------------
@@ -692,12 +712,17 @@ def run_omop(
             table = cdm.tables.get(t)
             if c.check_name == "cdmTable":
                 o.denominator, o.violated = 1, 0 if table is not None else 1
+                if table is not None and not fused:
+                    runner.probe(o, f"SELECT count(*) FROM {q(t)}", t)  # DQD queries the table
                 continue
             if table is None:
                 continue  # Not Applicable: table missing
             if c.check_name == "cdmField":
                 present = (c.field or "").lower() in table.columns
                 o.denominator, o.violated = 1, 0 if present else 1
+                if present and not fused:
+                    f = q((c.field or "").lower())
+                    runner.probe(o, f"SELECT count({f}) FROM {q(t)}", t)
                 continue
             if c.field and c.field.lower() not in table.columns:
                 continue  # Not Applicable: field missing
