@@ -36,14 +36,16 @@ PARTITION_SHIFT = 33
 TYPE_PATTERNS: list[tuple[str, str]] = [
     ("DATE", r"^\d{4}-\d{2}-\d{2}$"),
     ("TIMESTAMP", r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"),
-    ("BOOLEAN", r"^(?i)(true|false)$"),
+    ("BOOLEAN", r"^(?i:true|false)$"),
     ("DOUBLE", r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"),
 ]
+INTEGER = re.compile(r"^[+-]?\d+$")
+SNIFF_ROWS = 2_000  # rows read to propose a type per column, as DuckDB's sniffer does
 # Only JSON strings are re-typed, and only to dates and timestamps (numbers arrive typed).
 JSON_TYPES = {"DATE", "TIMESTAMP"}
 # Spark type names as the rest of healthdq (and DuckDB) spell them, so reports read the same.
 TYPE_NAMES = {"STRING": "VARCHAR", "INT": "INTEGER", "TIMESTAMP_NTZ": "TIMESTAMP", "LONG": "BIGINT"}
-REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(//|/)")  # s3://, abfss://, dbfs:/, hdfs://
+REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+:(//|/)")  # s3://, abfss://, dbfs:/, hdfs://
 
 
 def _plain(value: Any) -> Any:
@@ -385,7 +387,9 @@ class SparkEngine(Engine):
     def _typed(self, df: DataFrame, allowed: set[str]) -> DataFrame:
         """Type string columns whose every non-blank value is a date, timestamp, ... in full.
 
-        Mirrors the csv reader on DuckDB: integers stay text (NHS codes keep leading zeros).
+        Mirrors the csv reader on DuckDB: a sniff of the first rows proposes a type per column
+        (integers stay text, so NHS codes keep leading zeros), then one pass over all rows keeps
+        it only if every value converts. The sniff keeps the full pass to a few columns.
         """
         from pyspark.sql import functions as F
 
@@ -393,26 +397,27 @@ class SparkEngine(Engine):
         patterns = [(t, p) for t, p in TYPE_PATTERNS if t in allowed]
         if not text or not patterns:
             return df
+        head = df.select(*[F.col(self.quote(c)) for c in text]).limit(SNIFF_ROWS).collect()
+        candidates: dict[str, str] = {}
+        for i, c in enumerate(text):
+            values = [r[i] for r in head if r[i] is not None and r[i].strip()]
+            for t, p in patterns if values else []:
+                if t == "DOUBLE" and all(INTEGER.match(v) for v in values):
+                    continue
+                if all(re.match(p, v) for v in values):
+                    candidates[c] = t
+                    break
+        if not candidates:
+            return df
         aggs = []
-        for c in text:
+        for c, t in candidates.items():
             value = F.col(self.quote(c))
             nonblank = value.isNotNull() & (F.trim(value) != "")
-            aggs.append(F.count_if(nonblank).alias(f"n|{c}"))
-            # A column of integers only is a code column: it stays text.
-            aggs.append(F.count_if(nonblank & value.rlike(r"^[+-]?\d+$")).alias(f"int|{c}"))
-            for t, p in patterns:
-                ok = value.rlike(p) & F.expr(f"try_cast({self.quote(c)} AS {t})").isNotNull()
-                aggs.append(F.count_if(nonblank & ok).alias(f"{t}|{c}"))
-        counts = df.agg(*aggs).collect()[0].asDict()
-        types: dict[str, str] = {}
-        for c in text:
-            n = counts[f"n|{c}"]
-            for t, _ in patterns:
-                if t == "DOUBLE" and counts[f"int|{c}"] == n:
-                    continue
-                if n and counts[f"{t}|{c}"] == n:
-                    types[c] = t
-                    break
+            converts = F.expr(f"try_cast({self.quote(c)} AS {t})").isNotNull()
+            ok = value.rlike(dict(patterns)[t]) & converts
+            aggs.append(F.count_if(nonblank & ~ok).alias(f"bad|{c}"))
+        bad = df.agg(*aggs).collect()[0].asDict()
+        types = {c: t for c, t in candidates.items() if bad[f"bad|{c}"] == 0}
         if not types:
             return df
         return df.select(
