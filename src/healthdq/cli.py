@@ -273,6 +273,9 @@ def omop(
     dqd_json: Annotated[
         Path | None, typer.Option("--dqd-json", help="Write results in DQD's JSON format.")
     ] = None,
+    dqd_case: Annotated[
+        str, typer.Option("--dqd-case", help="DQD JSON field case: camel (DQD 2.x) or snake (1.x).")
+    ] = "camel",
     html: Annotated[Path | None, typer.Option(help="Write the offline HTML report here.")] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write healthdq JSON results here.")
@@ -340,7 +343,7 @@ def omop(
         result, {(t.name, "person_id"): "local_id" for t in result.tables if t.name}
     )
     if dqd_json:
-        write_dqd_json(run, dqd_json)
+        write_dqd_json(run, dqd_json, "snake" if dqd_case == "snake" else "camel")
     if json_out:
         write_json(result, json_out)
     if junit:

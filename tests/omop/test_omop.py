@@ -221,4 +221,11 @@ def test_dqd_json_and_cli(make_cdm: MakeCdm, tmp_path: Path) -> None:
 def test_to_dqd_pct_is_fraction(seeded: dict[str, Outcome]) -> None:
     o = seeded["field_isrequired_measurement_person_id"]
     assert o.pct == pytest.approx(0.2)
-    assert to_dqd  # the writer is exercised end to end by the CLI test
+
+
+def test_dqd_snake_case(make_cdm: MakeCdm) -> None:
+    run = run_omop(str(make_cdm("csv")), run_date=RUN_DATE, tables=["person"])
+    item = to_dqd(run, case="snake")["CheckResults"][0]
+    assert {"NUM_VIOLATED_ROWS", "CHECK_NAME", "CDM_TABLE_NAME", "NOT_APPLICABLE_REASON"} <= set(
+        item
+    )

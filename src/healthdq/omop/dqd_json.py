@@ -9,6 +9,7 @@ as 0/1, notApplicableReason, thresholdValue, notesValue...).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,13 @@ def overview(run: OmopRun) -> dict[str, Any]:
     return out
 
 
-def to_dqd(run: OmopRun) -> dict[str, Any]:
+def _snake(name: str) -> str:
+    """numViolatedRows -> NUM_VIOLATED_ROWS: DQD 1.x's field case (its convertJsonResultsFileCase
+    converts between the two)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
+def to_dqd(run: OmopRun, case: str = "camel") -> dict[str, Any]:
     seconds = (run.finished - run.started).total_seconds()
     metadata = [dict(row, DQD_VERSION=f"healthdq {__version__}") for row in run.metadata] or [
         {"DQD_VERSION": f"healthdq {__version__}"}
@@ -90,14 +97,20 @@ def to_dqd(run: OmopRun) -> dict[str, Any]:
         "endTimestamp": run.finished.strftime("%Y-%m-%d %H:%M:%S"),
         "executionTime": _secs(seconds),
         "executionTimeSeconds": round(seconds, 3),
-        "CheckResults": [check_result(o) for o in run.outcomes],
+        "CheckResults": [
+            {_snake(k): v for k, v in check_result(o).items()}
+            if case == "snake"
+            else check_result(o)
+            for o in run.outcomes
+        ],
         "Metadata": metadata,
         "Overview": overview(run),
     }
 
 
-def write_dqd_json(run: OmopRun, path: str | Path) -> Path:
+def write_dqd_json(run: OmopRun, path: str | Path, case: str = "camel") -> Path:
+    """DQD 2.x writes camelCase field names (the default); case='snake' gives DQD 1.x's."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(target, json.dumps(to_dqd(run), indent=1, default=str))
+    write_text_atomic(target, json.dumps(to_dqd(run, case), indent=1, default=str))
     return target
