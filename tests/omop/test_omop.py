@@ -229,3 +229,12 @@ def test_dqd_snake_case(make_cdm: MakeCdm) -> None:
     assert {"NUM_VIOLATED_ROWS", "CHECK_NAME", "CDM_TABLE_NAME", "NOT_APPLICABLE_REASON"} <= set(
         item
     )
+
+
+def test_bad_locations_are_one_line_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for location in ("postgres:dbname=none", str(tmp_path / "missing"), str(tmp_path)):
+        res = runner.invoke(app, ["omop", location, "--quiet"])
+        assert res.exit_code != 0
+        assert isinstance(res.exception, Exception)
+        assert "Traceback" not in res.output

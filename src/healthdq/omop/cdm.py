@@ -163,11 +163,13 @@ def open_cdm(con: duckdb.DuckDBPyConnection, location: str, schema: str | None =
         # DuckDB's postgres extension must already be installed (it is version-locked to the
         # DuckDB build and normally downloaded on first use).
         try:
+            # Never download at run time: an offline machine would wait on the network.
+            con.execute("SET autoinstall_known_extensions = false")
             con.execute("LOAD postgres")
         except duckdb.Error as exc:
             raise SourceError(
-                "PostgreSQL needs DuckDB's postgres extension, which is not installed "
-                f"({str(exc).splitlines()[0]})",
+                "PostgreSQL needs DuckDB's postgres extension for this DuckDB version "
+                f"(install it with DuckDB's INSTALL postgres): {str(exc).splitlines()[0]}",
                 path=location,
             ) from None
         dsn = location.split(":", 1)[1] if location.startswith("postgres:") else location
