@@ -208,6 +208,28 @@ class Lookups:
     text_keys: set[tuple[str, str]] = field(default_factory=set)  # keys compared as text
 
 
+def _unique_ids(con: duckdb.DuckDBPyConnection, table: str, column: str, type_name: str) -> bool:
+    """True when an integer id column holds no duplicates: a lookup then needs no GROUP BY.
+
+    Proved with a bitmap over the id range (one cheap pass); anything else is 'not proved'.
+    """
+    if not type_name.upper().startswith(INTEGER_TYPES):
+        return False
+    col = q(column)
+    try:
+        n, lo, hi = con.execute(
+            f"SELECT count({col}), min({col}), max({col}) FROM {q(table)}"
+        ).fetchone() or (0, None, None)
+        if not n or hi - lo >= 1 << 27:
+            return False
+        row = con.execute(
+            f"SELECT bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)})) FROM {q(table)}"
+        ).fetchone()
+        return bool(row and row[0] == n)
+    except duckdb.Error:
+        return False
+
+
 def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
     lk = Lookups()
     person = cdm.tables.get("person")
@@ -239,11 +261,17 @@ def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
         else:
             death_join, death_col = "", "NULL::DATE"
         pid = as_int("person_id", c["person_id"])
+        persons = (
+            f"SELECT {pid} AS k, {gender} AS gender, {birth} AS birth, "
+            f"{birth_dt or 'NULL::DATE'} AS birth_dt FROM person WHERE {pid} IS NOT NULL"
+            if _unique_ids(con, "person", "person_id", c["person_id"])
+            else f"SELECT {pid} AS k, any_value({gender}) AS gender, any_value({birth}) AS birth, "
+            f"any_value({birth_dt or 'NULL::DATE'}) AS birth_dt FROM person "
+            f"WHERE {pid} IS NOT NULL GROUP BY 1"
+        )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __lk_person AS SELECT __p.k, __p.gender, __p.birth, "
-            f"__p.birth_dt, {death_col} AS death60 FROM (SELECT {pid} AS k, any_value({gender}) "
-            f"AS gender, any_value({birth}) AS birth, any_value({birth_dt or 'NULL::DATE'}) AS "
-            f"birth_dt FROM person WHERE {pid} IS NOT NULL GROUP BY 1) AS __p {death_join}"
+            f"__p.birth_dt, {death_col} AS death60 FROM ({persons}) AS __p {death_join}"
         )
         lk.person = True
     visit = cdm.tables.get("visit_occurrence")
@@ -254,11 +282,17 @@ def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
         vid = as_int("visit_occurrence_id", c["visit_occurrence_id"])
         start = as_date("visit_start_date", c["visit_start_date"])
         end = as_date("visit_end_date", c["visit_end_date"])
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __lk_visit AS SELECT {vid} AS k, "
-            f"min({start}) - 7 AS lo, max({end}) + 7 AS hi FROM visit_occurrence "
-            f"WHERE {vid} IS NOT NULL GROUP BY 1"
-        )
+        if _unique_ids(con, "visit_occurrence", "visit_occurrence_id", c["visit_occurrence_id"]):
+            visits = (
+                f"SELECT {vid} AS k, {start} - 7 AS lo, {end} + 7 AS hi FROM visit_occurrence "
+                f"WHERE {vid} IS NOT NULL"
+            )
+        else:
+            visits = (
+                f"SELECT {vid} AS k, min({start}) - 7 AS lo, max({end}) + 7 AS hi "
+                f"FROM visit_occurrence WHERE {vid} IS NOT NULL GROUP BY 1"
+            )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __lk_visit AS {visits}")
         lk.visit = True
     concept = cdm.tables.get("concept")
     if concept and "concept_id" in concept.columns:
