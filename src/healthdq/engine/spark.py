@@ -141,12 +141,15 @@ class SparkEngine(Engine):
     def sample(self, predicate: str, columns: list[str], limit: int) -> str:
         struct = self._struct(columns)
         row = self.quote(ROW)
+        # The struct sits in a CASE so it is built only for matching rows: the aggregate's input
+        # projection runs before FILTER, on every row.
+        item = f"CASE WHEN {predicate} THEN {struct} END"
         if self._bounded_min_by:
             # Spark 4's min_by with a count keeps a bounded heap per group, like DuckDB's arg_min.
-            return f"min_by({struct}, {row}, {int(limit)}) FILTER (WHERE {predicate})"
+            return f"min_by({item}, {row}, {int(limit)}) FILTER (WHERE {predicate})"
         # Spark 3.5: collect then keep the first rows; __row is the struct's first field.
         return (
-            f"slice(array_sort(collect_list({struct}) FILTER (WHERE {predicate})), 1, {int(limit)})"
+            f"slice(array_sort(collect_list({item}) FILTER (WHERE {predicate})), 1, {int(limit)})"
         )
 
     def distinct_count(self, columns: list[str]) -> str:
