@@ -25,7 +25,7 @@ RUN_DATE = date(2026, 1, 1)
 
 
 def _run(engine: Any, contract: Contract, sources: dict[str, str], **kw: Any) -> RunResult:
-    options = RunOptions(run_date=RUN_DATE, group_by=["provider_code"], **kw)
+    options = RunOptions(**{"run_date": RUN_DATE, "group_by": ["provider_code"], **kw})
     result = run_contract(engine, contract, sources, None, options)
     score(result)
     return result
@@ -149,3 +149,72 @@ tables:
     assert status["code_present"] == "failed"
     assert _rules(spark)[2:] == _rules(duck)[2:]
     assert [r.status for r in spark.rules] == [r.status for r in duck.rules]
+
+
+EVERY_KIND = """
+name: every-kind
+tables:
+  visits:
+    group_by: [site]
+    rules:
+      - {id: v.id_present, kind: not_null, column: visit_id}
+      - {id: v.id_unique, kind: unique, columns: [visit_id]}
+      - {id: v.pair_unique, kind: unique, columns: [patient_id, visit_date]}
+      - {id: v.cost_decimal, kind: type, column: cost, type: decimal}
+      - {id: v.stamp_format, kind: type, column: stamp, type: date, format: '%Y%m%d'}
+      - {id: v.site_allowed, kind: allowed_values, column: site, values: [A, B, C, D, E]}
+      - {id: v.site_regex, kind: regex, column: site, pattern: '[A-Z]'}
+      - {id: v.note_length, kind: length, column: note, min: 2, max: 5}
+      - {id: v.cost_range, kind: range, column: cost, min: 0, max: 100}
+      - {id: v.date_range, kind: date_range, column: visit_date, min: '2020-01-01', max: today}
+      - {id: v.default_site, kind: default_value, column: site, values: [X]}
+      - {id: v.dates_ordered, kind: compare, left: visit_date, op: '<=', right: discharge_date}
+      - {id: v.sql_rule, kind: sql, predicate: "TRY_CAST(cost AS DOUBLE) * 2 < 150"}
+      - {id: v.conditional, kind: not_null, column: note, when: "site = 'A'"}
+      - {id: v.patient_fk, kind: foreign_key, column: patient_id, ref_table: patients,
+         ref_column: patient_id}
+      - {id: v.rows, kind: row_count, min: 10}
+      - {id: v.fresh, kind: freshness, column: visit_date, max_age_days: 30}
+  patients:
+    rules:
+      - {id: p.nhs_valid, kind: validator, column: nhs_number, validator: nhs_number}
+      - {id: p.postcode_valid, kind: validator, column: postcode, validator: postcode}
+"""
+
+
+def test_every_rule_kind_matches_duckdb(write: Any, spark_engine: Any) -> None:
+    """All rule kinds, a two-table foreign key and a group breakdown, on csv: same numbers."""
+    visits = ["visit_id,patient_id,site,cost,stamp,note,visit_date,discharge_date"]
+    for i in range(1, 61):
+        visits.append(
+            ",".join(
+                [
+                    "" if i % 17 == 0 else f"V{i % 50:03d}",
+                    f"P{i % 13}",
+                    "ABCDEX?"[i % 7],
+                    "oops" if i % 19 == 0 else f"{(i * 7) % 130}.5",
+                    "2025-01-01" if i % 11 == 0 else f"2025{(i % 12) + 1:02d}15",
+                    "x" * (i % 8),
+                    f"2025-{(i % 12) + 1:02d}-{(i % 27) + 1:02d}",
+                    f"2025-{((i + 3) % 12) + 1:02d}-10",
+                ]
+            )
+        )
+    patients = ["patient_id,nhs_number,postcode"]
+    for i in range(11):
+        nhs = "9434765919" if i % 3 else "1234567890"
+        patients.append(f"P{i},{nhs},{'LS1 4AP' if i % 4 else 'NOT A CODE'}")
+    sources = {
+        "visits": str(write("visits.csv", "\n".join(visits) + "\n")),
+        "patients": str(write("patients.csv", "\n".join(patients) + "\n")),
+    }
+    contract = load_contract(write("every.yaml", EVERY_KIND))
+    # The contract's own group_by (site) applies when no --group-by is given.
+    duck = _duckdb(contract, sources, group_by=[])
+    spark = _run(spark_engine, contract, sources, group_by=[])
+    assert duck.groups, "a breakdown by site"
+    assert {r.status for r in duck.rules} >= {"passed", "failed"}
+    assert "error" not in {r.status for r in duck.rules}, [
+        (r.rule_id, r.message) for r in duck.rules if r.status == "error"
+    ]
+    assert_same(duck, spark)
