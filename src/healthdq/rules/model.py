@@ -113,6 +113,18 @@ class ColumnRule(RuleBase):
     column: str
 
 
+class CodeListRule(ColumnRule):
+    """A rule holding a list of codes in `values`."""
+
+    @field_validator("values", mode="before", check_fields=False)
+    @classmethod
+    def _as_strings(cls, v: Any) -> Any:
+        # Codes are text: YAML reads an unquoted 01 as 1, so list items are kept as strings.
+        if isinstance(v, list):
+            return [str(x) for x in v]
+        return v
+
+
 class NotNullRule(ColumnRule):
     kind: Literal["not_null"]
     # Treat blank strings (after trimming) as missing, as DQMI completeness does.
@@ -125,7 +137,7 @@ class TypeRule(ColumnRule):
     format: str | None = None  # strptime format for date/timestamp held as text
 
 
-class AllowedValuesRule(ColumnRule):
+class AllowedValuesRule(CodeListRule):
     kind: Literal["allowed_values"]
     values: list[str] | None = None
     value_set: str | None = None
@@ -135,14 +147,6 @@ class AllowedValuesRule(ColumnRule):
         if (self.values is None) == (self.value_set is None):
             raise ValueError("give exactly one of 'values' or 'value_set'")
         return self
-
-    @field_validator("values", mode="before")
-    @classmethod
-    def _as_strings(cls, v: Any) -> Any:
-        # Codes are strings: YAML reads 01 as 1, so users must quote; we keep what we get as text.
-        if isinstance(v, list):
-            return [str(x) for x in v]
-        return v
 
 
 class RegexRule(ColumnRule):
@@ -203,16 +207,9 @@ class FreshnessRule(ColumnRule):
     max_age_days: int = Field(ge=0)
 
 
-class DefaultValueRule(ColumnRule):
+class DefaultValueRule(CodeListRule):
     kind: Literal["default_value"]
     values: list[str]
-
-    @field_validator("values", mode="before")
-    @classmethod
-    def _as_strings(cls, v: Any) -> Any:
-        if isinstance(v, list):
-            return [str(x) for x in v]
-        return v
 
 
 class SqlRule(RuleBase):

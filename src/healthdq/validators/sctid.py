@@ -70,6 +70,11 @@ def _verhoeff_state(digits: str, first_position: int = 0) -> int:
     return c
 
 
+def verhoeff_valid(digits: str) -> bool:
+    """True when the digit string (check digit last) passes the Verhoeff check."""
+    return _verhoeff_state(digits) == 0
+
+
 def verhoeff_check_digit(body: str) -> str:
     """The Verhoeff check digit to append to `body` (a string of digits)."""
     if not body.isascii() or not body.isdigit():
