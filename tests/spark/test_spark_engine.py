@@ -206,3 +206,19 @@ def test_unreadable_sources_are_source_errors(write: Any, spark_engine: Any) -> 
         spark_engine.register("bad", str(bad), ReadOptions())
     with pytest.raises(SourceError):
         spark_engine.register("nope", "no_such_table", ReadOptions(format="table"))
+
+
+def test_csv_encodings_read_as_on_duckdb(write: Any, spark_engine: Any) -> None:
+    """Legacy extracts arrive as latin-1 or UTF-16: detected as the DuckDB reader does."""
+    import codecs
+
+    latin = write("latin.csv", "name,code\nJos\u00e9,01\n".encode("latin-1"))
+    table = spark_engine.register("latin", str(latin), ReadOptions())
+    assert any("read as latin-1" in w for w in table.warnings)
+    assert spark_engine.fetch("SELECT name, code FROM latin") == [("Jos\u00e9", "01")]
+    utf16 = write(
+        "utf16.csv", codecs.BOM_UTF16_LE + "name,code\r\nA\u00e9,01\r\nB,02\r\n".encode("utf-16-le")
+    )
+    spark_engine.register("utf16", str(utf16), ReadOptions())
+    rows = spark_engine.fetch("SELECT `__row`, name, code FROM utf16 ORDER BY `__row`")
+    assert rows == [(1, "A\u00e9", "01"), (2, "B", "02")]

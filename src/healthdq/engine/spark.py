@@ -13,6 +13,7 @@ contract gives the same numbers here as on DuckDB. Two Spark-specific choices:
 
 from __future__ import annotations
 
+import codecs
 import csv as pycsv
 import json
 import re
@@ -45,6 +46,14 @@ SNIFF_ROWS = 2_000  # rows read to propose a type per column, as DuckDB's sniffe
 JSON_TYPES = {"DATE", "TIMESTAMP"}
 # Spark type names as the rest of healthdq (and DuckDB) spell them, so reports read the same.
 TYPE_NAMES = {"STRING": "VARCHAR", "INT": "INTEGER", "TIMESTAMP_NTZ": "TIMESTAMP", "LONG": "BIGINT"}
+JAVA_CHARSETS = {
+    "iso8859-1": "ISO-8859-1",
+    "utf-8": "UTF-8",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16LE",
+    "utf-16-be": "UTF-16BE",
+    "ascii": "US-ASCII",
+}
 REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+:(//|/)")  # s3://, abfss://, dbfs:/, hdfs://
 
 
@@ -288,6 +297,11 @@ class SparkEngine(Engine):
                 if warning:
                     warnings.append(warning)
         names, delimiter = local_csv._header(head, encoding, delimiter, files[0])
+        # Spark takes Java charset names ('ISO-8859-1', not Python's 'latin-1').
+        try:
+            charset = JAVA_CHARSETS.get(codecs.lookup(encoding).name, encoding)
+        except LookupError:
+            raise SourceError(f"unknown encoding '{encoding}'", path=files[0]) from None
         schema = StructType([StructField(n, StringType()) for n in names])
         df = self.spark.read.csv(
             files,
@@ -296,7 +310,9 @@ class SparkEngine(Engine):
             sep=delimiter,
             quote='"',
             escape='"',
-            encoding=encoding,
+            encoding=charset,
+            # Spark's line splitter assumes a one-byte newline: UTF-16 is read whole per file.
+            multiLine=charset.startswith("UTF-16"),
             mode="FAILFAST",  # a ragged row is an error, never a silently padded row
         )
         try:
