@@ -62,4 +62,4 @@ clean:
 .PHONY: bench-peers
 bench-peers: $(STAMP)
 	bash bench/peers/setup_venvs.sh
-	$(PY) bench/peers/run_peers.py --edge --rows 1000000 10000000 --per-rule
+	$(PY) bench/peers/run_peers.py --edge --rows 1000000 10000000 --repeat 3 --per-rule

@@ -6,7 +6,7 @@ venvs), so its wall time and peak RSS (the kernel's rusage of that child) are it
 tool's violation count per rule is compared with an oracle: one hand-written DuckDB query per
 rule, run here and not timed.
 
-    .venv/bin/python bench/peers/run_peers.py --edge --rows 1000000 10000000 --per-rule
+    .venv/bin/python bench/peers/run_peers.py --edge --rows 1000000 10000000 --repeat 3 --per-rule
 
 (what `make bench-peers` runs, after bench/peers/setup_venvs.sh has made the peers' venvs).
 """
@@ -34,6 +34,7 @@ from suites import load_rules  # noqa: E402
 
 PEERS_PY = HERE / ".venv" / "bin" / "python"
 SODA_PY = HERE / ".venv-soda" / "bin" / "python"
+SPARK_PY = HERE / ".venv-spark" / "bin" / "python"
 
 # Unique rules: which oracle figure each tool's native number is, and how to read it.
 CONVENTIONS = {
@@ -147,7 +148,8 @@ def tool_command(tool: str, data: Path, per_rule: bool) -> list[str]:
         return cmd + ["--engine", engine] + (["--per-rule"] if per_rule else [])
     if tool.startswith("gx-"):
         backend = tool.removeprefix("gx-")
-        return [str(PEERS_PY), str(HERE / "run_gx.py"), "--data", str(data), "--backend", backend]
+        py = SPARK_PY if backend == "spark" else PEERS_PY
+        return [str(py), str(HERE / "run_gx.py"), "--data", str(data), "--backend", backend]
     if tool == "soda":
         return [str(SODA_PY), str(HERE / "run_soda.py"), "--data", str(data)]
     if tool == "pandera":
@@ -232,6 +234,7 @@ def main() -> None:
     parser.add_argument(
         "--tools", nargs="+", default=["healthdq", "gx-pandas", "gx-sql", "soda", "pandera"]
     )
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds; best kept")
     parser.add_argument("--per-rule", action="store_true", help="time healthdq's rules alone")
     parser.add_argument("--edge", action="store_true", help="first, a small edge-case file")
     parser.add_argument("--out", default=str(HERE / "results.json"))
@@ -262,12 +265,15 @@ def main() -> None:
         )
         prepared = json.loads(prep.stdout.strip().splitlines()[-1])
         data, expected = Path(prepared["data"]), prepared["oracle"]
-        results = {}
-        for tool in args.tools:
-            print(f"{rows:>11} rows: {tool} ...", end=" ", flush=True)
-            res = run_child(tool, data)
-            results[tool] = res
-            print("FAILED" if "failed" in res else f"{res['wall']:.1f}s", flush=True)
+        results: dict[str, dict[str, Any]] = {}
+        # Rounds interleave the tools so a burst of load from other work on the machine hits
+        # all of them alike; each tool keeps its fastest round, and the highest peak RSS.
+        for round_ in range(args.repeat):
+            for tool in args.tools:
+                print(f"{rows:>11} rows, round {round_ + 1}: {tool} ...", end=" ", flush=True)
+                res = run_child(tool, data)
+                print("FAILED" if "failed" in res else f"{res['wall']:.1f}s", flush=True)
+                results[tool] = keep_best(results.get(tool), res)
         if (
             args.per_rule
             and rows == max(args.rows or [0])
@@ -283,6 +289,23 @@ def main() -> None:
     md = Path(args.out).with_suffix(".md")
     md.write_text(markdown(report, rules), encoding="utf-8")
     print(f"\nwrote {args.out} and {md}")
+
+
+def keep_best(best: dict[str, Any] | None, res: dict[str, Any]) -> dict[str, Any]:
+    """The faster of two rounds of one tool, carrying every round's wall time and the higher
+    peak RSS."""
+    if best is None:
+        return {**res, "rounds": [res.get("wall")]}
+    rounds = best["rounds"] + [res.get("wall")]
+    if "failed" in best or ("failed" not in res and res["wall"] < best["wall"]):
+        winner, other = res, best
+    else:
+        winner, other = best, res
+    out = {**winner, "rounds": rounds}
+    for key in ("peak_rss_mb", "peak_tree_rss_mb"):
+        if key in other and key in winner:
+            out[key] = max(winner[key], other[key])
+    return out
 
 
 def peak_rss(tool: str, res: dict[str, Any]) -> float:

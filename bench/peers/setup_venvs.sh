@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create the peer tools' venvs (never the project's): bench/peers/.venv for Great Expectations
-# and pandera, bench/peers/.venv-soda for Soda Core. Re-installs only when a requirements file
+# and pandera, bench/peers/.venv-soda for Soda Core, bench/peers/.venv-spark for GX on Spark
+# (only with --spark). Re-installs only when a requirements file
 # changed since the last install.
 set -euo pipefail
 PYTHON="${PYTHON:-python3}"
@@ -20,3 +21,6 @@ make_venv() {
 
 make_venv "$HERE/.venv" "$HERE/requirements-peers.txt"
 make_venv "$HERE/.venv-soda" "$HERE/requirements-soda.txt"
+if [ "${1:-}" = "--spark" ]; then
+    make_venv "$HERE/.venv-spark" "$HERE/requirements-spark.txt"
+fi
