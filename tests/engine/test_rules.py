@@ -212,3 +212,34 @@ tables:
     assert (got["fk"].status, got["fk"].violating_rows, got["fk"].denominator) == ("failed", 1, 3)
     assert got["fk"].samples[0].values == {"prov": "XXX"}
     assert got["fk_bad"].status == "error"
+
+
+def test_regex_matches_the_whole_value_even_before_a_trailing_newline(tmp_path: Path) -> None:
+    data = tmp_path / "t.ndjson"
+    data.write_text('{"prov": "RR8"}\n{"prov": "RR8\\n"}\n{"prov": "xRR8"}\n', encoding="utf-8")
+    contract = parse_contract(
+        "name: t\ntables:\n  t:\n    rules:\n"
+        "      - {id: rx, kind: regex, column: prov, pattern: 'R[A-Z0-9]{2}'}\n",
+        "c.yaml",
+    )
+    engine = DuckDBEngine()
+    try:
+        result = run_contract(engine, contract, {"t": str(data)})
+    finally:
+        engine.close()
+    assert [s.row for s in result.rules[0].samples] == [2, 3]
+
+
+def test_per_distinct_skips_high_cardinality_columns_cheaply(tmp_path: Path) -> None:
+    rows = ["id,code"] + [f"ID{i:06d},{'A' if i % 2 else 'B'}" for i in range(6000)]
+    rules = """
+      - {id: idfmt, kind: regex, column: id, pattern: 'ID[0-9]{6}'}
+      - {id: code, kind: allowed_values, column: code, values: ['A']}
+"""
+    fast = run(tmp_path, rules, csv="\n".join(rows) + "\n", per_distinct_min_rows=0)
+    slow = run(tmp_path, rules, csv="\n".join(rows) + "\n", per_distinct_min_rows=10**9)
+    assert (
+        by_id(fast) == by_id(slow) == {"idfmt": ("passed", 0, 6000), "code": ("failed", 3000, 6000)}
+    )
+    # id: one probe (6000 distinct > limit, skipped); code: probe + distinct pass; fused scan.
+    assert fast.tables[0].scans == 4

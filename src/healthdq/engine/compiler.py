@@ -254,8 +254,9 @@ class Compiler:
             re.compile(rule.pattern)
         except re.error as exc:
             raise CompileError(f"invalid regex '{rule.pattern}': {exc}") from None
-        # Patterns match the whole value, whatever the engine's default.
-        anchored = f"^(?:{rule.pattern})$"
+        # Patterns match the whole value, whatever the engine's default. \z, not $: in Java
+        # (Spark) and Python a $ also matches before a final newline.
+        anchored = f"^(?:{rule.pattern})\\z"
         match = exp.RegexpLike(this=self.text(rule.column), expression=lit(anchored))
         return self._row(rule, self.not_null(rule.column), exp.Not(this=match), [rule.column])
 
