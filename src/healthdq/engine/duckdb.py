@@ -83,12 +83,10 @@ class DuckDBEngine(Engine):
             + [f"{quote_ident(c)} := {quote_ident(c)}" for c in columns]
         )
         # arg_min with a count keeps a bounded top-N heap: memory stays flat at any row count.
-        # The struct sits in a CASE so it is built only for matching rows: the projection under
-        # the aggregate runs before FILTER, and a 28-field struct for every row cost ~0.35 s
-        # per 10M rows.
+        # (Building the struct only for matching rows, in a CASE, measured no faster.)
         return (
-            f"arg_min(CASE WHEN {predicate} THEN struct_pack({fields}) END, "
-            f"{quote_ident(ROW)}, {int(limit)}) FILTER (WHERE {predicate})"
+            f"arg_min(struct_pack({fields}), {quote_ident(ROW)}, {int(limit)}) "
+            f"FILTER (WHERE {predicate})"
         )
 
     def distinct_count(self, columns: list[str]) -> str:
