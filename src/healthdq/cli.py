@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from healthdq import __version__
 from healthdq.errors import ContractError, HealthdqError
+from healthdq.results import RunResult
 from healthdq.rules import model as m
 from healthdq.rules.loader import load_contract, load_pack, pack_names, pack_path
 from healthdq.sources.base import ReadOptions
@@ -35,6 +37,18 @@ SEVERITIES = ["fatal", "error", "warning", "info", "never"]
 def _fail(message: str) -> None:
     err.print(f"[bold red]healthdq: error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _warn(messages: Iterable[str]) -> None:
+    for message in messages:
+        err.print(f"[yellow]healthdq: warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _exit_for(result: RunResult, fail_on: str) -> None:
+    """Exit 1 when a rule failed or errored at or above the --fail-on severity."""
+    threshold = {"fatal": 3, "error": 2, "warning": 1, "info": 0, "never": 99}[fail_on]
+    if result.worst_failure() >= threshold:
+        raise typer.Exit(1)
 
 
 def _parse_mapping(items: list[str], map_file: Path | None) -> dict[str, str]:
@@ -257,12 +271,8 @@ def check(
         write_html(result, html)
     if not quiet:
         print_summary(result, Console())
-    for t in result.tables:
-        for warning in t.warnings:
-            err.print(f"[yellow]healthdq: warning:[/] {warning}", highlight=False, soft_wrap=True)
-    threshold = {"fatal": 3, "error": 2, "warning": 1, "info": 0, "never": 99}[fail_on]
-    if result.worst_failure() >= threshold:
-        raise typer.Exit(1)
+    _warn(w for t in result.tables for w in t.warnings)
+    _exit_for(result, fail_on)
 
 
 @app.command()
@@ -375,11 +385,8 @@ def omop(
                 f"{cat:14} {c['executed']:>8} {c['passed']:>7} {c['failed']:>7} "
                 f"{c['not_applicable']:>6} {c['error']:>6}"
             )
-    for warning in run.cdm.warnings:
-        err.print(f"[yellow]healthdq: warning:[/] {warning}", highlight=False, soft_wrap=True)
-    threshold = {"fatal": 3, "error": 2, "warning": 1, "info": 0, "never": 99}[fail_on]
-    if result.worst_failure() >= threshold:
-        raise typer.Exit(1)
+    _warn(run.cdm.warnings)
+    _exit_for(result, fail_on)
 
 
 @app.command()
