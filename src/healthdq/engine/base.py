@@ -2,7 +2,7 @@
 
 Rules compile to dialect-neutral sqlglot predicates (engine/compiler.py); an engine renders them
 and supplies the few aggregate forms whose syntax differs (conditional count, bounded sample
-collection, distinct count of a compound key).
+collection).
 """
 
 from __future__ import annotations
@@ -54,10 +54,6 @@ class Engine(ABC):
 
         Each collected item is a struct of `__row` and `columns`.
         """
-
-    @abstractmethod
-    def distinct_count(self, columns: list[str]) -> str:
-        """Aggregate: number of distinct non-null values of a (compound) key."""
 
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release resources."""

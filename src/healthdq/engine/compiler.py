@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -56,7 +56,6 @@ class AggregateCheck:
     """A rule decided from whole-table aggregates (row count, freshness, uniqueness)."""
 
     rule: m.RuleBase
-    aggregates: dict[str, str] = field(default_factory=dict)  # alias -> engine-rendered SQL
 
 
 @dataclass

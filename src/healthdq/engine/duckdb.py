@@ -89,13 +89,6 @@ class DuckDBEngine(Engine):
             f"FILTER (WHERE {predicate})"
         )
 
-    def distinct_count(self, columns: list[str]) -> str:
-        if len(columns) == 1:
-            return f"count(DISTINCT {quote_ident(columns[0])})"
-        cols = ", ".join(quote_ident(c) for c in columns)
-        nonnull = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
-        return f"count(DISTINCT row({cols})) FILTER (WHERE {nonnull})"
-
     def close(self) -> None:
         self.con.close()
         self._tmp.cleanup()

@@ -19,7 +19,6 @@ from sqlglot import exp
 from healthdq.engine.base import Engine
 from healthdq.engine.compiler import Compiler, RowCheck
 from healthdq.rules import model as m
-from healthdq.sources.base import ROW
 
 MASK_BITS = 62  # bits per BIGINT mask, leaving the sign bit alone
 
@@ -251,4 +250,4 @@ def rule_bit_set(masks: list[int], bit: int) -> bool:
     return bool((masks[bit // MASK_BITS] >> (bit % MASK_BITS)) & 1)
 
 
-__all__ = ["ROW", "FusedQuery", "FusedQueryBuilder", "RuleSlots", "rule_bit_set"]
+__all__ = ["FusedQuery", "FusedQueryBuilder", "RuleSlots", "rule_bit_set"]

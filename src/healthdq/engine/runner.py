@@ -157,8 +157,11 @@ class TableRun:
         registered: RegisteredTable,
         options: RunOptions,
         run_date: date,
+        others: dict[str, RegisteredTable] | None = None,
     ) -> None:
         self.engine = engine
+        # The contract's other tables (by lower-case name), for referential-integrity rules.
+        self.others = others or {}
         self.contract = contract
         self.name = name
         self.spec = spec
@@ -426,11 +429,7 @@ class TableRun:
 
     def _run_join(self, check: JoinCheck) -> None:
         rule = check.rule
-        ref = (
-            self.registered_tables.get(rule.ref_table.lower())
-            if hasattr(self, "registered_tables")
-            else None
-        )
+        ref = self.others.get(rule.ref_table.lower())
         if ref is None:
             self.error(rule, f"referenced table '{rule.ref_table}' is not in the contract")
             return
@@ -505,8 +504,7 @@ def run_contract(
     for name, spec in contract.tables.items():
         t0 = time.perf_counter()
         reg = registered[name.lower()]
-        table_run = TableRun(engine, contract, name, spec, reg, opts, run_date)
-        table_run.registered_tables = registered  # type: ignore[attr-defined]
+        table_run = TableRun(engine, contract, name, spec, reg, opts, run_date, registered)
         callback = (lambda f, _n=name: progress(_n, f)) if progress else None
         table_run.run(callback)
         identifiers = {c: s.identifier for c, s in spec.columns.items() if s.identifier}

@@ -161,10 +161,6 @@ class SparkEngine(Engine):
             f"slice(array_sort(collect_list({item}) FILTER (WHERE {predicate})), 1, {int(limit)})"
         )
 
-    def distinct_count(self, columns: list[str]) -> str:
-        # Spark's multi-column count(DISTINCT ...) already skips keys holding a NULL.
-        return f"count(DISTINCT {', '.join(self.quote(c) for c in columns)})"
-
     # -- execution --------------------------------------------------------------------------
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
