@@ -48,6 +48,10 @@ class Engine(ABC):
     def count_if(self, predicate: str) -> str:
         """Aggregate counting rows where `predicate` is TRUE."""
 
+    def hash_key(self, columns: list[str]) -> str:
+        """A 64-bit hash of the columns' values: equal keys hash equal (collisions possible)."""
+        return f"hash({', '.join(self.quote(c) for c in columns)})"
+
     @abstractmethod
     def sample(self, predicate: str, columns: list[str], limit: int) -> str:
         """Aggregate collecting up to `limit` rows (lowest __row first) where predicate holds.

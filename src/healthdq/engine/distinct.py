@@ -57,18 +57,26 @@ def per_distinct(
     out = list(checks)
     low: set[str] = set()
     queries = 0
-    for column, indexes in by_column.items():
-        q = engine.quote(column)
-        probe = (
-            f"SELECT count(DISTINCT {q}) FROM (SELECT {q} FROM {engine.quote(table)} "
-            f"LIMIT {PROBE_ROWS}) AS __p"
-        )
-        try:
-            queries += 1
-            if int(engine.fetch(probe)[0][0] or 0) > MAX_DISTINCT:
-                continue
-        except Exception:
+    if not by_column:
+        return out, low, queries
+    # One probe for every candidate column: the cardinality of the first PROBE_ROWS rows.
+    names = list(by_column)
+    counts = ", ".join(f"count(DISTINCT {engine.quote(c)})" for c in names)
+    selected = ", ".join(engine.quote(c) for c in names)
+    probe = (
+        f"SELECT {counts} FROM (SELECT {selected} FROM {engine.quote(table)} "
+        f"LIMIT {PROBE_ROWS}) AS __p"
+    )
+    try:
+        queries += 1
+        estimates = [int(v or 0) for v in engine.fetch(probe)[0]]
+    except Exception:
+        return out, low, queries  # the fused query will report the rule's own error
+    for column, estimate in zip(names, estimates, strict=True):
+        if estimate > MAX_DISTINCT:
             continue
+        indexes = by_column[column]
+        q = engine.quote(column)
         verdicts = ", ".join(
             engine.render(
                 exp.Coalesce(

@@ -30,6 +30,8 @@ class DuckDBEngine(Engine):
         self.con.execute(f"SET temp_directory = '{self._tmp.name}'")
         # Row order matters for sample row numbers in copied sources (csv, json).
         self.con.execute("SET preserve_insertion_order = true")
+        # A run reads the same Parquet files several times (probes, fused scan, uniqueness).
+        self.con.execute("SET parquet_metadata_cache = true")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:

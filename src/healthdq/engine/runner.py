@@ -390,11 +390,12 @@ class TableRun:
         return GroupBreakdown(table=self.name, column=column, rows=out)
 
     def _run_unique(self, rule: m.UniqueRule) -> None:
-        """Uniqueness needs its own aggregate: one GROUP BY over the key columns only.
+        """Uniqueness: surplus copies (non-null keys minus distinct keys) and the first duplicates.
 
-        Surplus copies (non-null keys minus distinct keys) and the first duplicate keys come out
-        of the same query, aggregated in the engine so a badly duplicated table never floods
-        Python with rows.
+        Grouping millions of text keys is the costliest aggregate a contract asks for, so it runs
+        on a 64-bit hash of the key first: a key whose hash occurs once cannot be duplicated.
+        Only rows whose hash repeats (true duplicates, plus the rare collision) are grouped on
+        the key itself, which keeps the count exact and the memory to one integer per key.
         """
         try:
             cols = [self.compiler._name(c) for c in rule.columns]
@@ -402,14 +403,20 @@ class TableRun:
             self.error(rule, str(exc))
             return
         q = self.engine.quote
+        table = q(self.name)
         keys = ", ".join(q(c) for c in cols)
         nonnull = " AND ".join(f"{q(c)} IS NOT NULL" for c in cols)
-        dup = "__c > 1"
-        sample = self.engine.sample(dup, ["__c", *cols], max(self.options.sample_size, 1))
+        hashed = self.engine.hash_key(cols)
+        sample = self.engine.sample("__c > 1", ["__c", *cols], max(self.options.sample_size, 1))
         sql = (
-            f"SELECT sum(__c), sum(CASE WHEN {dup} THEN __c - 1 ELSE 0 END), {sample} "
-            f"FROM (SELECT {keys}, count(*) AS __c, min({q(ROW)}) AS {q(ROW)} "
-            f"FROM {q(self.name)} WHERE {nonnull} GROUP BY {keys}) AS __k"
+            f"WITH __d AS (SELECT {hashed} AS __h FROM {table} WHERE {nonnull} "
+            f"GROUP BY {hashed} HAVING count(*) > 1), "
+            f"__k AS (SELECT {keys}, count(*) AS __c, min({q(ROW)}) AS {q(ROW)} FROM {table} "
+            f"WHERE {nonnull} AND {hashed} IN (SELECT __h FROM __d) "
+            f"GROUP BY {keys} HAVING count(*) > 1) "
+            f"SELECT __n.n, __s.surplus, __s.items FROM "
+            f"(SELECT count(*) AS n FROM {table} WHERE {nonnull}) AS __n CROSS JOIN "
+            f"(SELECT sum(__c - 1) AS surplus, {sample} AS items FROM __k) AS __s"
         )
         try:
             denominator, surplus, raw = self._fetch(sql)[0]

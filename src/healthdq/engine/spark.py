@@ -141,6 +141,9 @@ class SparkEngine(Engine):
     def count_if(self, predicate: str) -> str:
         return f"count_if({predicate})"
 
+    def hash_key(self, columns: list[str]) -> str:
+        return f"xxhash64({', '.join(self.quote(c) for c in columns)})"
+
     def _struct(self, columns: list[str]) -> str:
         fields = [ROW, *[c for c in columns if c != ROW]]
         return (
