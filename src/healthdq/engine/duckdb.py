@@ -91,6 +91,10 @@ class DuckDBEngine(Engine):
             f"FILTER (WHERE {predicate})"
         )
 
+    def sample_rows(self, predicate: str, limit: int) -> str | None:
+        # min(x, n): a bounded top-n heap of integers; the struct is built later for n rows only.
+        return f"min({quote_ident(ROW)}, {int(limit)}) FILTER (WHERE {predicate})"
+
     def close(self) -> None:
         self.con.close()
         self._tmp.cleanup()
