@@ -1,0 +1,184 @@
+"""Open a CDM folder on the Spark engine: Spark reads the CSV and Parquet files itself.
+
+Each table comes out as DuckDB's folder reader (cdm.py) makes it, so every check gives the same
+numbers on both engines: a temp view named after the file in lower case, lower-case columns, a
+consecutive 1-based `__row`, and CSV columns typed from *every* value, the way DuckDB's
+read_csv(sample_size=-1) types them: an id column is BIGINT only when all of its values are
+integers, else it stays text (and cdmDatatype reports it).
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from healthdq.engine.spark import JAVA_CHARSETS, SparkEngine
+from healthdq.errors import SourceError
+from healthdq.omop.cdm import FILE_SUFFIXES, Cdm, CdmTable, _stem
+from healthdq.sources import csv as local_csv
+from healthdq.sources.base import ROW
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+# DuckDB's CSV type candidates in the order its sniffer tries them, each as the full-value
+# pattern DuckDB accepts (measured on DuckDB 1.x/2.x: '01' and '+5' stay text, '-01' is an
+# integer, 'yes'/'t' are booleans) and the Spark type it becomes. DuckDB's TIME, TIMESTAMPTZ and
+# non-ISO date formats are not tried: such columns stay text here.
+CANDIDATES: list[tuple[str, str]] = [
+    ("BOOLEAN", r"^(?i:true|false|t|f|yes|no)$"),
+    ("BIGINT", r"^(0|[1-9][0-9]*|-[0-9]+)$"),
+    (
+        "DOUBLE",
+        r"^(((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+|-([0-9]+(\.[0-9]*)?|\.[0-9]+))"
+        r"([eE][+-]?[0-9]+)?|(?i:nan))$",
+    ),
+    ("DATE", r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"),
+    (
+        "TIMESTAMP_NTZ",
+        r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$",
+    ),
+]
+
+
+def open_folder(engine: SparkEngine, folder: Path, cdm: Cdm) -> None:
+    """Register every CSV/Parquet file of `folder` as a CDM table view (see cdm._from_folder)."""
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES)
+    )
+    if not files:
+        raise SourceError("folder holds no CSV or Parquet files", path=str(folder))
+    for path in files:
+        name = _stem(path)
+        if name in cdm.tables:
+            cdm.warnings.append(f"{path.name}: a second file for table {name}, ignored")
+            continue
+        if path.stat().st_size == 0:
+            cdm.tables[name] = CdmTable(name=name, source=str(path), columns={}, rows=0)
+            continue
+        try:
+            if path.name.lower().endswith((".parquet", ".pq")):
+                df = _parquet(engine, path)
+            else:
+                df = _csv(engine, path)
+            df = _lower(engine, df)
+            df.createOrReplaceTempView(name)
+            columns = {c: t for c, t in engine.describe(name).items() if c != ROW}
+            rows = int(df.count())
+        except Exception as exc:  # Spark's own errors: unreadable file, ragged rows
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            reason = lines[0] if lines else type(exc).__name__
+            cdm.warnings.append(f"{path.name}: cannot be read ({reason})")
+            continue
+        cdm.tables[name] = CdmTable(name=name, source=str(path), columns=columns, rows=rows)
+
+
+def _lower(engine: SparkEngine, df: DataFrame) -> DataFrame:
+    """Lower-case column names; of two that differ only in case, the first wins (as in DuckDB)."""
+    from pyspark.sql import functions as F
+
+    select = [F.col(engine.quote(ROW))]
+    seen = {ROW}
+    for c in df.columns:
+        if c.lower() in seen:
+            continue
+        seen.add(c.lower())
+        select.append(F.col(engine.quote(c)).alias(c.lower()))
+    return df.select(*select)
+
+
+def _parquet(engine: SparkEngine, path: Path) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    df = engine.spark.read.parquet(str(path.resolve()))
+    # The file's own row index, as DuckDB's file_row_number.
+    return df.select(
+        (F.col("_metadata.row_index") + F.lit(1)).alias(ROW),
+        *[F.col(engine.quote(c)) for c in df.columns],
+    )
+
+
+def _head(path: Path) -> bytes:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        return bytes(fh.read(local_csv.HEAD_BYTES))
+
+
+def _csv(engine: SparkEngine, path: Path) -> DataFrame:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    head = _head(path)
+    encoding, _warning = local_csv._detect_encoding(head, str(path))
+    names, delimiter = local_csv._header(head, encoding, None, str(path))
+    charset = JAVA_CHARSETS.get(codecs.lookup(encoding).name, encoding)
+    schema = StructType([StructField(n, StringType()) for n in names])
+
+    def read(multiline: bool) -> DataFrame:
+        df = engine.spark.read.csv(
+            str(path.resolve()),
+            schema=schema,
+            header=True,
+            sep=delimiter,
+            quote='"',
+            escape='"',
+            encoding=charset,
+            multiLine=multiline,
+            mode="FAILFAST",
+        )
+        return engine.number_rows(df)
+
+    try:
+        numbered = read(multiline=charset.startswith("UTF-16"))
+    except Exception as exc:
+        if "malformed" not in str(exc).lower():
+            raise
+        # A quoted value holding a line break (NOTE.note_text): read each file whole.
+        numbered = read(multiline=True)
+    return _typed(engine, numbered)
+
+
+def _typed(engine: SparkEngine, df: DataFrame) -> DataFrame:
+    """Give each text column the first candidate type that every non-NULL value matches.
+
+    One pass counts, per column and candidate, the values that do not convert; the typed copy
+    is kept (persisted) so the checks read converted values, not text.
+    """
+    from pyspark.sql import functions as F
+
+    text = [c for c, t in df.dtypes if c != ROW and t == "string"]
+    if not text:
+        return df
+    aggs = []
+    for i, c in enumerate(text):
+        value = F.col(engine.quote(c))
+        trimmed = F.trim(value)
+        aggs.append(F.count(value).alias(f"n{i}"))
+        for j, (kind, pattern) in enumerate(CANDIDATES):
+            converts = F.expr(f"try_cast(trim({engine.quote(c)}) AS {kind})").isNotNull()
+            ok = trimmed.rlike(pattern) & converts
+            aggs.append(F.count_if(value.isNotNull() & ~ok).alias(f"b{i}_{j}"))
+    counts = df.agg(*aggs).collect()[0].asDict()
+    types: dict[str, str] = {}
+    for i, c in enumerate(text):
+        if not counts[f"n{i}"]:
+            continue  # no values: text, as in DuckDB
+        for j, (kind, _) in enumerate(CANDIDATES):
+            if counts[f"b{i}_{j}"] == 0:
+                types[c] = kind
+                break
+    if not types:
+        return df
+    typed = df.select(
+        *[
+            F.expr(f"try_cast(trim({engine.quote(c)}) AS {types[c]})").alias(c)
+            if c in types
+            else F.col(engine.quote(c))
+            for c in df.columns
+        ]
+    )
+    typed = engine.keep(typed)
+    typed.count()
+    df.unpersist()  # the text copy is no longer read
+    return typed
