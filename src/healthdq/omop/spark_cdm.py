@@ -61,12 +61,11 @@ def open_folder(engine: SparkEngine, folder: Path, cdm: Cdm) -> None:
         try:
             if path.name.lower().endswith((".parquet", ".pq")):
                 df = _parquet(engine, path)
+                rows = int(df.count())
             else:
-                df = _csv(engine, path)
-            df = _lower(engine, df)
-            df.createOrReplaceTempView(name)
+                df, rows = _csv(engine, path)
+            _lower(engine, df).createOrReplaceTempView(name)
             columns = {c: t for c, t in engine.describe(name).items() if c != ROW}
-            rows = int(df.count())
         except Exception as exc:  # Spark's own errors: unreadable file, ragged rows
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
             reason = lines[0] if lines else type(exc).__name__
@@ -106,17 +105,23 @@ def _head(path: Path) -> bytes:
         return bytes(fh.read(local_csv.HEAD_BYTES))
 
 
-def _csv(engine: SparkEngine, path: Path) -> DataFrame:
-    from pyspark.sql.types import StringType, StructField, StructType
+def _csv(engine: SparkEngine, path: Path) -> tuple[DataFrame, int]:
+    """The file as a typed, row-numbered DataFrame, and its row count."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
 
     head = _head(path)
     encoding, _warning = local_csv._detect_encoding(head, str(path))
     names, delimiter = local_csv._header(head, encoding, None, str(path))
     charset = JAVA_CHARSETS.get(codecs.lookup(encoding).name, encoding)
     schema = StructType([StructField(n, StringType()) for n in names])
+    if len(head) < local_csv.HEAD_BYTES and not _after_header(head, encoding).strip():
+        # A header and no rows (most of a small CDM's tables): every column text, no Spark job.
+        empty = StructType([StructField(ROW, LongType()), *schema.fields])
+        return engine.spark.createDataFrame([], empty), 0
 
-    def read(multiline: bool) -> DataFrame:
-        df = engine.spark.read.csv(
+    def read(multiline: bool) -> tuple[DataFrame, dict[str, str], int]:
+        raw = engine.spark.read.csv(
             str(path.resolve()),
             schema=schema,
             header=True,
@@ -125,32 +130,54 @@ def _csv(engine: SparkEngine, path: Path) -> DataFrame:
             escape='"',
             encoding=charset,
             multiLine=multiline,
-            mode="FAILFAST",
+            mode="FAILFAST",  # a ragged row is an error, never a padded row
         )
-        return engine.number_rows(df)
+        if raw.rdd.getNumPartitions() == 1:
+            # One split: monotonically_increasing_id is already 0, 1, 2... in file order.
+            numbered = raw.select(
+                (F.monotonically_increasing_id() + F.lit(1)).alias(ROW),
+                *[F.col(engine.quote(c)) for c in raw.columns],
+            )
+        else:
+            numbered = engine.number_rows(raw)
+        types, rows = _types(engine, numbered)
+        return numbered, types, rows
 
     try:
-        numbered = read(multiline=charset.startswith("UTF-16"))
+        numbered, types, rows = read(multiline=charset.startswith("UTF-16"))
     except Exception as exc:
         if "malformed" not in str(exc).lower():
             raise
-        # A quoted value holding a line break (NOTE.note_text): read each file whole.
-        numbered = read(multiline=True)
-    return _typed(engine, numbered)
+        # A quoted value holding a line break (NOTE.note_text): read the file whole.
+        numbered, types, rows = read(multiline=True)
+    if not types:
+        return numbered, rows
+    typed = numbered.select(
+        *[
+            F.expr(f"try_cast(trim({engine.quote(c)}) AS {types[c]})").alias(c)
+            if c in types
+            else F.col(engine.quote(c))
+            for c in numbered.columns
+        ]
+    )
+    # Kept typed, so the checks read converted values, not text (computed on first use).
+    return engine.keep(typed), rows
 
 
-def _typed(engine: SparkEngine, df: DataFrame) -> DataFrame:
-    """Give each text column the first candidate type that every non-NULL value matches.
+def _after_header(head: bytes, encoding: str) -> str:
+    text = head.decode("utf-16" if encoding == "utf-16" else encoding, errors="replace")
+    return text.lstrip("\ufeff").split("\n", 1)[1] if "\n" in text else ""
 
-    One pass counts, per column and candidate, the values that do not convert; the typed copy
-    is kept (persisted) so the checks read converted values, not text.
+
+def _types(engine: SparkEngine, df: DataFrame) -> tuple[dict[str, str], int]:
+    """Each text column's type: the first candidate that every non-NULL value matches in full.
+
+    One pass counts, per column and candidate, the values that do not convert (and the rows).
     """
     from pyspark.sql import functions as F
 
     text = [c for c, t in df.dtypes if c != ROW and t == "string"]
-    if not text:
-        return df
-    aggs = []
+    aggs = [F.count(F.lit(1)).alias("rows")]
     for i, c in enumerate(text):
         value = F.col(engine.quote(c))
         trimmed = F.trim(value)
@@ -168,17 +195,4 @@ def _typed(engine: SparkEngine, df: DataFrame) -> DataFrame:
             if counts[f"b{i}_{j}"] == 0:
                 types[c] = kind
                 break
-    if not types:
-        return df
-    typed = df.select(
-        *[
-            F.expr(f"try_cast(trim({engine.quote(c)}) AS {types[c]})").alias(c)
-            if c in types
-            else F.col(engine.quote(c))
-            for c in df.columns
-        ]
-    )
-    typed = engine.keep(typed)
-    typed.count()
-    df.unpersist()  # the text copy is no longer read
-    return typed
+    return types, int(counts["rows"])
