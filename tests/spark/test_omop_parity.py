@@ -6,6 +6,7 @@ DQD's JSON overview and the column types each engine read from the files.
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -122,3 +123,39 @@ def test_database_cdm_is_a_one_line_error_on_spark(tmp_path: Path, spark_engine:
             run_omop(location, engine=spark_engine)
     with pytest.raises(SourceError, match="not found"):
         run_omop(str(tmp_path / "absent"), engine=spark_engine)
+
+
+def test_cli_omop_with_spark_engine(
+    cli: Any, cdm_folders: dict[str, Path], spark: Any, tmp_path: Path
+) -> None:
+    outputs = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / f"{engine}.json"
+        code, _, err = cli(
+            "omop",
+            str(cdm_folders["csv"]),
+            "--engine",
+            engine,
+            "--only-table",
+            "measurement",
+            "--run-date",
+            "2025-01-01",
+            "--dqd-json",
+            str(out),
+            "--quiet",
+        )
+        assert code == 0, err
+        outputs[engine] = json.loads(out.read_text())
+    assert outputs["spark"]["Overview"] == outputs["duckdb"]["Overview"]
+    assert outputs["spark"]["Overview"]["countThresholdFailed"] > 0
+    # The CLI reused the running session and left it running.
+    assert spark.sql("SELECT 1").collect()[0][0] == 1
+
+
+def test_cli_omop_database_on_spark_is_one_line(cli: Any, tmp_path: Path, spark: Any) -> None:
+    path = tmp_path / "cdm.duckdb"
+    duckdb.connect(str(path)).close()
+    code, _, err = cli("omop", str(path), "--engine", "spark", "--quiet")
+    assert code == 2
+    assert "use a folder of CSV/Parquet with the spark engine" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
