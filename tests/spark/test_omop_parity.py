@@ -103,7 +103,7 @@ def test_per_distinct_concept_path_matches_duckdb(
 ) -> None:
     # Large tables evaluate concept checks per distinct id (GROUPING SETS, UNNEST): force it.
     monkeypatch.setattr(omop_runner, "PER_DISTINCT_MIN_ROWS", 0)
-    only = {
+    only: dict[str, Any] = {
         "tables": ["condition_occurrence", "measurement"],
         "check_names": ["isForeignKey", "fkDomain", "isStandardValidConcept"],
     }
@@ -111,6 +111,26 @@ def test_per_distinct_concept_path_matches_duckdb(
     spark = run_omop(str(cdm_folders["csv"]), engine=spark_engine, run_date=RUN_DATE, **only)
     # Concept 999 is unknown: the check became membership in the failing ids.
     assert any(" IN (999)" in o.query for o in spark.outcomes)
+    assert any(o.status == "failed" for o in spark.outcomes)
+    assert_same(duck, spark)
+
+
+def test_one_query_per_check_matches_duckdb(
+    cdm_folders: dict[str, Path], spark_engine: Any
+) -> None:
+    # The baseline (DQD's own shape: one statement per check) runs on Spark too.
+    only: dict[str, Any] = {
+        "tables": ["measurement"],
+        "check_names": [
+            "isRequired",
+            "plausibleValueLow",
+            "isPrimaryKey",
+            "measurePersonCompleteness",
+        ],
+        "fused": False,
+    }
+    duck = run_omop(str(cdm_folders["parquet"]), run_date=RUN_DATE, **only)
+    spark = run_omop(str(cdm_folders["parquet"]), engine=spark_engine, run_date=RUN_DATE, **only)
     assert any(o.status == "failed" for o in spark.outcomes)
     assert_same(duck, spark)
 

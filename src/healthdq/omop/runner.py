@@ -286,8 +286,9 @@ class _Runner:
             compiler = Compiler(registered.name, registered.columns, self.run_date)
             check = compiler.compile(self._rule(o, plan))
             assert isinstance(check, RowCheck)
-            applies = self.engine.render(check.applies)
-            violating = self.engine.render(check.violates)
+            # Written in DuckDB's SQL like the rest of the statement; fetch translates it all.
+            applies = check.applies.sql(dialect="duckdb")
+            violating = check.violates.sql(dialect="duckdb")
             # The denominator reads the plain table unless it needs a looked-up column.
             den_source = registered.name if "__" in applies else table
             sql = (
