@@ -1,7 +1,7 @@
 """The OMOP DQD checks give the same outcomes on DuckDB and Spark for the same CDM folder.
 
 Every one of the 2,535 checks: status, violated rows, denominator and Not Applicable reason, plus
-DQD's JSON overview and the column types each engine read from the files.
+failing-row samples, DQD's JSON overview and the column types each engine read from the files.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ def _outcomes(run: OmopRun) -> dict[str, tuple[Any, ...]]:
     }
 
 
+def _samples(run: OmopRun) -> dict[str, list[tuple[Any, ...]]]:
+    return {r.rule_id: [(x.row, x.values) for x in r.samples] for r in run.result.rules}
+
+
 def _duckdb(folder: Path) -> OmopRun:
     return run_omop(str(folder), engine=DuckDBEngine(), run_date=RUN_DATE)
 
@@ -70,6 +74,8 @@ def assert_same(duck: OmopRun, spark: OmopRun) -> None:
     differing = {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}
     assert not differing, f"{len(differing)} checks differ: {list(differing.items())[:5]}"
     assert overview(spark) == overview(duck)
+    # Failing-row samples too: same row numbers and values.
+    assert _samples(spark) == _samples(duck)
     assert [(t.name, t.rows) for t in spark.cdm.tables.values()] == [
         (t.name, t.rows) for t in duck.cdm.tables.values()
     ]
