@@ -105,7 +105,7 @@ def test_omop_outcomes_match_duckdb(
 
 
 def test_per_distinct_concept_path_matches_duckdb(
-    cdm_folders: dict[str, Path], spark_engine: Any, monkeypatch: pytest.MonkeyPatch
+    cdm_folders: dict[str, Path], spark: Any, spark_engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Large tables evaluate concept checks per distinct id (GROUPING SETS, UNNEST): force it.
     monkeypatch.setattr(omop_runner, "PER_DISTINCT_MIN_ROWS", 0)
@@ -114,11 +114,23 @@ def test_per_distinct_concept_path_matches_duckdb(
         "check_names": ["isForeignKey", "fkDomain", "isStandardValidConcept"],
     }
     duck = run_omop(str(cdm_folders["csv"]), run_date=RUN_DATE, **only)
-    spark = run_omop(str(cdm_folders["csv"]), engine=spark_engine, run_date=RUN_DATE, **only)
+    # Tiny splits, so each CSV is read as several partitions and numbered across them, as a
+    # large file is.
+    settings = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
+    before = {k: spark.conf.get(k) for k in settings}
+    try:
+        for k in settings:
+            spark.conf.set(k, "64")
+        spark_run = run_omop(
+            str(cdm_folders["csv"]), engine=spark_engine, run_date=RUN_DATE, **only
+        )
+    finally:
+        for k, v in before.items():
+            spark.conf.set(k, v)
     # Concept 999 is unknown: the check became membership in the failing ids.
-    assert any(" IN (999)" in o.query for o in spark.outcomes)
-    assert any(o.status == "failed" for o in spark.outcomes)
-    assert_same(duck, spark)
+    assert any(" IN (999)" in o.query for o in spark_run.outcomes)
+    assert any(o.status == "failed" for o in spark_run.outcomes)
+    assert_same(duck, spark_run)
 
 
 def test_one_query_per_check_matches_duckdb(
