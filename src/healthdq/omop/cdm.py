@@ -5,6 +5,9 @@ and a `__row` column, whatever the source's case. Row-level checks that need ano
 (person's birth, death and gender, the visit's dates, the concept behind a concept id, a foreign
 key's target) read it through a *lookup*: a small keyed temp table joined to the checked table in
 an enriched view, so those checks stay row-level and fuse into the table's single scan.
+
+On the Spark engine only a folder opens (spark_cdm.py reads its files); the lookups are the same
+SQL, written in DuckDB's dialect and translated by the engine.
 """
 
 from __future__ import annotations
