@@ -315,11 +315,20 @@ def omop(
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+    engine_name: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb (in-process) or spark (a folder of CSV/Parquet; needs healthdq[spark]).",
+        ),
+    ] = "duckdb",
+    spark_master: Annotated[
+        str, typer.Option(help="Spark master URL for --engine spark.")
+    ] = "local[2]",
 ) -> None:
     """Run the OHDSI DQD checks for OMOP CDM v5.4, fused into one scan per table."""
     import json as jsonlib
 
-    from healthdq.engine.duckdb import DuckDBEngine
     from healthdq.governance.masking import mask_samples
     from healthdq.omop.dqd_json import write_dqd_json
     from healthdq.omop.runner import run_omop
@@ -334,7 +343,7 @@ def omop(
             the_date = date.fromisoformat(run_date)
         except ValueError:
             raise HealthdqError(f"--run-date '{run_date}' is not YYYY-MM-DD") from None
-    engine = DuckDBEngine(threads=threads)
+    engine = _engine(engine_name, threads, spark_master)
     try:
         run = run_omop(
             data,

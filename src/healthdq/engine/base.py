@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from healthdq.sources.base import ReadOptions, RegisteredTable
@@ -68,6 +69,24 @@ class Engine(ABC):
         what it saves. Engines returning None collect structs with `sample`.
         """
         return None
+
+    # -- hand-written SQL (the OMOP runner's lookups and aggregates) ---------------------------
+    def translate(self, sql: str) -> str:
+        """A statement written in DuckDB's SQL, as this engine runs it (unchanged on DuckDB)."""
+        if self.dialect == "duckdb":
+            return sql
+        return self.render(sqlglot.parse_one(sql, read="duckdb"))
+
+    def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
+        """Make a SELECT (DuckDB's SQL) queryable as the session-local relation `name`.
+
+        `materialize` computes it once (a lookup read by many queries); otherwise it is a view.
+        """
+        raise NotImplementedError(f"{self.name} engine cannot create temporary relations")
+
+    def describe(self, relation: str) -> dict[str, str]:
+        """Column name -> type of a relation, types spelled as DuckDB spells them."""
+        raise NotImplementedError(f"{self.name} engine cannot describe relations")
 
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release resources."""

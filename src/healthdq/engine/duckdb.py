@@ -95,6 +95,14 @@ class DuckDBEngine(Engine):
         # min(x, n): a bounded top-n heap of integers; the struct is built later for n rows only.
         return f"min({quote_ident(ROW)}, {int(limit)}) FILTER (WHERE {predicate})"
 
+    def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
+        kind = "TABLE" if materialize else "VIEW"
+        self.con.execute(f"CREATE OR REPLACE TEMP {kind} {quote_ident(name)} AS {sql}")
+
+    def describe(self, relation: str) -> dict[str, str]:
+        rows = self.con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
     def close(self) -> None:
         self.con.close()
         self._tmp.cleanup()

@@ -447,6 +447,33 @@ class SparkEngine(Engine):
             ]
         )
 
+    # -- hand-written SQL (the OMOP runner) ---------------------------------------------------
+    def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
+        df = self.spark.sql(self.translate(sql))
+        if not hasattr(self, "_temps"):
+            self._temps: dict[str, DataFrame] = {}
+        previous = self._temps.pop(name, None)
+        if previous is not None:
+            previous.unpersist()  # a lookup built again (a second run on this session)
+        if materialize:
+            df = self.keep(df)
+            self._temps[name] = df
+        df.createOrReplaceTempView(name)
+
+    def describe(self, relation: str) -> dict[str, str]:
+        dtypes = self.spark.table(self.quote(relation)).dtypes
+        return {c: TYPE_NAMES.get(t.upper(), t.upper()) for c, t in dtypes}
+
+    def keep(self, df: DataFrame) -> DataFrame:
+        """`df` persisted (computed on first use) until close()."""
+        kept = df.persist()
+        self._cached.append(kept)
+        return kept
+
+    def number_rows(self, df: DataFrame) -> DataFrame:
+        """`df` with a consecutive 1-based `__row` in file order (cached until close())."""
+        return self._number(df)
+
     def close(self) -> None:
         for df in self._cached:
             df.unpersist()

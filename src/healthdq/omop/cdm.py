@@ -5,6 +5,9 @@ and a `__row` column, whatever the source's case. Row-level checks that need ano
 (person's birth, death and gender, the visit's dates, the concept behind a concept id, a foreign
 key's target) read it through a *lookup*: a small keyed temp table joined to the checked table in
 an enriched view, so those checks stay row-level and fuse into the table's single scan.
+
+On the Spark engine only a folder opens (spark_cdm.py reads its files); the lookups are the same
+SQL, written in DuckDB's dialect and translated by the engine.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from healthdq.engine.base import Engine
+from healthdq.engine.duckdb import DuckDBEngine
 from healthdq.errors import SourceError
 from healthdq.sources.base import ROW, quote_ident, quote_literal
 
@@ -156,9 +161,28 @@ def _from_database(
             cdm.warnings.append(f"{table}: cannot be read ({str(exc).splitlines()[0]})")
 
 
-def open_cdm(con: duckdb.DuckDBPyConnection, location: str, schema: str | None = None) -> Cdm:
+def _open_elsewhere(engine: Engine, location: str, cdm: Cdm) -> None:
+    """Spark reads a folder's files itself; a database CDM is DuckDB's to attach."""
+    from healthdq.engine.spark import SparkEngine
+    from healthdq.omop.spark_cdm import open_folder
+
+    database = location.startswith(("postgres:", "postgresql:"))
+    if not database and not Path(location).exists():
+        raise SourceError("not found", path=location)
+    if database or not Path(location).is_dir() or not isinstance(engine, SparkEngine):
+        raise SourceError(
+            f"use a folder of CSV/Parquet with the {engine.name} engine", path=location
+        )
+    open_folder(engine, Path(location), cdm)
+
+
+def open_cdm(engine: Engine, location: str, schema: str | None = None) -> Cdm:
     """Register every table of the CDM at `location` as a lower-case view."""
     cdm = Cdm(location=location)
+    if not isinstance(engine, DuckDBEngine):
+        _open_elsewhere(engine, location, cdm)
+        return cdm
+    con = engine.con
     if location.startswith(("postgres:", "postgresql:")):
         # DuckDB's postgres extension must already be installed (it is version-locked to the
         # DuckDB build and normally downloaded on first use).
@@ -208,13 +232,15 @@ class Lookups:
     text_keys: set[tuple[str, str]] = field(default_factory=set)  # keys compared as text
 
 
-def _unique_ids(con: duckdb.DuckDBPyConnection, table: str, column: str, type_name: str) -> bool:
+def _unique_ids(engine: Engine, table: str, column: str, type_name: str) -> bool:
     """True when an integer id column holds no duplicates: a lookup then needs no GROUP BY.
 
-    Proved with a bitmap over the id range (one cheap pass); anything else is 'not proved'.
+    Proved with a bitmap over the id range (one cheap pass); anything else is 'not proved',
+    including every engine without DuckDB's bitstring_agg (the GROUP BY gives the same rows).
     """
-    if not type_name.upper().startswith(INTEGER_TYPES):
+    if not isinstance(engine, DuckDBEngine) or not type_name.upper().startswith(INTEGER_TYPES):
         return False
+    con = engine.con
     col = q(column)
     try:
         n, lo, hi = con.execute(
@@ -230,7 +256,8 @@ def _unique_ids(con: duckdb.DuckDBPyConnection, table: str, column: str, type_na
         return False
 
 
-def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
+def build_lookups(engine: Engine, cdm: Cdm) -> Lookups:
+    """The person, visit and concept lookups this CDM offers, as temp tables."""
     lk = Lookups()
     person = cdm.tables.get("person")
     if person and "person_id" in person.columns:
@@ -264,14 +291,16 @@ def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
         persons = (
             f"SELECT {pid} AS k, {gender} AS gender, {birth} AS birth, "
             f"{birth_dt or 'NULL::DATE'} AS birth_dt FROM person WHERE {pid} IS NOT NULL"
-            if _unique_ids(con, "person", "person_id", c["person_id"])
+            if _unique_ids(engine, "person", "person_id", c["person_id"])
             else f"SELECT {pid} AS k, any_value({gender}) AS gender, any_value({birth}) AS birth, "
             f"any_value({birth_dt or 'NULL::DATE'}) AS birth_dt FROM person "
             f"WHERE {pid} IS NOT NULL GROUP BY 1"
         )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __lk_person AS SELECT __p.k, __p.gender, __p.birth, "
-            f"__p.birth_dt, {death_col} AS death60 FROM ({persons}) AS __p {death_join}"
+        engine.create_temp(
+            "__lk_person",
+            "SELECT __p.k, __p.gender, __p.birth, "
+            f"__p.birth_dt, {death_col} AS death60 FROM ({persons}) AS __p {death_join}",
+            materialize=True,
         )
         lk.person = True
     visit = cdm.tables.get("visit_occurrence")
@@ -282,7 +311,7 @@ def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
         vid = as_int("visit_occurrence_id", c["visit_occurrence_id"])
         start = as_date("visit_start_date", c["visit_start_date"])
         end = as_date("visit_end_date", c["visit_end_date"])
-        if _unique_ids(con, "visit_occurrence", "visit_occurrence_id", c["visit_occurrence_id"]):
+        if _unique_ids(engine, "visit_occurrence", "visit_occurrence_id", c["visit_occurrence_id"]):
             visits = (
                 f"SELECT {vid} AS k, {start} - 7 AS lo, {end} + 7 AS hi FROM visit_occurrence "
                 f"WHERE {vid} IS NOT NULL"
@@ -292,7 +321,7 @@ def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
                 f"SELECT {vid} AS k, min({start}) - 7 AS lo, max({end}) + 7 AS hi "
                 f"FROM visit_occurrence WHERE {vid} IS NOT NULL GROUP BY 1"
             )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __lk_visit AS {visits}")
+        engine.create_temp("__lk_visit", visits, materialize=True)
         lk.visit = True
     concept = cdm.tables.get("concept")
     if concept and "concept_id" in concept.columns:
@@ -302,19 +331,19 @@ def build_lookups(con: duckdb.DuckDBPyConnection, cdm: Cdm) -> Lookups:
             return f"any_value(CAST({name} AS VARCHAR))" if name in c else "NULL::VARCHAR"
 
         cid = as_int("concept_id", c["concept_id"])
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __lk_concept AS SELECT {cid} AS k, "
+        engine.create_temp(
+            "__lk_concept",
+            f"SELECT {cid} AS k, "
             f"{attr('domain_id')} AS dom, {attr('concept_class_id')} AS cls, "
             f"{attr('standard_concept')} AS std, {attr('invalid_reason')} AS inv "
-            f"FROM concept WHERE {cid} IS NOT NULL GROUP BY 1"
+            f"FROM concept WHERE {cid} IS NOT NULL GROUP BY 1",
+            materialize=True,
         )
         lk.concept = True
     return lk
 
 
-def key_lookup(
-    con: duckdb.DuckDBPyConnection, cdm: Cdm, lk: Lookups, table: str, column: str
-) -> str | None:
+def key_lookup(engine: Engine, cdm: Cdm, lk: Lookups, table: str, column: str) -> str | None:
     """Distinct keys of table.column as a temp table (foreign-key targets), built on first use."""
     key = (table.lower(), column.lower())
     if key in lk.keys:
@@ -329,9 +358,10 @@ def key_lookup(
     else:
         expr = f"CAST({q(key[1])} AS VARCHAR)"
         lk.text_keys.add(key)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {q(relation)} AS SELECT DISTINCT {expr} AS k "
-        f"FROM {q(key[0])} WHERE {expr} IS NOT NULL"
+    engine.create_temp(
+        relation,
+        f"SELECT DISTINCT {expr} AS k FROM {q(key[0])} WHERE {expr} IS NOT NULL",
+        materialize=True,
     )
     lk.keys[key] = relation
     return relation

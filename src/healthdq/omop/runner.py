@@ -100,10 +100,12 @@ def _select(
 
 class _Runner:
     def __init__(
-        self, engine: DuckDBEngine, cdm: Cdm, run_date: date, sample_size: int, fused: bool
+        self, engine: Engine, cdm: Cdm, run_date: date, sample_size: int, fused: bool
     ) -> None:
         self.engine = engine
-        self.con = engine.con
+        # DuckDB's bitmaps (bitstring_agg) prove uniqueness and coverage in one cheap pass;
+        # other engines run the exact query those proofs stand in for.
+        self.bitmaps = isinstance(engine, DuckDBEngine)
         self.cdm = cdm
         self.run_date = run_date
         self.sample_size = sample_size
@@ -116,7 +118,11 @@ class _Runner:
 
     def fetch(self, sql: str, table: str) -> list[tuple[Any, ...]]:
         self.scans[table] = self.scans.get(table, 0) + 1
-        return self.engine.fetch(sql)
+        return self.query(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run SQL written in DuckDB's dialect on the engine, translated when it is not DuckDB."""
+        return self.engine.fetch(self.engine.translate(sql))
 
     # -- row-level -------------------------------------------------------------------------------
     def _view(self, table: str, needs: set[str], name: str) -> RegisteredTable:
@@ -124,14 +130,13 @@ class _Runner:
         for need in needs:
             if need.startswith("fk:"):
                 _, _f, target, target_field = need.split(":")
-                relation = key_lookup(self.con, self.cdm, self.lk, target, target_field)
+                relation = key_lookup(self.engine, self.cdm, self.lk, target, target_field)
                 if relation is None:
                     raise NotApplicable(f"Table {target.upper()} does not exist.")
                 keys[need] = relation
         sql = self.planner.enriched_sql(table, needs, keys)
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {q(name)} AS {sql}")
-        described = self.con.execute(f"DESCRIBE {q(name)}").fetchall()
-        columns = {r[0]: str(r[1]) for r in described if r[0] != "__row"}
+        self.engine.create_temp(name, sql)
+        columns = {c: t for c, t in self.engine.describe(name).items() if c != "__row"}
         return RegisteredTable(
             name=name,
             source=self.cdm.tables[table].source,
@@ -221,9 +226,7 @@ class _Runner:
             )
             verdicts = ", ".join(f"({out[i][1].predicate}) IS FALSE" for i in indexes)
             try:
-                verdict_rows = self.engine.fetch(
-                    f"SELECT {q(f)}, {verdicts} FROM ({source}) AS __d"
-                )
+                verdict_rows = self.query(f"SELECT {q(f)}, {verdicts} FROM ({source}) AS __d")
             except Exception:
                 continue
             for k, idx in enumerate(indexes):
@@ -283,8 +286,9 @@ class _Runner:
             compiler = Compiler(registered.name, registered.columns, self.run_date)
             check = compiler.compile(self._rule(o, plan))
             assert isinstance(check, RowCheck)
-            applies = self.engine.render(check.applies)
-            violating = self.engine.render(check.violates)
+            # Written in DuckDB's SQL like the rest of the statement; fetch translates it all.
+            applies = check.applies.sql(dialect="duckdb")
+            violating = check.violates.sql(dialect="duckdb")
             # The denominator reads the plain table unless it needs a looked-up column.
             den_source = registered.name if "__" in applies else table
             sql = (
@@ -370,7 +374,7 @@ class _Runner:
         kind = self.cdm.tables[table].columns[f].upper()
         col = q(f)
         t0 = time.perf_counter()
-        if kind.startswith(INTEGER_PREFIXES):
+        if kind.startswith(INTEGER_PREFIXES) and self.bitmaps:
             try:
                 n, nonnull, lo, hi = self.fetch(
                     f"SELECT count(*), count({col}), min({col}), max({col}) FROM {q(table)}",
@@ -525,8 +529,10 @@ class _Runner:
         """The person id range, when small enough for a bitmap."""
         if not hasattr(self, "_span"):
             self._span: tuple[int, int] | None = None
+            if not self.bitmaps:
+                return None
             try:
-                lo, hi = self.engine.fetch("SELECT min(k), max(k) FROM __lk_person")[0]
+                lo, hi = self.query("SELECT min(k), max(k) FROM __lk_person")[0]
                 if lo is not None and hi - lo < BITMAP_MAX_RANGE:
                     self._span = (int(lo), int(hi))
             except Exception:
@@ -708,7 +714,7 @@ def _apply_not_applicable(outcomes: list[Outcome], cdm: Cdm) -> None:
 def run_omop(
     location: str,
     *,
-    engine: DuckDBEngine | None = None,
+    engine: Engine | None = None,
     run_date: date | None = None,
     sample_size: int = 5,
     schema: str | None = None,
@@ -716,15 +722,19 @@ def run_omop(
     tables: list[str] | None = None,
     fused: bool = True,
 ) -> OmopRun:
-    """Run DQD's CDM v5.4 checks on the CDM at `location` (DuckDB file, folder, postgres:DSN)."""
+    """Run DQD's CDM v5.4 checks on the CDM at `location` (DuckDB file, folder, postgres:DSN).
+
+    `engine` defaults to an in-process DuckDB; a SparkEngine reads a folder of CSV/Parquet and
+    gives the same outcomes.
+    """
     own = engine is None
-    eng = engine or DuckDBEngine()
+    eng: Engine = engine or DuckDBEngine()
     started = datetime.now(UTC)
     the_date = run_date or date.today()
     try:
-        cdm = open_cdm(eng.con, location, schema)
+        cdm = open_cdm(eng, location, schema)
         runner = _Runner(eng, cdm, the_date, sample_size, fused)
-        runner.lk = build_lookups(eng.con, cdm)
+        runner.lk = build_lookups(eng, cdm)
         runner.planner = Planner(cdm, runner.lk, the_date)
         outcomes = [Outcome(check=c) for c in _select(load_catalogue(), check_names, tables)]
         rows: dict[str, list[tuple[Outcome, RowPlan]]] = {}
@@ -794,7 +804,7 @@ def _metadata(engine: Engine, cdm: Cdm) -> list[dict[str, Any]]:
     if "cdm_source" not in cdm.tables:
         return []
     try:
-        rows = engine.fetch("SELECT * EXCLUDE (__row) FROM cdm_source LIMIT 10")
+        rows = engine.fetch(engine.translate("SELECT * EXCLUDE (__row) FROM cdm_source LIMIT 10"))
     except Exception:
         return []
     names = list(cdm.tables["cdm_source"].columns)
