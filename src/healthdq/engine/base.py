@@ -60,16 +60,6 @@ class Engine(ABC):
         Each collected item is a struct of `__row` and `columns`.
         """
 
-    def sample_rows(self, predicate: str, limit: int) -> str | None:
-        """Aggregate of the lowest `limit` row numbers where predicate holds, or None.
-
-        An engine that can read rows back by number cheaply (DuckDB skips every Parquet row
-        group but the ones holding them) collects numbers in the scan and the sampled values
-        in a second, tiny query; building a struct of every sampled column on every row is
-        what it saves. Engines returning None collect structs with `sample`.
-        """
-        return None
-
     # -- hand-written SQL (the OMOP runner's lookups and aggregates) ---------------------------
     def translate(self, sql: str) -> str:
         """A statement written in DuckDB's SQL, as this engine runs it (unchanged on DuckDB)."""

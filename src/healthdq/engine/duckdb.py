@@ -91,10 +91,6 @@ class DuckDBEngine(Engine):
             f"FILTER (WHERE {predicate})"
         )
 
-    def sample_rows(self, predicate: str, limit: int) -> str | None:
-        # min(x, n): a bounded top-n heap of integers; the struct is built later for n rows only.
-        return f"min({quote_ident(ROW)}, {int(limit)}) FILTER (WHERE {predicate})"
-
     def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
         kind = "TABLE" if materialize else "VIEW"
         self.con.execute(f"CREATE OR REPLACE TEMP {kind} {quote_ident(name)} AS {sql}")

@@ -42,9 +42,6 @@ class FusedQuery:
     group_columns: list[str]
     masks: int
     sample_alias: str | None
-    # True when the sample column holds row numbers (Engine.sample_rows), not row structs.
-    sample_rows: bool = False
-    sample_columns: list[str] = field(default_factory=list)
 
 
 # Sub-expressions worth computing once per row when several predicates (or digits) share them.
@@ -229,13 +226,11 @@ class FusedQueryBuilder:
         select = [*keys, "count(*) AS __n"]
         select += [f"{sql} AS {alias}" for sql, alias in self.aggregates.items()]
         sample_alias = None
-        by_row = False
         if sample_size > 0 and n_masks:
             any_violation = " OR ".join(f"__m{i} <> 0" for i in range(n_masks))
-            numbers = self.engine.sample_rows(any_violation, sample_size)
-            by_row = numbers is not None
-            sampler = numbers or self.engine.sample(any_violation, self.sample_columns, sample_size)
-            select.append(f"{sampler} AS __s")
+            select.append(
+                f"{self.engine.sample(any_violation, self.sample_columns, sample_size)} AS __s"
+            )
             sample_alias = "__s"
         group_sql = f" GROUP BY {', '.join(keys)}" if keys else ""
         sql = f"SELECT {', '.join(select)} FROM ({inner}) AS __t{group_sql}"
@@ -248,8 +243,6 @@ class FusedQueryBuilder:
             group_columns=group_columns,
             masks=n_masks,
             sample_alias=sample_alias,
-            sample_rows=by_row,
-            sample_columns=list(self.sample_columns),
         )
 
 

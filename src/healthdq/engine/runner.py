@@ -282,7 +282,7 @@ class TableRun:
         with_bits = [(rid, s.bit) for rid, s in query.slots.items() if s.bit is not None]
         total = _Totals()
         by_group: list[dict[Any, _Totals]] = [{} for _ in query.group_columns]
-        samples: dict[str, list[Any]] = {rid: [] for rid, _ in with_bits}
+        samples: dict[str, list[dict[str, Any]]] = {rid: [] for rid, _ in with_bits}
         for row in rows:
             masks = [int(row[index[f"__m{i}"]]) for i in range(query.masks)]
             broken = [rid for rid, bit in with_bits if rule_bit_set(masks, bit)]
@@ -296,8 +296,6 @@ class TableRun:
                 for item in row[index[query.sample_alias]]:
                     for rid in broken:
                         samples[rid].append(item)
-        if query.sample_rows:
-            samples = self._rows_by_number(query, samples)
         n = total.n
         self.registered.rows = n
         for rule in self.spec.rules:
@@ -311,31 +309,6 @@ class TableRun:
             self.results[rule.id] = result
         for gi, column in enumerate(query.group_columns):
             self.groups.append(self._breakdown(column, by_group[gi], query))
-
-    def _rows_by_number(
-        self, query: FusedQuery, numbers: dict[str, list[Any]]
-    ) -> dict[str, list[dict[str, Any]]]:
-        """Read back the sampled rows: each rule's first N row numbers, one query for all."""
-        size = self.options.sample_size
-        first = {rid: sorted(set(rows))[:size] for rid, rows in numbers.items() if rows}
-        wanted = sorted({r for rows in first.values() for r in rows})
-        if not wanted:
-            return {}
-        q = self.engine.quote
-        columns = ", ".join(q(c) for c in [ROW, *query.sample_columns])
-        sql = (
-            f"SELECT {columns} FROM {q(self.name)} "
-            f"WHERE {q(ROW)} IN ({', '.join(str(int(r)) for r in wanted)})"
-        )
-        try:
-            # Not counted in `scans`: the engine reads only the row groups holding these rows.
-            rows = self.engine.fetch(sql)
-        except Exception as exc:  # counts stand without examples; say why they are missing
-            self.registered.warnings.append(f"failing-row samples not read: {_one_line(exc)}")
-            return {}
-        names = [ROW, *query.sample_columns]
-        by_number = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
-        return {rid: [by_number[r] for r in rows if r in by_number] for rid, rows in first.items()}
 
     def _rule_result(self, rule: m.RuleBase, slots: RuleSlots, t: _Totals, n: int) -> RuleResult:
         if isinstance(rule, m.RowCountRule):
