@@ -284,3 +284,24 @@ def test_uniqueness_counts_exactly_with_nulls_and_composite_keys(tmp_path: Path)
             (s.row, tuple(s.values[c] for c in ("a", "b")[: len(dups[0][1])]))
             for s in result.samples
         ] == dups
+
+
+def test_samples_are_the_first_failing_rows_across_groups(tmp_path: Path) -> None:
+    # Failing rows spread over several violation-mask and provider groups: each rule's samples
+    # are its own first N failing rows in file order, with their values.
+    lines = ["id,prov,sex,code"]
+    for i in range(1, 301):
+        sex = "Q" if i % 7 == 0 else "1"
+        code = "bad" if i % 11 == 0 else "A1"
+        lines.append(f"{i},{['RR8', 'RTH', 'RX1'][i % 3]},{sex},{code}")
+    rules = """
+      - {id: sex, kind: allowed_values, column: sex, values: ['1', '2']}
+      - {id: code, kind: regex, column: code, pattern: '[A-Z][0-9]'}
+    """
+    result = run(tmp_path, rules, csv="\n".join(lines) + "\n", group_by=["prov"], sample_size=3)
+    got = {r.rule_id: [(s.row, s.values) for s in r.samples] for r in result.rules}
+    assert got == {
+        "sex": [(7, {"sex": "Q"}), (14, {"sex": "Q"}), (21, {"sex": "Q"})],
+        "code": [(11, {"code": "bad"}), (22, {"code": "bad"}), (33, {"code": "bad"})],
+    }
+    assert result.tables[0].scans == 1
