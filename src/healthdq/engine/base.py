@@ -53,6 +53,14 @@ class Engine(ABC):
         """A 64-bit hash of the columns' values: equal keys hash equal (collisions possible)."""
         return f"hash({', '.join(self.quote(c) for c in columns)})"
 
+    def hash_partitions(self, rows: int) -> int:
+        """Slices of the hash space a key aggregate over `rows` rows is split into.
+
+        One slice at a time bounds an in-process engine's hash table; a cluster engine spreads
+        the aggregate over executors instead and keeps 1.
+        """
+        return 1
+
     @abstractmethod
     def sample(self, predicate: str, columns: list[str], limit: int) -> str:
         """Aggregate collecting up to `limit` rows (lowest __row first) where predicate holds.

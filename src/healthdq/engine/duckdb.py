@@ -12,6 +12,9 @@ import duckdb
 from healthdq.engine.base import Engine, ProgressCallback
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, register_source
 
+UNIQUE_SLICE_ROWS = 5_000_000
+UNIQUE_MAX_SLICES = 8
+
 
 class DuckDBEngine(Engine):
     name = "duckdb"
@@ -98,6 +101,12 @@ class DuckDBEngine(Engine):
     def describe(self, relation: str) -> dict[str, str]:
         rows = self.con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
+
+    def hash_partitions(self, rows: int) -> int:
+        # About 5M keys per slice: a slice's hash table stays near 400 MB; each further slice
+        # re-reads the key column (measured at 10M distinct keys: 1 slice 0.9 s / 0.7 GB,
+        # 2 slices 1.0 s / 0.5 GB).
+        return min(UNIQUE_MAX_SLICES, max(1, -(-rows // UNIQUE_SLICE_ROWS)))
 
     def close(self) -> None:
         self.con.close()

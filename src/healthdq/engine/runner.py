@@ -395,7 +395,9 @@ class TableRun:
         Grouping millions of text keys is the costliest aggregate a contract asks for, so it runs
         on a 64-bit hash of the key first: a key whose hash occurs once cannot be duplicated.
         Only rows whose hash repeats (true duplicates, plus the rare collision) are grouped on
-        the key itself, which keeps the count exact and the memory to one integer per key.
+        the key itself, which keeps the count exact and the memory to one integer per key. On a
+        large table the hash pass runs slice by slice of the hash space (Engine.hash_partitions)
+        so its hash table stays bounded.
         """
         try:
             cols = [self.compiler._name(c) for c in rule.columns]
@@ -408,9 +410,15 @@ class TableRun:
         nonnull = " AND ".join(f"{q(c)} IS NOT NULL" for c in cols)
         hashed = self.engine.hash_key(cols)
         sample = self.engine.sample("__c > 1", ["__c", *cols], max(self.options.sample_size, 1))
+        slices = self.engine.hash_partitions(self.registered.rows)
+        repeated = " UNION ALL ".join(
+            f"SELECT {hashed} AS __h FROM {table} WHERE {nonnull}"
+            + (f" AND {hashed} % {slices} = {i}" if slices > 1 else "")
+            + f" GROUP BY {hashed} HAVING count(*) > 1"
+            for i in range(slices)
+        )
         sql = (
-            f"WITH __d AS (SELECT {hashed} AS __h FROM {table} WHERE {nonnull} "
-            f"GROUP BY {hashed} HAVING count(*) > 1), "
+            f"WITH __d AS ({repeated}), "
             f"__k AS (SELECT {keys}, count(*) AS __c, min({q(ROW)}) AS {q(ROW)} FROM {table} "
             f"WHERE {nonnull} AND {hashed} IN (SELECT __h FROM __d) "
             f"GROUP BY {keys} HAVING count(*) > 1) "
