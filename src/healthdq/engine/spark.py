@@ -278,8 +278,6 @@ class SparkEngine(Engine):
         return self._typed(numbered, JSON_TYPES)
 
     def _csv(self, files: list[str], options: ReadOptions, warnings: list[str]) -> DataFrame:
-        from pyspark.sql.types import StringType, StructField, StructType
-
         from healthdq.sources import csv as local_csv
 
         encoding = options.encoding
@@ -301,24 +299,31 @@ class SparkEngine(Engine):
             charset = JAVA_CHARSETS.get(codecs.lookup(encoding).name, encoding)
         except LookupError:
             raise SourceError(f"unknown encoding '{encoding}'", path=files[0]) from None
-        schema = StructType([StructField(n, StringType()) for n in names])
-        df = self.spark.read.csv(
-            files,
-            schema=schema,
-            header=True,
-            sep=delimiter,
-            quote='"',
-            escape='"',
-            encoding=charset,
-            # Spark's line splitter assumes a one-byte newline: UTF-16 is read whole per file.
-            multiLine=charset.startswith("UTF-16"),
-            mode="FAILFAST",  # a ragged row is an error, never a silently padded row
-        )
+        # Spark's line splitter assumes a one-byte newline: UTF-16 is read whole per file.
+        df = self.read_csv_text(files, names, delimiter, charset, charset.startswith("UTF-16"))
         try:
             numbered = self._number(df)
         except Exception as exc:
             raise self._csv_error(exc, files, delimiter, encoding) from None
         return self._typed(numbered, {t for t, _ in TYPE_PATTERNS})
+
+    def read_csv_text(
+        self, files: list[str], names: list[str], delimiter: str, charset: str, multiline: bool
+    ) -> DataFrame:
+        """CSV files with a known header as all-text columns, read strictly (DuckDB's rules)."""
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        return self.spark.read.csv(
+            files,
+            schema=StructType([StructField(n, StringType()) for n in names]),
+            header=True,
+            sep=delimiter,
+            quote='"',
+            escape='"',
+            encoding=charset,
+            multiLine=multiline,
+            mode="FAILFAST",  # a ragged row is an error, never a silently padded row
+        )
 
     def _csv_error(
         self, exc: Exception, files: list[str], delimiter: str, encoding: str

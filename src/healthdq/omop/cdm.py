@@ -12,6 +12,7 @@ SQL, written in DuckDB's dialect and translated by the engine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,12 @@ def _lower_view(con: duckdb.DuckDBPyConnection, name: str, base: str, source: st
     return CdmTable(name=name, source=source, columns=columns, rows=int(row[0]) if row else 0)
 
 
-def _from_folder(con: duckdb.DuckDBPyConnection, folder: Path, cdm: Cdm) -> None:
+def folder_tables(folder: Path, cdm: Cdm) -> Iterator[tuple[str, Path]]:
+    """The folder's table files to read, as (table name, path), in name order.
+
+    A second file for a table is skipped with a warning; a zero-byte file is registered here as
+    a table with no columns and no rows, so neither engine reads it.
+    """
     files = sorted(
         p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES)
     )
@@ -103,13 +109,16 @@ def _from_folder(con: duckdb.DuckDBPyConnection, folder: Path, cdm: Cdm) -> None
         name = _stem(path)
         if name in cdm.tables:
             cdm.warnings.append(f"{path.name}: a second file for table {name}, ignored")
-            continue
+        elif path.stat().st_size == 0:
+            cdm.tables[name] = CdmTable(name=name, source=str(path), columns={}, rows=0)
+        else:
+            yield name, path
+
+
+def _from_folder(con: duckdb.DuckDBPyConnection, folder: Path, cdm: Cdm) -> None:
+    for name, path in folder_tables(folder, cdm):
         base = f"__cdm_{name}"
         try:
-            if path.stat().st_size == 0:
-                # A zero-byte file: the table exists but has no columns and no rows.
-                cdm.tables[name] = CdmTable(name=name, source=str(path), columns={}, rows=0)
-                continue
             if path.name.lower().endswith((".parquet", ".pq")):
                 con.execute(
                     f"CREATE OR REPLACE VIEW {q(base)} AS SELECT file_row_number + 1 AS {q(ROW)}, "

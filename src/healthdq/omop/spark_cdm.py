@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healthdq.engine.spark import JAVA_CHARSETS, SparkEngine
-from healthdq.errors import SourceError
-from healthdq.omop.cdm import FILE_SUFFIXES, Cdm, CdmTable, _stem
+from healthdq.omop.cdm import Cdm, CdmTable, folder_tables
 from healthdq.sources import csv as local_csv
 from healthdq.sources.base import ROW
 
@@ -45,19 +44,7 @@ CANDIDATES: list[tuple[str, str]] = [
 
 def open_folder(engine: SparkEngine, folder: Path, cdm: Cdm) -> None:
     """Register every CSV/Parquet file of `folder` as a CDM table view (see cdm._from_folder)."""
-    files = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES)
-    )
-    if not files:
-        raise SourceError("folder holds no CSV or Parquet files", path=str(folder))
-    for path in files:
-        name = _stem(path)
-        if name in cdm.tables:
-            cdm.warnings.append(f"{path.name}: a second file for table {name}, ignored")
-            continue
-        if path.stat().st_size == 0:
-            cdm.tables[name] = CdmTable(name=name, source=str(path), columns={}, rows=0)
-            continue
+    for name, path in folder_tables(folder, cdm):
         try:
             if path.name.lower().endswith((".parquet", ".pq")):
                 df = _parquet(engine, path)
@@ -121,17 +108,7 @@ def _csv(engine: SparkEngine, path: Path) -> tuple[DataFrame, int]:
         return engine.spark.createDataFrame([], empty), 0
 
     def read(multiline: bool) -> tuple[DataFrame, dict[str, str], int]:
-        raw = engine.spark.read.csv(
-            str(path.resolve()),
-            schema=schema,
-            header=True,
-            sep=delimiter,
-            quote='"',
-            escape='"',
-            encoding=charset,
-            multiLine=multiline,
-            mode="FAILFAST",  # a ragged row is an error, never a padded row
-        )
+        raw = engine.read_csv_text([str(path.resolve())], names, delimiter, charset, multiline)
         if raw.rdd.getNumPartitions() == 1:
             # One split: monotonically_increasing_id is already 0, 1, 2... in file order.
             numbered = raw.select(
