@@ -24,6 +24,9 @@ class Engine(ABC):
 
     name: str = "abstract"
     dialect: str = ""
+    # Range bitmaps (bitstring_agg / bit_count): prove an integer id unique, or count the ids
+    # present, in one cheap pass. Engines without them run the exact GROUP BY or join instead.
+    bitmaps: bool = False
 
     @abstractmethod
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:

@@ -19,6 +19,7 @@ UNIQUE_MAX_SLICES = 8
 class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
+    bitmaps = True
 
     def __init__(
         self,

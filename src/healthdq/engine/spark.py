@@ -112,6 +112,7 @@ class SparkEngine(Engine):
         self.query_seconds = 0.0
         self.queries = 0
         self._cached: list[DataFrame] = []
+        self._temps: dict[str, DataFrame] = {}  # materialised lookups by name
         self._bounded_min_by = self._probe("SELECT min_by(x, x, 2) FROM VALUES (1) AS t(x)")
 
     def _probe(self, sql: str) -> bool:
@@ -455,8 +456,6 @@ class SparkEngine(Engine):
     # -- hand-written SQL (the OMOP runner) ---------------------------------------------------
     def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
         df = self.spark.sql(self.translate(sql))
-        if not hasattr(self, "_temps"):
-            self._temps: dict[str, DataFrame] = {}
         previous = self._temps.pop(name, None)
         if previous is not None:
             previous.unpersist()  # a lookup built again (a second run on this session)

@@ -247,20 +247,17 @@ def _unique_ids(engine: Engine, table: str, column: str, type_name: str) -> bool
     Proved with a bitmap over the id range (one cheap pass); anything else is 'not proved',
     including every engine without DuckDB's bitstring_agg (the GROUP BY gives the same rows).
     """
-    if not isinstance(engine, DuckDBEngine) or not type_name.upper().startswith(INTEGER_TYPES):
+    if not engine.bitmaps or not type_name.upper().startswith(INTEGER_TYPES):
         return False
-    con = engine.con
     col = q(column)
     try:
-        n, lo, hi = con.execute(
-            f"SELECT count({col}), min({col}), max({col}) FROM {q(table)}"
-        ).fetchone() or (0, None, None)
+        n, lo, hi = engine.fetch(f"SELECT count({col}), min({col}), max({col}) FROM {q(table)}")[0]
         if not n or hi - lo >= 1 << 27:
             return False
-        row = con.execute(
+        rows = engine.fetch(
             f"SELECT bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)})) FROM {q(table)}"
-        ).fetchone()
-        return bool(row and row[0] == n)
+        )
+        return bool(rows and rows[0][0] == n)
     except duckdb.Error:
         return False
 

@@ -103,9 +103,6 @@ class _Runner:
         self, engine: Engine, cdm: Cdm, run_date: date, sample_size: int, fused: bool
     ) -> None:
         self.engine = engine
-        # DuckDB's bitmaps (bitstring_agg) prove uniqueness and coverage in one cheap pass;
-        # other engines run the exact query those proofs stand in for.
-        self.bitmaps = isinstance(engine, DuckDBEngine)
         self.cdm = cdm
         self.run_date = run_date
         self.sample_size = sample_size
@@ -374,7 +371,7 @@ class _Runner:
         kind = self.cdm.tables[table].columns[f].upper()
         col = q(f)
         t0 = time.perf_counter()
-        if kind.startswith(INTEGER_PREFIXES) and self.bitmaps:
+        if kind.startswith(INTEGER_PREFIXES) and self.engine.bitmaps:
             try:
                 n, nonnull, lo, hi = self.fetch(
                     f"SELECT count(*), count({col}), min({col}), max({col}) FROM {q(table)}",
@@ -529,7 +526,7 @@ class _Runner:
         """The person id range, when small enough for a bitmap."""
         if not hasattr(self, "_span"):
             self._span: tuple[int, int] | None = None
-            if not self.bitmaps:
+            if not self.engine.bitmaps:
                 return None
             try:
                 lo, hi = self.query("SELECT min(k), max(k) FROM __lk_person")[0]
