@@ -35,6 +35,7 @@ from healthdq.results import (
     RunResult,
     Sample,
     TableResult,
+    decide,
 )
 from healthdq.rules import model as m
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
@@ -50,16 +51,6 @@ class RunOptions:
     suppress_small_numbers: bool = True
     # Tables at least this large get column-local rules evaluated per distinct value.
     per_distinct_min_rows: int = 100_000
-
-
-def decide(violations: int, denominator: int, threshold: float) -> tuple[str, float | None]:
-    """DQD semantics: failed when % violating exceeds the threshold; 0 means any violation."""
-    if denominator == 0:
-        return "not_applicable", None
-    pct = 100.0 * violations / denominator
-    if violations > 0 and pct > threshold:
-        return "failed", pct
-    return "passed", pct
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,13 +6,13 @@ SCHEMA_VERSION changes only when a field is removed or changes meaning; new fiel
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.0"
+from healthdq.results.status import Status, is_failing, severity_rank
 
-Status = Literal["passed", "failed", "not_applicable", "error"]
+SCHEMA_VERSION = "1.0"
 
 
 class Sample(BaseModel):
@@ -102,6 +102,5 @@ class RunResult(BaseModel):
 
         A rule that could not run counts as failing: never a silent pass.
         """
-        ranks = {"fatal": 3, "error": 2, "warning": 1, "info": 0}
-        failed = [ranks.get(r.severity, 0) for r in self.rules if r.status in ("failed", "error")]
+        failed = [severity_rank(r.severity) for r in self.rules if is_failing(r.status)]
         return max(failed, default=-1)

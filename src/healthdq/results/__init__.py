@@ -1,0 +1,29 @@
+"""Run results: one model for every verb (model.py), statuses and decisions (status.py)."""
+
+from healthdq.results.model import (
+    SCHEMA_VERSION,
+    ColumnInfo,
+    GroupBreakdown,
+    GroupRow,
+    RuleResult,
+    RunResult,
+    Sample,
+    TableResult,
+)
+from healthdq.results.status import STATUSES, Status, decide, is_failing, severity_rank
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "ColumnInfo",
+    "GroupBreakdown",
+    "GroupRow",
+    "RuleResult",
+    "RunResult",
+    "Sample",
+    "Status",
+    "TableResult",
+    "decide",
+    "is_failing",
+    "severity_rank",
+]
