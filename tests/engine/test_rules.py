@@ -9,6 +9,7 @@ import pytest
 
 from healthdq.engine.duckdb import DuckDBEngine
 from healthdq.engine.runner import RunOptions, decide, run_contract
+from healthdq.governance.suppression import suppress_small_numbers
 from healthdq.results import RunResult
 from healthdq.rules.loader import parse_contract
 
@@ -93,7 +94,7 @@ def test_row_rules_and_table_rules_share_one_scan(tmp_path: Path) -> None:
 
 def test_group_breakdown_counts_per_group(tmp_path: Path) -> None:
     rules = "      - {id: vals, kind: allowed_values, column: sex, values: ['1', '2']}\n"
-    result = run(tmp_path, rules, group_by=["prov"], suppress_small_numbers=False)
+    result = run(tmp_path, rules, group_by=["prov"])
     got = {(g.group, g.violating_rows, g.denominator) for g in result.groups[0].rows}
     assert got == {("RR8", 0, 2), ("RTH", 2, 2)}
 
@@ -180,12 +181,12 @@ def test_group_breakdown_suppresses_small_numbers(tmp_path: Path) -> None:
     rows += [f"{i},RTH,M" for i in range(20, 40)]
     csv = "\n".join(rows) + "\n"
     rules = "      - {id: vals, kind: allowed_values, column: sex, values: ['1', '2']}"
-    result = run(tmp_path, rules, csv=csv, group_by=["prov"])
+    result = suppress_small_numbers(run(tmp_path, rules, csv=csv, group_by=["prov"]), 7)
     groups = {g.group: g for g in result.groups[0].rows}
     assert groups["RR8"].suppressed and groups["RR8"].violating_rows is None
     assert not groups["RTH"].suppressed and groups["RTH"].violating_rows == 20
     assert result.rules[0].violating_rows == 23
-    raw = run(tmp_path, rules, csv=csv, group_by=["prov"], suppress_small_numbers=False)
+    raw = run(tmp_path, rules, csv=csv, group_by=["prov"])
     assert {g.group: g.violating_rows for g in raw.groups[0].rows} == {"RR8": 3, "RTH": 20}
 
 

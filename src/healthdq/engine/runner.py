@@ -48,7 +48,6 @@ class RunOptions:
     sample_size: int = 5
     group_by: list[str] = field(default_factory=list)
     run_date: date | None = None
-    suppress_small_numbers: bool = True
     # Tables at least this large get column-local rules evaluated per distinct value.
     per_distinct_min_rows: int = 100_000
 
@@ -355,7 +354,6 @@ class TableRun:
     def _breakdown(
         self, column: str, groups: dict[Any, _Totals], query: FusedQuery
     ) -> GroupBreakdown:
-        small = self.contract.small_number if self.options.suppress_small_numbers else 0
         out: list[GroupRow] = []
         for value, t in groups.items():
             for rule in self.spec.rules:
@@ -366,16 +364,14 @@ class TableRun:
                     continue
                 d = t.sums.get(slots.denominator, 0) if slots.denominator else t.n
                 v = t.violations.get(rule.id, 0)
-                # Small non-zero counts can identify patients: hide the count and the %.
-                suppressed = 0 < v < small
+                # Raw counts: small numbers are suppressed by governance (pipeline), not here.
                 out.append(
                     GroupRow(
                         group=None if value is None else str(value),
                         rule_id=rule.id,
-                        violating_rows=None if suppressed else v,
+                        violating_rows=v,
                         denominator=d,
-                        pct_violating=None if suppressed or not d else 100.0 * v / d,
-                        suppressed=suppressed,
+                        pct_violating=100.0 * v / d if d else None,
                     )
                 )
         return GroupBreakdown(table=self.name, column=column, rows=out)

@@ -85,6 +85,22 @@ class OmopRun:
         return out
 
 
+def summary_by_category(result: RunResult) -> dict[str, dict[str, int]]:
+    """Executed / passed / failed / not applicable / error per Kahn category, then Total."""
+    keys = ("executed", "passed", "failed", "not_applicable", "error")
+    out: dict[str, dict[str, int]] = {
+        cat: dict.fromkeys(keys, 0) for cat in ("Conformance", "Completeness", "Plausibility")
+    }
+    total = dict.fromkeys(keys, 0)
+    for rule in result.rules:
+        counts = out.setdefault((rule.category or "other").capitalize(), dict.fromkeys(keys, 0))
+        for c in (counts, total):
+            c["executed"] += 1
+            c[rule.status] += 1
+    out["Total"] = total
+    return out
+
+
 def _select(
     checks: tuple[CheckDef, ...], names: list[str] | None, tables: list[str] | None
 ) -> list[CheckDef]:

@@ -1,0 +1,66 @@
+"""Turning command-line arguments into library inputs: column mappings and table sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from healthdq.errors import ContractError, HealthdqError
+from healthdq.rules import model as m
+
+
+def parse_mapping(items: list[str], map_file: Path | None) -> dict[str, str]:
+    """--map PACK_COLUMN=YOUR_COLUMN items and a --map-file YAML, as one mapping."""
+    mapping: dict[str, str] = {}
+    if map_file is not None:
+        if not map_file.exists():
+            raise ContractError("mapping file not found", path=str(map_file))
+        try:
+            data = yaml.safe_load(map_file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ContractError(
+                "invalid YAML", path=str(map_file), line=mark.line + 1 if mark else None
+            ) from None
+        if not isinstance(data, dict):
+            raise ContractError(
+                "mapping must be 'pack_column: your_column' pairs", path=str(map_file)
+            )
+        mapping.update({str(k): str(v) for k, v in data.items()})
+    for item in items:
+        if "=" not in item:
+            raise HealthdqError(f"--map expects PACK_COLUMN=YOUR_COLUMN, got '{item}'")
+        k, v = item.split("=", 1)
+        mapping[k.strip()] = v.strip()
+    return mapping
+
+
+def table_sources(contract: m.Contract, data: list[str]) -> dict[str, str]:
+    """DATA is a path for a one-table contract, or TABLE=PATH items for several tables."""
+    names = list(contract.tables)
+    sources: dict[str, str] = {}
+    for item in data:
+        table, sep, path = item.partition("=")
+        if sep and table in contract.tables:
+            sources[table] = path
+        elif len(names) == 1 and not sources:
+            sources[names[0]] = item
+        else:
+            raise HealthdqError(
+                f"'{item}': this contract has tables {', '.join(names)}; give TABLE=PATH"
+            )
+    base = Path(contract.path).parent if contract.path else Path(".")
+    for name, spec in contract.tables.items():
+        if name not in sources and spec.source:
+            src = Path(spec.source)
+            sources[name] = str(src if src.is_absolute() else base / src)
+    missing = [n for n in names if n not in sources]
+    if missing:
+        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: pass TABLE=PATH")
+    return sources
+
+
+def outputs(**paths: Path | None) -> dict[str, Path]:
+    """Renderer name -> file for the output options that were given (underscores become -)."""
+    return {name.replace("_", "-"): path for name, path in paths.items() if path is not None}

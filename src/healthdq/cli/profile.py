@@ -1,0 +1,51 @@
+"""`healthdq profile`: a one-pass column profile and a suggested contract (docs/profile.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from healthdq import pipeline
+from healthdq.cli.app import app, err
+from healthdq.sources.base import ReadOptions
+
+
+@app.command()
+def profile(
+    data: Annotated[str, typer.Argument(help="Data file, folder or glob.")],
+    suggest: Annotated[
+        Path | None, typer.Option(help="Write a suggested contract YAML here.")
+    ] = None,
+    table: Annotated[
+        str, typer.Option(help="Name for the table in the suggested contract.")
+    ] = "data",
+    fmt: Annotated[str | None, typer.Option("--format", help="csv|parquet|json|duckdb.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the profile as JSON.")
+    ] = None,
+    audit_log: Annotated[
+        Path | None, typer.Option(help="Audit log of patient-level access.")
+    ] = None,
+) -> None:
+    """Profile every column in one pass and suggest a starting contract."""
+    from healthdq.profile import render_profile, suggest_contract
+
+    prof = pipeline.profile(
+        data,
+        table=table,
+        read_options=ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding),
+        settings=pipeline.Settings(audit_log=audit_log),
+    )
+    render_profile(prof, Console())
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(prof.model_dump_json(indent=2), encoding="utf-8")
+    if suggest:
+        suggest.parent.mkdir(parents=True, exist_ok=True)
+        suggest.write_text(suggest_contract(prof, table, source=data), encoding="utf-8")
+        err.print(f"suggested contract written to {suggest}")

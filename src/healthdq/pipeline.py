@@ -1,0 +1,286 @@
+"""One pipeline for every job: read → run → score → govern → audit → store → render.
+
+The CLI verbs, the Python API (api.py) and later the server call these functions and nothing
+else, so masking, small-number suppression and the audit entry are applied here, once, for every
+verb. A job returns its result; files are written only through the renderer registry.
+
+Order, and why: small-number suppression runs before scoring (a group score must never be
+computed from a figure that is then hidden); masking runs after scoring (scores use counts, not
+values) and before anything leaves the process (audit, store, files).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from healthdq.errors import HealthdqError
+from healthdq.results import RunResult
+from healthdq.rules import model as m
+from healthdq.sources.base import ReadOptions
+
+if TYPE_CHECKING:
+    from healthdq.engine.base import Engine
+    from healthdq.profile import TableProfile
+
+# Failing-row samples are patient-level rows read back into memory: bound them.
+MAX_SAMPLE_SIZE = 1000
+TableProgress = Callable[[str, float], None]
+
+
+@dataclass
+class Settings:
+    """What every job shares: governance, audit, store and outputs."""
+
+    unmask: bool = False
+    suppress_small_numbers: bool = True
+    audit_log: Path | None = None
+    # Outputs: renderer name (json, html, junit, dqd-json...) -> file.
+    outputs: dict[str, Path] = field(default_factory=dict)
+    # Engine construction when the job is given an engine name.
+    threads: int | None = None
+    spark_master: str = "local[2]"
+    # An empty table (header only) fails the run unless allowed.
+    allow_empty: bool = False
+
+
+def check_sample_size(sample_size: int) -> int:
+    """Refuse sizes that would break rules (negative, or more rows than a report can hold)."""
+    if sample_size < 0:
+        raise HealthdqError(f"--sample-size must be 0 or more, got {sample_size}")
+    if sample_size > MAX_SAMPLE_SIZE:
+        raise HealthdqError(f"--sample-size must be at most {MAX_SAMPLE_SIZE}, got {sample_size}")
+    return sample_size
+
+
+def parse_run_date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HealthdqError(f"--run-date '{text}' is not YYYY-MM-DD") from None
+
+
+def _engine(engine: Engine | str, settings: Settings) -> tuple[Engine, bool]:
+    """The engine to use and whether this job owns (and so closes) it."""
+    if isinstance(engine, str):
+        from healthdq.engine.registry import create_engine
+
+        return create_engine(engine, threads=settings.threads, master=settings.spark_master), True
+    return engine, False
+
+
+# -- govern ------------------------------------------------------------------------------------
+def _govern(
+    result: RunResult, identifiers: dict[tuple[str, str], str], settings: Settings
+) -> RunResult:
+    from healthdq.governance.masking import mask_samples
+
+    if settings.unmask:
+        result.masked = False
+        return result
+    return mask_samples(result, identifiers)
+
+
+def contract_identifiers(contract: m.Contract) -> dict[tuple[str, str], str]:
+    return {
+        (t, c): s.identifier
+        for t, tspec in contract.tables.items()
+        for c, s in tspec.columns.items()
+        if s.identifier
+    }
+
+
+# -- audit -------------------------------------------------------------------------------------
+def _audit(
+    action: str,
+    dataset: str,
+    rows: int,
+    columns: list[str],
+    settings: Settings,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every access to patient-level rows is written to the audit log, whatever the verb."""
+    from healthdq.governance.audit import AuditLog
+
+    path = settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
+    return AuditLog(path).record(
+        action=action,
+        dataset=dataset,
+        rows=rows,
+        columns=columns,
+        unmasked=settings.unmask,
+        detail=detail,
+    )
+
+
+def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
+    sampled = sum(len(r.samples) for r in result.rules)
+    _audit(
+        action,
+        dataset,
+        sampled,
+        sorted({c for r in result.rules if r.samples for c in r.columns}),
+        settings,
+        {"run_id": result.run_id, "contract": result.contract},
+    )
+
+
+# -- render ------------------------------------------------------------------------------------
+def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -> None:
+    from healthdq.report.registry import render
+
+    for name, path in settings.outputs.items():
+        if name not in skip:
+            render(name, result, path)
+
+
+# -- jobs --------------------------------------------------------------------------------------
+def check(
+    contract: m.Contract,
+    sources: Mapping[str, str],
+    *,
+    read_options: ReadOptions | Mapping[str, ReadOptions] | None = None,
+    sample_size: int = 5,
+    group_by: list[str] | None = None,
+    run_date: date | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+    progress: TableProgress | None = None,
+) -> RunResult:
+    """Check `sources` (table -> location) against `contract`; govern, audit, render."""
+    from healthdq.engine.runner import RunOptions, run_contract
+    from healthdq.governance.suppression import suppress_small_numbers
+    from healthdq.scoring import score
+
+    cfg = settings or Settings()
+    if isinstance(read_options, ReadOptions) or read_options is None:
+        per_table = {n: read_options or ReadOptions() for n in contract.tables}
+    else:
+        per_table = dict(read_options)
+    options = RunOptions(
+        sample_size=check_sample_size(sample_size),
+        group_by=list(group_by or []),
+        run_date=run_date,
+    )
+    eng, owned = _engine(engine, cfg)
+    try:
+        result = run_contract(eng, contract, dict(sources), per_table, options, progress)
+    finally:
+        if owned:
+            eng.close()
+    _check_empty(result, cfg)
+    if cfg.suppress_small_numbers:
+        suppress_small_numbers(result, contract.small_number)
+    score(result)
+    result = _govern(result, contract_identifiers(contract), cfg)
+    _audit_run("check.samples", result, ", ".join(f"{t}={s}" for t, s in sources.items()), cfg)
+    _render(result, cfg)
+    return result
+
+
+def empty_tables(result: RunResult) -> list[str]:
+    return [t.name for t in result.tables if t.rows == 0]
+
+
+def _check_empty(result: RunResult, settings: Settings) -> None:
+    """A header-only table: every rule is not applicable, and the run fails unless allowed."""
+    empty = empty_tables(result)
+    if not empty:
+        return
+    for table in result.tables:
+        if table.rows == 0:
+            table.warnings.append(
+                f"table {table.name} has no rows: nothing was checked"
+                + ("" if settings.allow_empty else " (exit 1; --allow-empty to accept)")
+            )
+    for rule in result.rules:
+        if rule.table in empty and rule.status != "error":
+            rule.status = "not_applicable"
+            rule.message = "table has no rows"
+            rule.samples = []
+    result.summary = {s: 0 for s in ("passed", "failed", "not_applicable", "error")}
+    for r in result.rules:
+        result.summary[r.status] += 1
+    result.summary["rules"] = len(result.rules)
+
+
+def omop(
+    location: str,
+    *,
+    run_date: date | None = None,
+    sample_size: int = 5,
+    schema: str | None = None,
+    check_names: list[str] | None = None,
+    tables: list[str] | None = None,
+    dqd_case: str = "camel",
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> RunResult:
+    """OHDSI DQD's OMOP CDM v5.4 checks on `location`; govern, audit, render."""
+    from healthdq.omop.dqd_json import write_dqd_json
+    from healthdq.omop.runner import run_omop
+    from healthdq.scoring import score
+
+    cfg = settings or Settings()
+    eng, owned = _engine(engine, cfg)
+    try:
+        run = run_omop(
+            location,
+            engine=eng,
+            run_date=run_date,
+            sample_size=check_sample_size(sample_size),
+            schema=schema,
+            check_names=check_names or None,
+            tables=tables or None,
+        )
+    finally:
+        if owned:
+            eng.close()
+    result = score(run.result)
+    # OMOP ids are pseudonymous, but person_id still identifies a row: mask it like an NHS number.
+    identifiers = {(t.name, "person_id"): "local_id" for t in result.tables if t.name}
+    result = _govern(result, identifiers, cfg)
+    _audit_run("omop.samples", result, location, cfg)
+    if "dqd-json" in cfg.outputs:
+        write_dqd_json(run, cfg.outputs["dqd-json"], "snake" if dqd_case == "snake" else "camel")
+    _render(result, cfg, skip=("dqd-json",))
+    return result
+
+
+def profile(
+    location: str,
+    *,
+    table: str = "data",
+    read_options: ReadOptions | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> TableProfile:
+    """Profile every column of `location`; govern (identifiers masked), audit."""
+    from healthdq.profile import profile_table
+
+    cfg = settings or Settings()
+    eng, owned = _engine(engine, cfg)
+    try:
+        eng.register(table, location, read_options or ReadOptions())
+        con = getattr(eng, "con", None)
+        if con is None:
+            raise HealthdqError(f"profile does not run on the {eng.name} engine yet")
+        prof = profile_table(con, table)
+    finally:
+        if owned:
+            eng.close()
+    # A profile reads every row and shows values (identifiers masked): an audited access.
+    _audit(
+        "profile",
+        location,
+        int(getattr(prof, "rows", 0) or 0),
+        [c.name for c in getattr(prof, "columns", [])],
+        cfg,
+    )
+    return prof
