@@ -97,6 +97,10 @@ def contract_identifiers(contract: m.Contract) -> dict[tuple[str, str], str]:
 
 
 # -- audit -------------------------------------------------------------------------------------
+def _audit_log_path(settings: Settings) -> Path:
+    return settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
+
+
 def _audit(
     action: str,
     dataset: str,
@@ -120,14 +124,23 @@ def _audit(
 
 
 def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
+    from healthdq.results import AuditRef
+
     sampled = sum(len(r.samples) for r in result.rules)
-    _audit(
+    event = _audit(
         action,
         dataset,
         sampled,
         sorted({c for r in result.rules if r.samples for c in r.columns}),
         settings,
         {"run_id": result.run_id, "contract": result.contract},
+    )
+    # The log's head after this run: kept in the result (and the store) so that a later
+    # deletion of the log's last entries is detectable.
+    result.audit = AuditRef(
+        log=str(_audit_log_path(settings)),
+        head=str(event.get("mac") or event.get("hash") or ""),
+        keyed=bool(event.get("mac")),
     )
 
 

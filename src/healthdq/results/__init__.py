@@ -2,9 +2,11 @@
 
 from healthdq.results.model import (
     SCHEMA_VERSION,
+    AuditRef,
     ColumnInfo,
     GroupBreakdown,
     GroupRow,
+    Metric,
     RuleResult,
     RunResult,
     Sample,
@@ -15,9 +17,11 @@ from healthdq.results.status import STATUSES, Status, decide, is_failing, severi
 __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
+    "AuditRef",
     "ColumnInfo",
     "GroupBreakdown",
     "GroupRow",
+    "Metric",
     "RuleResult",
     "RunResult",
     "Sample",

@@ -80,6 +80,31 @@ class GroupBreakdown(BaseModel):
     scores: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class Metric(BaseModel):
+    """One measurement of a run, keyed as in Deequ's metrics repository.
+
+    The run supplies dataset (contract and sources) and time (started_at); a metric adds where
+    (table, column, rule, group) and what (name). Numbers go in `value`; anything else (a text
+    min/max, top values as JSON) in `text`. History, anomaly alerts and drift read these.
+    """
+
+    name: str  # rows | nulls | blanks | distinct | min | max | mean | top_values | violating ...
+    value: float | None = None
+    text: str | None = None
+    table: str | None = None
+    column: str | None = None
+    rule: str | None = None
+    group: str | None = None  # "column=value" of a by-group breakdown
+
+
+class AuditRef(BaseModel):
+    """Where this run's access was recorded: the audit event's hash is the log's head then."""
+
+    log: str
+    head: str
+    keyed: bool = False
+
+
 class RunResult(BaseModel):
     schema_version: str = SCHEMA_VERSION
     healthdq_version: str
@@ -96,6 +121,8 @@ class RunResult(BaseModel):
     groups: list[GroupBreakdown] = Field(default_factory=list)
     scores: dict[str, Any] = Field(default_factory=dict)
     summary: dict[str, int] = Field(default_factory=dict)
+    metrics: list[Metric] = Field(default_factory=list)
+    audit: AuditRef | None = None
 
     def worst_failure(self) -> int:
         """Highest severity rank among failed or errored rules (-1 if none).
