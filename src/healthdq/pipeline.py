@@ -79,11 +79,12 @@ def _engine(engine: Engine | str, settings: Settings) -> tuple[Engine, bool]:
 def _govern(
     result: RunResult, identifiers: dict[tuple[str, str], str], settings: Settings
 ) -> RunResult:
-    from healthdq.governance.masking import mask_samples
+    from healthdq.governance.masking import mask_metrics, mask_samples
 
     if settings.unmask:
         result.masked = False
         return result
+    mask_metrics(result, identifiers)
     return mask_samples(result, identifiers)
 
 
@@ -169,6 +170,7 @@ def check(
     """Check `sources` (table -> location) against `contract`; govern, audit, render."""
     from healthdq.engine.runner import RunOptions, run_contract
     from healthdq.governance.suppression import suppress_small_numbers
+    from healthdq.results.metrics import result_metrics
     from healthdq.scoring import score
 
     cfg = settings or Settings()
@@ -190,6 +192,7 @@ def check(
     _check_empty(result, cfg)
     if cfg.suppress_small_numbers:
         suppress_small_numbers(result, contract.small_number)
+    result.metrics += result_metrics(result)
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
     _audit_run("check.samples", result, ", ".join(f"{t}={s}" for t, s in sources.items()), cfg)
@@ -258,6 +261,13 @@ def omop(
     result = score(run.result)
     # OMOP ids are pseudonymous, but person_id still identifies a row: mask it like an NHS number.
     identifiers = {(t.name, "person_id"): "local_id" for t in result.tables if t.name}
+    # Plausibility samples carry the person's birth and death dates (__p_birth, __p_death60):
+    # dates that identify, masked as dates of birth.
+    for rule in result.rules:
+        for sample in rule.samples:
+            for column in sample.values:
+                if column.startswith(("__p_birth", "__p_death")):
+                    identifiers[(rule.table, column)] = "date_of_birth"
     result = _govern(result, identifiers, cfg)
     _audit_run("omop.samples", result, location, cfg)
     if "dqd-json" in cfg.outputs:

@@ -46,9 +46,18 @@ def _eligible(check: RowCheck, compiler: Compiler, skip: set[str]) -> str | None
 
 
 def per_distinct(
-    engine: Engine, table: str, checks: list[RowCheck], compiler: Compiler, skip: set[str]
+    engine: Engine,
+    table: str,
+    checks: list[RowCheck],
+    compiler: Compiler,
+    skip: set[str],
+    value_counts: dict[str, list[tuple[str, int]]] | None = None,
 ) -> tuple[list[RowCheck], set[str], int]:
-    """Rewrite eligible checks; returns (checks, low-cardinality columns, queries run)."""
+    """Rewrite eligible checks; returns (checks, low-cardinality columns, queries run).
+
+    `value_counts`, when given, receives each low-cardinality column's values and row counts
+    (the grouping runs anyway): exact distinct counts and top values for the run's metrics.
+    """
     by_column: dict[str, list[int]] = {}
     for i, check in enumerate(checks):
         column = _eligible(check, compiler, skip)
@@ -87,7 +96,8 @@ def per_distinct(
             for i in indexes
         )
         sql = (
-            f"SELECT {q}, {verdicts} FROM (SELECT {q} FROM {engine.quote(table)} "
+            f"SELECT {q}, __c, {verdicts} FROM (SELECT {q}, count(*) AS __c "
+            f"FROM {engine.quote(table)} "
             f"WHERE {q} IS NOT NULL GROUP BY {q} LIMIT {MAX_DISTINCT + 1}) AS __d"
         )
         try:
@@ -98,8 +108,10 @@ def per_distinct(
         if len(rows) > MAX_DISTINCT:
             continue
         low.add(column)
+        if value_counts is not None:
+            value_counts[column] = [(str(r[0]), int(r[1])) for r in rows]
         for k, i in enumerate(indexes):
-            failing = sorted(str(r[0]) for r in rows if r[k + 1])
+            failing = sorted(str(r[0]) for r in rows if r[k + 2])
             if len(failing) > MAX_FAILING:
                 continue
             violates: exp.Expr = (

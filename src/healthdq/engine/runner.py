@@ -31,12 +31,14 @@ from healthdq.results import (
     ColumnInfo,
     GroupBreakdown,
     GroupRow,
+    Metric,
     RuleResult,
     RunResult,
     Sample,
     TableResult,
     decide,
 )
+from healthdq.results.metrics import column_metrics
 from healthdq.rules import model as m
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
 
@@ -50,6 +52,8 @@ class RunOptions:
     run_date: date | None = None
     # Tables at least this large get column-local rules evaluated per distinct value.
     per_distinct_min_rows: int = 100_000
+    # Per-column basics (nulls, blanks, min, max, mean) measured in the fused scan.
+    column_metrics: bool = True
 
 
 def _jsonable(value: Any) -> Any:
@@ -79,8 +83,8 @@ class _Totals:
 
     def __init__(self) -> None:
         self.n = 0
-        self.sums: dict[str, int] = {}
-        self.latest: dict[str, Any] = {}
+        self.sums: dict[str, int | float] = {}
+        self.extremes: dict[str, Any] = {}  # min/max aggregates (latest date, column min/max)
         self.violations: dict[str, int] = {}
 
     def add(
@@ -88,20 +92,23 @@ class _Totals:
         row: tuple[Any, ...],
         index: dict[str, int],
         counts: list[str],
-        latest_aliases: set[str | None],
+        merges: dict[str, str],
         broken: list[str],
     ) -> None:
         n = int(row[index["__n"]])
         self.n += n
         for alias in counts:
             value = row[index[alias]]
-            if alias in latest_aliases:
-                if value is not None and (
-                    self.latest.get(alias) is None or value > self.latest[alias]
-                ):
-                    self.latest[alias] = value
-            else:
-                self.sums[alias] = self.sums.get(alias, 0) + int(value or 0)
+            merge = merges.get(alias)
+            if merge is None:
+                if isinstance(value, float):
+                    self.sums[alias] = self.sums.get(alias, 0) + value
+                else:
+                    self.sums[alias] = self.sums.get(alias, 0) + int(value or 0)
+            elif value is not None:
+                held = self.extremes.get(alias)
+                if held is None or (value > held if merge == "max" else value < held):
+                    self.extremes[alias] = value
         for rid in broken:
             self.violations[rid] = self.violations.get(rid, 0) + n
 
@@ -162,6 +169,10 @@ class TableRun:
         self.groups: list[GroupBreakdown] = []
         self.scans = 0
         self.low_cardinality: set[str] = set()
+        # Column -> basic metrics measured in the fused scan (nulls, blanks, min, max, mean).
+        self.column_values: dict[str, dict[str, Any]] = {}
+        # Code column -> (value, rows) from the per-distinct grouping: distinct and top values.
+        self.value_counts: dict[str, list[tuple[str, int]]] = {}
 
     def error(self, rule: m.RuleBase, message: str) -> None:
         self.results[rule.id] = _base_result(
@@ -184,7 +195,7 @@ class TableRun:
         if row_checks and self.registered.rows >= self.options.per_distinct_min_rows:
             identifiers = {c.lower() for c, s in self.spec.columns.items() if s.identifier}
             row_checks, self.low_cardinality, queries = per_distinct(
-                self.engine, self.name, row_checks, self.compiler, identifiers
+                self.engine, self.name, row_checks, self.compiler, identifiers, self.value_counts
             )
             self.scans += queries
         self._run_fused(row_checks, table_rules, self._group_columns(), progress)
@@ -206,13 +217,23 @@ class TableRun:
         return cols
 
     def _build(
-        self, checks: list[RowCheck], table_rules: list[m.RuleBase], groups: list[str]
+        self,
+        checks: list[RowCheck],
+        table_rules: list[m.RuleBase],
+        groups: list[str],
+        metrics: bool = False,
     ) -> FusedQuery:
         builder = FusedQueryBuilder(self.engine, self.name, self.low_cardinality)
         for check in checks:
             builder.add_row_check(check)
         for rule in table_rules:
             builder.add_table_check(rule, self.compiler)
+        if metrics and self.options.column_metrics:
+            # Only columns the scan reads anyway: a column no rule touches would add its I/O.
+            read = {c.lower() for r in self.spec.rules for c in r.columns_used}
+            read |= {c.lower() for c in groups}
+            columns = {c: t for c, t in self.registered.columns.items() if c.lower() in read}
+            builder.add_column_metrics(columns)
         return builder.build(groups, self.options.sample_size)
 
     def _fetch(self, sql: str, progress: Callable[[float], None] | None = None) -> Any:
@@ -226,7 +247,7 @@ class TableRun:
         groups: list[str],
         progress: Callable[[float], None] | None,
     ) -> None:
-        query = self._build(checks, table_rules, groups)
+        query = self._build(checks, table_rules, groups, metrics=True)
         try:
             rows = self._fetch(query.sql, progress)
         except Exception as exc:  # engine errors differ by engine; isolate the culprit
@@ -235,7 +256,7 @@ class TableRun:
                     self.error(check.rule, _one_line(exc))
                 return
             good = self._isolate(checks)
-            query = self._build(good, table_rules, groups)
+            query = self._build(good, table_rules, groups, metrics=True)
             try:
                 rows = self._fetch(query.sql, progress)
             except Exception:
@@ -248,7 +269,7 @@ class TableRun:
                         survivors.append(check)
                     except Exception as exc2:
                         self.error(check.rule, _one_line(exc2))
-                query = self._build(survivors, table_rules, groups)
+                query = self._build(survivors, table_rules, groups, metrics=True)
                 rows = self._fetch(query.sql, progress)
         self._assemble(query, rows)
 
@@ -268,7 +289,6 @@ class TableRun:
         """Sum the grouped output (a few hundred rows at most) into rule and group results."""
         index = {alias: i for i, alias in enumerate(query.aliases)}
         counts = [a for a in index if a.startswith("a") and a[1:].isdigit()]
-        latest_aliases: set[str | None] = {s.latest for s in query.slots.values() if s.latest}
         with_bits = [(rid, s.bit) for rid, s in query.slots.items() if s.bit is not None]
         total = _Totals()
         by_group: list[dict[Any, _Totals]] = [{} for _ in query.group_columns]
@@ -281,7 +301,7 @@ class TableRun:
                 for gi in range(len(query.group_columns))
             ]
             for t in targets:
-                t.add(row, index, counts, latest_aliases, broken)
+                t.add(row, index, counts, query.merges, broken)
             if broken and query.sample_alias and row[index[query.sample_alias]]:
                 for item in row[index[query.sample_alias]]:
                     for rid in broken:
@@ -299,6 +319,42 @@ class TableRun:
             self.results[rule.id] = result
         for gi, column in enumerate(query.group_columns):
             self.groups.append(self._breakdown(column, by_group[gi], query))
+        self._column_metrics(query, total)
+
+    def _column_metrics(self, query: FusedQuery, total: _Totals) -> None:
+        """Rows, nulls, blanks, min, max and mean per column, from the fused scan's aggregates."""
+        for column, aliases in query.column_metrics.items():
+            nonnull = int(total.sums.get(aliases["nonnull"], 0))
+            values: dict[str, Any] = {"nulls": total.n - nonnull}
+            for name in ("min", "max"):
+                if name in aliases:
+                    values[name] = total.extremes.get(aliases[name])
+            if "sum" in aliases and nonnull:
+                values["mean"] = float(total.sums.get(aliases["sum"], 0.0)) / nonnull
+            counts = self.value_counts.get(column)
+            if counts:
+                # Code columns: blanks, min and max from the distinct values already grouped.
+                values["blanks"] = sum(n for v, n in counts if not v.strip())
+                values["min"] = min(v for v, _ in counts)
+                values["max"] = max(v for v, _ in counts)
+            else:
+                blanks = self._blanks_from_not_null(column, total, values["nulls"])
+                if blanks is not None:
+                    values["blanks"] = blanks
+            self.column_values[column] = values
+
+    def _blanks_from_not_null(self, column: str, total: _Totals, nulls: int) -> int | None:
+        """A not_null rule counting blanks as missing already counted nulls + blanks."""
+        for rule in self.spec.rules:
+            if (
+                isinstance(rule, m.NotNullRule)
+                and rule.blank_is_null
+                and not rule.when
+                and rule.column.lower() == column.lower()
+                and rule.id in total.violations
+            ):
+                return max(0, total.violations[rule.id] - nulls)
+        return None
 
     def _rule_result(self, rule: m.RuleBase, slots: RuleSlots, t: _Totals, n: int) -> RuleResult:
         if isinstance(rule, m.RowCountRule):
@@ -311,7 +367,7 @@ class TableRun:
                 message=None if ok else f"{n} rows, expected {_bounds(rule.min, rule.max)}",
             )
         if isinstance(rule, m.FreshnessRule):
-            latest = t.latest.get(slots.latest or "")
+            latest = t.extremes.get(slots.latest or "")
             if latest is None:
                 return _base_result(
                     rule, self.name, "not_applicable", message="no dates to judge freshness"
@@ -328,7 +384,7 @@ class TableRun:
                 if ok
                 else f"latest {latest_date} is {age} days old (max {rule.max_age_days})",
             )
-        denominator = t.sums.get(slots.denominator, 0) if slots.denominator else n
+        denominator = int(t.sums.get(slots.denominator, 0)) if slots.denominator else n
         violations = t.violations.get(rule.id, 0)
         return self._counted(rule, violations, denominator, n)
 
@@ -362,7 +418,7 @@ class TableRun:
                     continue
                 if self.results[rule.id].status == "error":
                     continue
-                d = t.sums.get(slots.denominator, 0) if slots.denominator else t.n
+                d = int(t.sums.get(slots.denominator, 0)) if slots.denominator else t.n
                 v = t.violations.get(rule.id, 0)
                 # Raw counts: small numbers are suppressed by governance (pipeline), not here.
                 out.append(
@@ -503,6 +559,7 @@ def run_contract(
     tables: list[TableResult] = []
     rules: list[RuleResult] = []
     groups: list[GroupBreakdown] = []
+    metrics: list[Metric] = []
     for name, spec in contract.tables.items():
         t0 = time.perf_counter()
         reg = registered[name.lower()]
@@ -526,6 +583,7 @@ def run_contract(
         )
         rules += [table_run.results[r.id] for r in spec.rules if r.id in table_run.results]
         groups += table_run.groups
+        metrics += column_metrics(name, reg.rows, table_run.column_values, table_run.value_counts)
     summary: dict[str, int] = {s: 0 for s in ("passed", "failed", "not_applicable", "error")}
     for r in rules:
         summary[r.status] += 1
@@ -543,4 +601,5 @@ def run_contract(
         rules=rules,
         groups=groups,
         summary=summary,
+        metrics=metrics,
     )

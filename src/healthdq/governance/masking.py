@@ -122,3 +122,28 @@ def mask_samples(
             }
     result.masked = True
     return result
+
+
+# Metrics that carry values of the data rather than counts.
+VALUE_METRICS = ("min", "max", "top_values")
+
+
+def mask_metrics(
+    result: RunResult, identifiers: dict[tuple[str, str], str] | None = None
+) -> RunResult:
+    """Drop value-bearing metrics (min, max, top values) of identifier columns, in place.
+
+    Counts (nulls, blanks, distinct) stay: they describe the column, not a patient.
+    """
+    kinds = identifiers_of(result)
+    kinds.update(identifiers or {})
+    identifying = {(t.lower(), c.lower()) for t, c in kinds}
+    result.metrics = [
+        metric
+        for metric in result.metrics
+        if not (
+            metric.name in VALUE_METRICS
+            and (str(metric.table).lower(), str(metric.column).lower()) in identifying
+        )
+    ]
+    return result
