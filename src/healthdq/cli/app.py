@@ -16,6 +16,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Data quality for NHS health and care data: check, profile, synthesise.",
     pretty_exceptions_enable=False,
+    # Plain help: flags without a type column, and "healthdq[spark]" not read as markup.
+    rich_markup_mode=None,
 )
 err = Console(stderr=True)
 SEVERITIES = list(FAIL_ON)

@@ -20,7 +20,10 @@ from healthdq.sources.base import ReadOptions
 @app.command()
 def check(
     data: Annotated[
-        list[str], typer.Argument(help="Data file, folder or glob; TABLE=PATH for several tables.")
+        list[str],
+        typer.Argument(
+            help="Data file, folder or glob; TABLE=PATH for several tables.", metavar="DATA"
+        ),
     ],
     contract: Annotated[
         Path | None, typer.Option("--contract", "-c", help="Contract YAML file.")
@@ -29,13 +32,19 @@ def check(
         str | None, typer.Option("--pack", "-p", help="Shipped pack, e.g. nhs-apc.")
     ] = None,
     map_: Annotated[
-        list[str], typer.Option("--map", help="PACK_COLUMN=YOUR_COLUMN (repeatable).")
+        list[str],
+        typer.Option(
+            "--map", help="Bind a pack column to yours (repeatable).", metavar="PACK=YOURS"
+        ),
     ] = [],  # noqa: B006
     map_file: Annotated[
         Path | None, typer.Option("--map-file", help="YAML of pack_column: your_column.")
     ] = None,
     group_by: Annotated[
-        list[str], typer.Option("--group-by", "-g", help="Break results down by this column.")
+        list[str],
+        typer.Option(
+            "--group-by", "-g", help="Break results down by this column.", metavar="COLUMN"
+        ),
     ] = [],  # noqa: B006
     sample_size: Annotated[
         int, typer.Option(help=f"Failing rows kept per rule (0..{pipeline.MAX_SAMPLE_SIZE}).")

@@ -38,10 +38,12 @@ def omop(
         str | None, typer.Option(help="Schema holding the CDM (default: the one with PERSON).")
     ] = None,
     check_name: Annotated[
-        list[str], typer.Option("--check", help="Only this DQD check type (repeatable).")
+        list[str],
+        typer.Option("--check", help="Only this DQD check type (repeatable).", metavar="NAME"),
     ] = [],  # noqa: B006
     only_table: Annotated[
-        list[str], typer.Option("--only-table", help="Only this CDM table (repeatable).")
+        list[str],
+        typer.Option("--only-table", help="Only this CDM table (repeatable).", metavar="TABLE"),
     ] = [],  # noqa: B006
     run_date: Annotated[
         str | None, typer.Option(help="Date 'today' means in plausibility checks (YYYY-MM-DD).")
