@@ -10,12 +10,13 @@ failing values, which the planner tests with one substring search per row. Ident
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from sqlglot import exp
 
 from healthdq.engine.base import Engine
-from healthdq.engine.compiler import Compiler, RowCheck, col, lit
+from healthdq.engine.compiler import MARKER_PADDING, Compiler, RowCheck, col, lit
 from healthdq.validators.base import get_validator
 
 # Rule kinds whose verdict depends on one column's value alone.
@@ -110,6 +111,7 @@ def per_distinct(
         low.add(column)
         if value_counts is not None:
             value_counts[column] = [(str(r[0]), int(r[1])) for r in rows]
+        applies_of = _marker_membership(compiler, column, [str(r[0]) for r in rows])
         for k, i in enumerate(indexes):
             failing = sorted(str(r[0]) for r in rows if r[k + 2])
             if len(failing) > MAX_FAILING:
@@ -119,5 +121,25 @@ def per_distinct(
                 if failing
                 else exp.false()
             )
-            out[i] = replace(checks[i], violates=violates)
+            out[i] = replace(checks[i], violates=violates, applies=applies_of(checks[i].applies))
     return out, low, queries
+
+
+def _marker_membership(
+    compiler: Compiler, column: str, values: list[str]
+) -> Callable[[exp.Expr], exp.Expr]:
+    """Rewrites the column's marker test (a TRIM per row) as membership in the distinct values
+    that are markers, which the planner tests as cheaply as any code list."""
+    marker = compiler.marker(column)
+    if marker is None:
+        return lambda tree: tree
+    wanted = set(compiler.markers_of(column))
+    raw = sorted(v for v in values if v.strip(MARKER_PADDING) in wanted)
+    member: exp.Expr = (
+        exp.In(this=col(column), expressions=[lit(v) for v in raw]) if raw else exp.false()
+    )
+
+    def swap(node: exp.Expr) -> exp.Expr:
+        return member.copy() if node == marker else node
+
+    return lambda tree: tree.copy().transform(swap)
