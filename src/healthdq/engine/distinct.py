@@ -10,7 +10,6 @@ failing values, which the planner tests with one substring search per row. Ident
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from sqlglot import exp
@@ -65,6 +64,8 @@ def per_distinct(
         if column is not None:
             by_column.setdefault(column, []).append(i)
     out = list(checks)
+    # A grouped column's marker test -> membership in its distinct values that are markers.
+    swaps: dict[exp.Expr, exp.Expr] = {}
     low: set[str] = set()
     queries = 0
     if not by_column:
@@ -111,7 +112,9 @@ def per_distinct(
         low.add(column)
         if value_counts is not None:
             value_counts[column] = [(str(r[0]), int(r[1])) for r in rows]
-        applies_of = _marker_membership(compiler, column, [str(r[0]) for r in rows])
+        marker = compiler.marker(column)
+        if marker is not None:
+            swaps[marker] = _marker_membership(compiler, column, [str(r[0]) for r in rows])
         for k, i in enumerate(indexes):
             failing = sorted(str(r[0]) for r in rows if r[k + 2])
             if len(failing) > MAX_FAILING:
@@ -121,25 +124,29 @@ def per_distinct(
                 if failing
                 else exp.false()
             )
-            out[i] = replace(checks[i], violates=violates, applies=applies_of(checks[i].applies))
+            out[i] = replace(checks[i], violates=violates)
+    if swaps:
+        out = [_unmark(check, swaps) for check in out]
     return out, low, queries
 
 
-def _marker_membership(
-    compiler: Compiler, column: str, values: list[str]
-) -> Callable[[exp.Expr], exp.Expr]:
-    """Rewrites the column's marker test (a TRIM per row) as membership in the distinct values
-    that are markers, which the planner tests as cheaply as any code list."""
-    marker = compiler.marker(column)
-    if marker is None:
-        return lambda tree: tree
+def _marker_membership(compiler: Compiler, column: str, values: list[str]) -> exp.Expr:
+    """The distinct values that are markers once trimmed, as a code list: the planner tests it
+    as cheaply as any other, instead of trimming every row."""
     wanted = set(compiler.markers_of(column))
     raw = sorted(v for v in values if v.strip(MARKER_PADDING) in wanted)
-    member: exp.Expr = (
-        exp.In(this=col(column), expressions=[lit(v) for v in raw]) if raw else exp.false()
-    )
+    if not raw:
+        return exp.false()
+    return exp.In(this=col(column), expressions=[lit(v) for v in raw])
 
+
+def _unmark(check: RowCheck, swaps: dict[exp.Expr, exp.Expr]) -> RowCheck:
     def swap(node: exp.Expr) -> exp.Expr:
-        return member.copy() if node == marker else node
+        found = swaps.get(node) if isinstance(node, exp.In) else None
+        return found.copy() if found is not None else node
 
-    return lambda tree: tree.copy().transform(swap)
+    return replace(
+        check,
+        applies=check.applies.copy().transform(swap),
+        violates=check.violates.copy().transform(swap),
+    )

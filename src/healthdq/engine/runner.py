@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -613,6 +613,9 @@ def run_contract(
         if not location:
             raise ContractError(f"no data given for table '{name}'", path=contract.path)
         ro = (read_options or {}).get(name) or ReadOptions()
+        aliases = {c: s.aliases for c, s in spec.columns.items() if s.aliases}
+        if aliases:
+            ro = replace(ro, aliases={**aliases, **ro.aliases})
         registered[name.lower()] = engine.register(name, location, ro)
     tables: list[TableResult] = []
     rules: list[RuleResult] = []
@@ -637,6 +640,7 @@ def run_contract(
                 elapsed_ms=(time.perf_counter() - t0) * 1000,
                 scans=table_run.scans,
                 warnings=list(reg.warnings),
+                bindings=dict(reg.bindings),
             )
         )
         rules += [table_run.results[r.id] for r in spec.rules if r.id in table_run.results]
