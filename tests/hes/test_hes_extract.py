@@ -8,9 +8,8 @@ Written from the HES Data Dictionary conventions (our own rows): field names as 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 from collections.abc import Callable
+from pathlib import Path
 
 HEADER = (
     "EPIKEY,PROVSPNO,NEWNHSNO,DOB,HOMEADD,PROCODE3,SITETRET,SEX,ETHNOS,GPPRAC,ADMIDATE,DISDATE,"

@@ -32,7 +32,8 @@ def bind_columns(
     for canonical, source in mapping.items():
         real = present.get(source.lower())
         if real is None:
-            out.warnings.append(f"mapped column '{source}' (for '{canonical}') is not in {location}")
+            where = f" is not in {location}" if location else " is not in the source"
+            out.warnings.append(f"mapped column '{source}' (for '{canonical}'){where}")
             continue
         out.renames[real.lower()] = canonical
         out.bound[canonical] = real
