@@ -37,7 +37,7 @@ def test_registry_is_complete() -> None:
     for name in NAMES:
         v = get_validator(name)
         assert v.name == name and v.description and v.source
-        assert v.kind in {"checksum", "format", "valueset"}
+        assert v.kind in {"checksum", "format", "valueset", "finding"}
 
 
 @pytest.mark.parametrize("name", NAMES)

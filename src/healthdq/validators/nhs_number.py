@@ -12,6 +12,7 @@ multiple of 11 exactly when d10 equals it; r = 1 would need d10 = 10, which no d
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from sqlglot import exp
 
@@ -57,7 +58,7 @@ def nhs_number_is_valid(value: str) -> bool:
 def normalised(col: exp.Expression) -> exp.Expression:
     """The value with spaces and dashes removed (REPLACE renders on both engines)."""
     no_spaces = exp.func("REPLACE", col.copy(), lit(" "), lit(""))
-    return exp.func("REPLACE", no_spaces, lit("-"), lit(""))
+    return cast(exp.Expression, exp.func("REPLACE", no_spaces, lit("-"), lit("")))
 
 
 def build(col: exp.Expression) -> exp.Expression:
@@ -81,9 +82,12 @@ def build(col: exp.Expression) -> exp.Expression:
 def build_format(col: exp.Expression) -> exp.Expression:
     # Only values with a separator pay for the regex; anything that is not an NHS number with
     # separators passes here (the nhs_number validator judges it).
-    separated = exp.or_(
-        exp.Like(this=col.copy(), expression=lit("% %")),
-        exp.Like(this=col.copy(), expression=lit("%-%")),
+    separated = cast(
+        exp.Expression,
+        exp.or_(
+            exp.Like(this=col.copy(), expression=lit("% %")),
+            exp.Like(this=col.copy(), expression=lit("%-%")),
+        ),
     )
     return exp.Not(this=when_else_false(separated, full_match(col, SEPARATED)))
 
@@ -113,6 +117,6 @@ FORMAT_VALIDATOR = register(
             "for display only)"
         ),
         build=build_format,
-        kind="format",
+        kind="finding",
     )
 )

@@ -19,12 +19,14 @@ break the letter rules above (Z second, C/V in the unit), so they get their own 
 
 Accepted: any letter case, with exactly one space or none; lower case or a missing space is a
 format finding of its own (postcode_format), not an invalid postcode. Not accepted: the
-fixed-width 8-character HES form that pads the outward code with extra spaces (e.g. 'M1  1AE'), BFPO numbers and overseas territories' codes.
+fixed-width 8-character HES form that pads the outward code with extra spaces (e.g.
+'M1  1AE'), BFPO numbers and overseas territories' codes.
 """
 
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from sqlglot import exp
 
@@ -57,7 +59,7 @@ def build(col: exp.Expression) -> exp.Expression:
 
 def build_format(col: exp.Expression) -> exp.Expression:
     """Passes unless the value is a postcode written other than as published."""
-    return exp.or_(full_match(col, CANONICAL), exp.Not(this=build(col)))
+    return cast(exp.Expression, exp.or_(full_match(col, CANONICAL), exp.Not(this=build(col))))
 
 
 VALIDATOR = register(
@@ -82,5 +84,6 @@ FORMAT_VALIDATOR = register(
         description="Postcode written as published: upper case, one space (format finding)",
         source="Royal Mail postcode format; BS 7666 PostCodeType (upper case, single space)",
         build=build_format,
+        kind="finding",
     )
 )
