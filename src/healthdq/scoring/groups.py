@@ -25,13 +25,14 @@ from healthdq.scoring.dqmi import (
 
 
 def _new_group() -> dict[str, Any]:
-    return {"measures": {}, "rows": None, "failed": 0, "scored": 0, "suppressed": 0}
+    return {"measures": {}, "rows": None, "failed": 0, "scored": 0, "suppressed": 0, "seen": 0}
 
 
 def _group_scores(breakdown: GroupBreakdown, rules: dict[str, RuleResult]) -> list[GroupScore]:
     groups: dict[str | None, dict[str, Any]] = {}
     for row in breakdown.rows:
         g = groups.setdefault(row.group, _new_group())
+        g["seen"] += not row.suppressed
         rule = rules.get(row.rule_id)
         if rule is None or rule.status in NOT_SCORED_STATUSES or rule.status == "error":
             continue  # the run-level rule did not measure anything; its errors come below
@@ -58,6 +59,8 @@ def _group_scores(breakdown: GroupBreakdown, rules: dict[str, RuleResult]) -> li
     errored = [r for r in rules.values() if r.status == "error" and r.table == breakdown.table]
     for g in groups.values():
         g["errored"] = len(errored)
+        if not g["seen"]:
+            continue  # every figure suppressed: no score either way
         for rule in errored:
             dim = rule_dimension(rule)
             if dim in ITEM_DIMENSIONS and len(rule.columns) == 1:
