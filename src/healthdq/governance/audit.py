@@ -427,10 +427,12 @@ class AuditLog:
             if known:
                 found.bad_line = 1
                 found.reason = "the log does not exist but known heads were given"
+            if self._key is None:
+                found.warnings.append(UNKEYED_WARNING)
             return found
         hashes: set[str] = set()
         prev: str | None = GENESIS_HASH if since is None else None
-        number = 0
+        number = first = 0
         with open(self.path, "rb") as handle:
             for number, raw in enumerate(handle, start=1):  # noqa: B007 - used after the loop
                 if not raw.endswith(b"\n"):
@@ -450,6 +452,7 @@ class AuditLog:
                     if (event.get("detail") or {}).get("run_id") != since:
                         continue
                     prev = str(event.get("prev_hash"))
+                first = first or number
                 problem = self._check_event(found, event, prev, number)
                 if problem:
                     return self._bad(found, number, problem)
@@ -467,10 +470,14 @@ class AuditLog:
                 )
         if self._key is None:
             found.warnings.append(UNKEYED_WARNING)
-        elif found.unkeyed:
-            found.warnings.append(
-                f"the first {found.unkeyed} entries use the unkeyed sha256 chain (written "
-                "before a key was set): a rewrite of them cannot be detected"
+        elif found.unkeyed and not found.keyed:
+            # An unkeyed prefix is anchored by the MAC of the first keyed entry after it; with no
+            # keyed entry at all, the whole log may have been rewritten without the key.
+            return self._bad(
+                found,
+                first or 1,
+                "a key was given but no entry is keyed: the log was written without the key, "
+                "or rewritten",
             )
         return found
 
