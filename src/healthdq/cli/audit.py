@@ -40,7 +40,10 @@ def known_head(value: str) -> str:
 def verify(
     log: Annotated[
         Path | None,
-        typer.Argument(help="Audit log (default: $HEALTHDQ_AUDIT_LOG or .healthdq/audit.jsonl)."),
+        typer.Argument(
+            help="Audit log (default: $HEALTHDQ_AUDIT_LOG or .healthdq/audit.jsonl).",
+            metavar="LOG",
+        ),
     ] = None,
     since: Annotated[
         str | None,
@@ -74,8 +77,8 @@ def verify(
         )
         err.print(f"{found.entries} entries before it are intact", highlight=False)
         raise typer.Exit(1)
-    chain = f"hmac-sha256, key id {found.key_id}" if found.keyed else "sha256, unkeyed"
-    if found.keyed and found.unkeyed:
+    chain = f"hmac-sha256, key id {found.key_id}" if found.key_id else "sha256, unkeyed"
+    if found.key_id and found.unkeyed:
         chain += f"; {found.unkeyed} unkeyed first"
     checked = f", {len(heads)} known heads found" if heads else ""
     print(f"{path}: {found.entries} entries intact ({chain}{checked}); head {found.head}")

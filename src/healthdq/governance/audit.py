@@ -422,13 +422,13 @@ class AuditLog:
         without a key to check it raises AuditKeyError: it can be neither passed nor failed.
         """
         found = Verification(path=str(self.path), key_id=self._key_id)
+        if self._key is None:
+            found.warnings.append(UNKEYED_WARNING)
         known = [h.strip().lower() for h in heads if h.strip()]
         if not self.path.exists():
             if known:
                 found.bad_line = 1
                 found.reason = "the log does not exist but known heads were given"
-            if self._key is None:
-                found.warnings.append(UNKEYED_WARNING)
             return found
         hashes: set[str] = set()
         prev: str | None = GENESIS_HASH if since is None else None
@@ -468,11 +468,10 @@ class AuditLog:
                     f"known head {head[:16]}… is not in the log: entries after line {number} "
                     "were deleted (or this is another log)",
                 )
-        if self._key is None:
-            found.warnings.append(UNKEYED_WARNING)
-        elif found.unkeyed and not found.keyed:
+        if self._key is not None and found.unkeyed and not found.keyed:
             # An unkeyed prefix is anchored by the MAC of the first keyed entry after it; with no
             # keyed entry at all, the whole log may have been rewritten without the key.
+            found.entries = 0
             return self._bad(
                 found,
                 first or 1,
