@@ -102,6 +102,13 @@ def contract_identifiers(contract: m.Contract) -> dict[tuple[str, str], str]:
 
 
 # -- audit -------------------------------------------------------------------------------------
+def _audit_preflight(settings: Settings) -> None:
+    """A bad key or an unwritable log fails before the run, not after it."""
+    from healthdq.governance.audit import open_log
+
+    open_log(settings.audit_log, settings.audit_key_file).preflight()
+
+
 def _audit(
     action: str,
     dataset: str,
@@ -173,6 +180,7 @@ def check(
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     if isinstance(read_options, ReadOptions) or read_options is None:
         per_table = {n: read_options or ReadOptions() for n in contract.tables}
     else:
@@ -243,6 +251,7 @@ def omop(
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         run = run_omop(
@@ -287,6 +296,7 @@ def profile(
     from healthdq.profile import profile_table
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         eng.register(table, location, read_options or ReadOptions())

@@ -182,3 +182,19 @@ def test_the_key_never_appears_anywhere(
     for text in texts:
         for piece in (KEY_TEXT, KEY_TEXT[:31], KEY_TEXT[::-1], KEY_TEXT[:12], KEY_TEXT[-12:]):
             assert piece not in text
+
+
+def test_key_problems_fail_before_the_run(
+    run: Callable[..., tuple[int, str, str]], tmp_path: Path, key: Path
+) -> None:
+    assert run("--audit-key-file", key)[0] == 0
+    out = tmp_path / "r.json"
+    short = tmp_path / "short.key"
+    short.write_text("too-short", encoding="utf-8")
+    for args, message in (
+        (["--audit-key-file", short], "audit key too short: 9 bytes"),
+        ([], "this audit log is keyed"),  # no key for a keyed log
+    ):
+        code, _, err = run("--json", out, *args)
+        assert code == 2 and message in err, err
+        assert not out.exists(), "the run stops before reading data or writing reports"

@@ -275,9 +275,18 @@ class AuditLog:
     @staticmethod
     def _append(handle: IO[bytes], event: dict[str, Any]) -> None:
         line = (json.dumps(event, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        # One write of the whole line: a crash leaves at worst a partial last line.
-        os.write(handle.fileno(), line)
+        # One write of the whole line (looped only if the OS takes part of it): a crash leaves at
+        # worst a partial last line.
+        view = memoryview(line)
+        while view:
+            view = view[os.write(handle.fileno(), view) :]
         os.fsync(handle.fileno())
+
+    def preflight(self) -> None:
+        """Raise now what `record` would raise for this log and key (before a long run)."""
+        if self.path.is_file():
+            with open(self.path, "rb") as handle:
+                self._check_writable(self._tail(handle))
 
     def _check_writable(self, tail: _Tail) -> None:
         """Refuse to weaken a keyed chain: no unkeyed event, no other key, after a keyed one."""
