@@ -8,7 +8,11 @@ Nested and complex columns are refused up front with a one-line error naming the
 
 from __future__ import annotations
 
+import numbers
 import re
+from collections.abc import Mapping
+from datetime import date, time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import SourceError
@@ -81,10 +85,17 @@ def _numbered(kind: str, frame: Any) -> Any:
         for column, dtype in frame.dtypes.items():
             if dtype.kind in "cV":  # complex numbers, raw bytes records: no SQL type
                 raise _unsupported(LABELS[kind], str(column), str(dtype))
+            if dtype == object:
+                _check_objects(frame[column], str(column))
         # Copy-on-write pandas: assign shares the existing columns and adds one.
         return frame.assign(**{ROW: np.arange(1, len(frame) + 1, dtype="int64")})
     if kind == "polars":
-        return frame.with_row_index(ROW, offset=1)
+        import polars as pl
+
+        # Arrow at polars' newest level keeps its string views: DuckDB scans them, no copy
+        # (the default level rewrites every string column as large_string).
+        numbered = frame.with_row_index(ROW, offset=1)
+        return numbered.to_arrow(compat_level=pl.CompatLevel.newest())
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -97,6 +108,27 @@ def _numbered(kind: str, frame: Any) -> Any:
         frame = pa.Table.from_batches([frame])
     rows = pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), frame.num_rows))
     return frame.append_column(ROW, rows)
+
+
+# Python values an object column may hold: DuckDB would turn anything else into its repr text.
+_SCALARS: tuple[type, ...] = (str, bytes, numbers.Real, Decimal, date, time)
+# Values of an object column looked at: the head, as DuckDB's own type detection does.
+OBJECT_SAMPLE = 1000
+
+
+def _check_objects(series: Any, column: str) -> None:
+    """Refuse an object column of dicts, complex numbers or arbitrary objects (by its head)."""
+    for value in series.iloc[:OBJECT_SAMPLE]:
+        if value is None or isinstance(value, _SCALARS) or _is_missing(value):
+            continue
+        kind = "dict" if isinstance(value, Mapping) else type(value).__name__
+        raise _unsupported(LABELS["pandas"], column, f"object ({kind} values)")
+
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
 def _columns_of(kind: str, frame: Any) -> list[str]:
