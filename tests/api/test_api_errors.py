@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import COLUMNS, CONTRACT, audit_events
+from api_data import COLUMNS, CONTRACT, audit_events
 
 import healthdq
 from healthdq import HealthdqError

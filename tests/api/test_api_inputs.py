@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import COLUMNS, CONTRACT, EXPECTED, NHS, audit_events
+from api_data import COLUMNS, CONTRACT, EXPECTED, NHS, audit_events
 
 import healthdq
 from healthdq.results import RunResult
@@ -166,7 +166,8 @@ tables:
       - {id: sex.valid, kind: allowed_values, column: sex, values: ['1', '2']}
   visits:
     rules:
-      - {id: person.known, kind: foreign_key, column: nhs_number, ref_table: people, ref_column: nhs_number}
+      - {id: person.known, kind: foreign_key, column: nhs_number,
+         ref_table: people, ref_column: nhs_number}
 """
     visits = pa.table({"nhs_number": [NHS[0], "0000000000"]})
     result = healthdq.check({"people": pa.table(COLUMNS), "visits": visits}, contract=contract)

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from conftest import COLUMNS, CONTRACT
+from api_data import COLUMNS, CONTRACT
 
 from healthdq.sources.base import ROW, ReadOptions
 from healthdq.sources.frames import _numbered, register_duckdb
@@ -67,7 +67,7 @@ def test_duckdb_scans_the_registered_arrow_table_in_place() -> None:
     total = con.execute("SELECT sum(c1), max(__row) FROM big").fetchone()
     grown = psutil.Process().memory_info().rss - before
     assert registered.rows == rows and total == (rows * (rows - 1) // 2, rows)
-    assert grown < big.nbytes / 2, f"grew {grown / 1e6:.0f} MB for a {big.nbytes / 1e6:.0f} MB table"
+    assert grown < big.nbytes / 2, f"grew {grown / 1e6:.0f} MB, table {big.nbytes / 1e6:.0f} MB"
 
 
 def test_an_arrow_table_is_checked_without_pandas(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def _numbered(kind: str, frame: Any) -> Any:
         for column, dtype in frame.dtypes.items():
             if dtype.kind in "cV":  # complex numbers, raw bytes records: no SQL type
                 raise _unsupported(LABELS[kind], str(column), str(dtype))
-            if dtype == object:
+            if dtype == np.dtype(object):
                 _check_objects(frame[column], str(column))
         # Copy-on-write pandas: assign shares the existing columns and adds one.
         return frame.assign(**{ROW: np.arange(1, len(frame) + 1, dtype="int64")})
