@@ -52,6 +52,7 @@ def test_pandas_columns_are_shared_not_copied() -> None:
     scanned = _numbered("pandas", frame)
     for column in ("age", "x"):
         assert np.shares_memory(scanned[column].to_numpy(), frame[column].to_numpy())
+    assert list(frame.columns) == ["age", "x"]  # the user's frame is left as it was
 
 
 def test_duckdb_scans_the_registered_arrow_table_in_place() -> None:

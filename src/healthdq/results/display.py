@@ -74,8 +74,11 @@ def summary_html(result: RunResult) -> str:
     )
     body = []
     for r in failing[:HTML_RULES]:
-        first = r.samples[0].values if r.samples else None
-        detail = ", ".join(f"{k}={v}" for k, v in first.items()) if first is not None else r.message
+        detail = r.message
+        if r.samples:
+            first = r.samples[0]
+            values = ", ".join(f"{k}={v}" for k, v in first.values.items())
+            detail = f"row {first.row}: {values}" if first.row else values
         pct = None if r.pct_violating is None else f"{r.pct_violating:.2f}"
         cells = (r.rule_id, r.table, r.severity, r.status, r.violating_rows, pct, detail)
         body.append("<tr>" + "".join(_cell(c) for c in cells) + "</tr>")

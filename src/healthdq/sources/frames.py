@@ -87,8 +87,11 @@ def _numbered(kind: str, frame: Any) -> Any:
                 raise _unsupported(LABELS[kind], str(column), str(dtype))
             if dtype == np.dtype(object):
                 _check_objects(frame[column], str(column))
-        # Copy-on-write pandas: assign shares the existing columns and adds one.
-        return frame.assign(**{ROW: np.arange(1, len(frame) + 1, dtype="int64")})
+        # A shallow copy shares the user's column blocks (pandas 2 and 3); the new column is
+        # added to the copy only, so the user's frame is left as it was.
+        numbered = frame.copy(deep=False)
+        numbered[ROW] = np.arange(1, len(frame) + 1, dtype="int64")
+        return numbered
     if kind == "polars":
         import polars as pl
 
