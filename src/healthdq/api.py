@@ -46,6 +46,7 @@ def check(
     engine: str | None = None,
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
+    audit_key_file: PathLike | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
     format: str | None = None,
@@ -85,6 +86,7 @@ def check(
                 allow_empty=allow_empty,
                 outputs=outputs,
                 audit_log=audit_log,
+                audit_key_file=audit_key_file,
                 threads=threads,
                 spark_master=spark_master,
             ),
@@ -99,6 +101,7 @@ def profile(
     table: str = "data",
     engine: str | None = None,
     audit_log: PathLike | None = None,
+    audit_key_file: PathLike | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
     format: str | None = None,
@@ -114,7 +117,12 @@ def profile(
             table=table,
             read_options=ReadOptions(format=format, delimiter=delimiter, encoding=encoding),
             engine=eng,
-            settings=_settings(audit_log=audit_log, threads=threads, spark_master=spark_master),
+            settings=_settings(
+                audit_log=audit_log,
+                audit_key_file=audit_key_file,
+                threads=threads,
+                spark_master=spark_master,
+            ),
         )
     finally:
         _release(eng, owned, [table])
@@ -133,6 +141,7 @@ def omop(
     engine: str = "duckdb",
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
+    audit_key_file: PathLike | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
 ) -> RunResult:
@@ -158,6 +167,7 @@ def omop(
             unmask=unmask,
             outputs=outputs,
             audit_log=audit_log,
+            audit_key_file=audit_key_file,
             threads=threads,
             spark_master=spark_master,
         ),
@@ -282,6 +292,7 @@ def _settings(
     *,
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
+    audit_key_file: PathLike | None = None,
     **options: Any,
 ) -> pipeline.Settings:
     from healthdq.report.registry import get_renderer
@@ -293,5 +304,6 @@ def _settings(
     return pipeline.Settings(
         outputs=files,
         audit_log=Path(os.fspath(audit_log)) if audit_log is not None else None,
+        audit_key_file=Path(os.fspath(audit_key_file)) if audit_key_file is not None else None,
         **options,
     )

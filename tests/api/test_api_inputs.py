@@ -173,3 +173,14 @@ tables:
     result = healthdq.check({"people": pa.table(COLUMNS), "visits": visits}, contract=contract)
     outcome = {r.rule_id: (r.status, r.violating_rows) for r in result.rules}
     assert outcome == {"sex.valid": ("failed", 2), "person.known": ("failed", 1)}
+
+
+def test_audit_key_file_keys_the_chain(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    key = tmp_path / "audit.key"
+    key.write_bytes(b"k" * 40)
+    key.chmod(0o600)
+    result = healthdq.check(pa.table(COLUMNS), contract=CONTRACT, audit_key_file=key)
+    assert result.audit is not None and result.audit.keyed
+    assert audit_events(tmp_path)[0]["chain"] != "sha256"
