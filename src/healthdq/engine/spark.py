@@ -201,6 +201,11 @@ class SparkEngine(Engine):
             warnings=warnings,
         )
 
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        from healthdq.sources.frames import register_spark
+
+        return register_spark(self, name, frame, options)
+
     def _read(
         self, location: str, fmt: str | None, options: ReadOptions, warnings: list[str]
     ) -> tuple[DataFrame, str | None]:
