@@ -203,6 +203,11 @@ class SparkEngine(Engine):
             bindings=bound,
         )
 
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        from healthdq.sources.frames import register_spark
+
+        return register_spark(self, name, frame, options)
+
     def _read(
         self, location: str, fmt: str | None, options: ReadOptions, warnings: list[str]
     ) -> tuple[DataFrame, str | None]:
