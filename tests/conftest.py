@@ -11,6 +11,14 @@ import pytest
 from healthdq.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _store_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every run a test makes (CLI or pipeline) is stored under tmp_path, never in the repo."""
+    store = tmp_path / "store" / "runs.duckdb"
+    monkeypatch.setenv("HEALTHDQ_STORE", str(store))
+    return store
+
+
 @pytest.fixture
 def write(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
     def _write(name: str, content: str | bytes) -> Path:
@@ -34,6 +42,7 @@ def cli(
     def _run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["healthdq", *map(str, args)])
         monkeypatch.setenv("HEALTHDQ_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+        monkeypatch.setenv("HEALTHDQ_STORE", str(tmp_path / "store" / "runs.duckdb"))
         monkeypatch.setenv("COLUMNS", "200")
         code = 0
         try:
