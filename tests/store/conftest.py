@@ -14,14 +14,19 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from healthdq.store import Store, open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "omop"))
+
+from omop_fixture import make_cdm  # noqa: E402  (the OMOP CDM builder, shared with tests/omop)
 
 
 def _pg_bin() -> Path | None:
@@ -110,4 +115,4 @@ def apc_file(tmp_path: Path) -> Path:
     return path
 
 
-CliRun = Callable[..., tuple[int, str, str]]
+__all__ = ["make_cdm"]
