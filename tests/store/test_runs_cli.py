@@ -130,7 +130,7 @@ def test_runs_diff_names_newly_failing_and_fixed(
     assert code == 0, err
     assert "newly failing: 1\n  sex.valid (error): passed -> failed" in out
     assert "fixed: 0" in out
-    assert "overall:" in out  # the score moved
+    assert "dqmi.score:" in out  # the score moved
     code, out, _ = cli("runs", "diff", "latest", "latest~1", "--store", store_location, "--json")
     diff = json.loads(out)
     assert [c["rule_id"] for c in diff["fixed"]] == ["sex.valid"] and diff["newly_failing"] == []

@@ -71,7 +71,8 @@ def test_round_trip_keeps_result_rules_metrics_and_outputs(
     assert summary.verb == "check" and summary.status == "failed"
     assert summary.rules == len(result.rules)
     assert summary.failed == sum(r.status == "failed" for r in result.rules) > 0
-    assert summary.score == result.scores["overall"]
+    assert result.scores.dqmi is not None
+    assert summary.score == result.scores.dqmi.score and summary.score_state == "scored"
     assert summary.masked is True and summary.audit_head == result.audit.head  # type: ignore[union-attr]
     assert summary.started_at == result.started_at
     assert summary.outputs == ["html"]

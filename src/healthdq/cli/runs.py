@@ -89,7 +89,8 @@ def show(run: RunArg, store: StoreOption = None, as_json: JsonFlag = False) -> N
         + (f" (worst failing severity: {s.worst_severity})" if s.worst_severity else ""),
         f"rules      {s.rules}: {s.passed} passed, {s.failed} failed, {s.errors} error, "
         f"{s.not_applicable} not applicable",
-        f"score      {_score(s.score) or 'not scored'}",
+        f"score      {_score(s.score) or 'not scored'}"
+        + (f" ({s.score_state})" if s.score and s.score_state != "scored" else ""),
         f"masked     {'yes' if s.masked else 'NO (run with --unmask)'}",
         f"metrics    {len(result.metrics)}",
         f"audit head {s.audit_head or '-'}",

@@ -41,6 +41,7 @@ class RunSummary(BaseModel):
     errors: int
     not_applicable: int
     score: float | None
+    score_state: str | None  # scored | insufficient (too few rules ran to headline) | not_scored
     masked: bool
     audit_head: str | None
     outputs: list[str] = []

@@ -27,7 +27,7 @@ _LATEST = re.compile(r"^latest(?:~(\d+))?$")
 _SUMMARY_FIELDS = [
     "run_id", "verb", "dataset", "contract", "sources", "engine", "started_at", "finished_at",
     "status", "worst_severity", "rules", "passed", "failed", "errors", "not_applicable", "score",
-    "masked", "audit_head",
+    "score_state", "masked", "audit_head",
 ]  # fmt: skip
 # The run's columns and the names of its stored outputs.
 _SUMMARY_COLUMNS = ", ".join(_SUMMARY_FIELDS) + (
@@ -188,7 +188,7 @@ class SqlStore(Store):
         failing = [r for r in result.rules if is_failing(r.status)]
         worst = max(failing, key=lambda r: severity_rank(r.severity), default=None)
         counts = {s: sum(1 for r in result.rules if r.status == s) for s in _STATUS_COUNTS}
-        overall = score_data.get("overall") if isinstance(score_data, dict) else None
+        overall, state = _headline(score_data)
         run_row = [
             result.run_id,
             verb,
@@ -208,7 +208,8 @@ class SqlStore(Store):
             counts["failed"],
             counts["error"],
             counts["not_applicable"],
-            float(overall) if isinstance(overall, int | float) else None,
+            overall,
+            state,
             scores,
             result.masked,
             result.audit.log if result.audit else None,
@@ -451,6 +452,21 @@ _METRIC_COLUMNS = [
     "text",
 ]
 _OUTPUT_COLUMNS = ["run_id", "name", "size", "sha256", "content"]
+
+
+def _headline(scores: Any) -> tuple[float | None, str | None]:
+    """The run's overall score and its state, from the scores document whatever its shape."""
+    if not isinstance(scores, dict):
+        return None, None
+    dqmi = scores.get("dqmi")
+    if isinstance(dqmi, dict):
+        value, state = dqmi.get("score"), dqmi.get("state")
+    else:  # results schema 1.x: a flat dict with `overall`
+        value, state = scores.get("overall"), None
+    number = (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    )
+    return _finite(number), str(state) if state is not None else None
 
 
 def _finite(value: float | None) -> float | None:

@@ -21,7 +21,8 @@ CREATE TABLE runs (
     failed           INTEGER NOT NULL,
     errors           INTEGER NOT NULL,
     not_applicable   INTEGER NOT NULL,
-    score            DOUBLE PRECISION,         -- overall score (0..100) when scored
+    score            DOUBLE PRECISION,         -- overall (DQMI) score, 0..100, as computed
+    score_state      TEXT,                     -- scored | insufficient | not_scored
     scores           {json} NOT NULL,
     masked           BOOLEAN NOT NULL,
     audit_log        TEXT,
