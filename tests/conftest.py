@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from healthdq.cli import main
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_outputs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs made by module- or session-scoped fixtures are stored (and audited) in a temporary
+    folder too: nothing a test does writes into the repository's .healthdq/."""
+    root = tmp_path_factory.mktemp("session-healthdq")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEALTHDQ_STORE", str(root / "runs.duckdb"))
+        patch.setenv("HEALTHDQ_AUDIT_LOG", str(root / "audit.jsonl"))
+        yield
 
 
 @pytest.fixture(autouse=True)
