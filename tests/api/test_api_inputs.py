@@ -170,9 +170,14 @@ tables:
          ref_table: people, ref_column: nhs_number}
 """
     visits = pa.table({"nhs_number": [NHS[0], "0000000000"]})
-    result = healthdq.check({"people": pa.table(COLUMNS), "visits": visits}, contract=contract)
-    outcome = {r.rule_id: (r.status, r.violating_rows) for r in result.rules}
-    assert outcome == {"sex.valid": ("failed", 2), "person.known": ("failed", 1)}
+    for size in (0, 5):
+        data = {"people": pa.table(COLUMNS), "visits": visits}
+        result = healthdq.check(data, contract=contract, sample_size=size)
+        outcome = {r.rule_id: (r.status, r.violating_rows, len(r.samples)) for r in result.rules}
+        assert outcome == {
+            "sex.valid": ("failed", 2, min(size, 2)),
+            "person.known": ("failed", 1, min(size, 1)),
+        }
 
 
 def test_audit_key_file_keys_the_chain(tmp_path: Path) -> None:
