@@ -47,6 +47,9 @@ def check(
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
     audit_key_file: PathLike | None = None,
+    store: PathLike | None = None,
+    keep_run: bool = True,
+    dataset: str | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
     format: str | None = None,
@@ -58,6 +61,8 @@ def check(
 
     `data`: a path, glob or DataFrame for a one-table contract, or {table: path or DataFrame}.
     `mapping`: {pack_column: your_column}. `outputs`: {"html"|"json"|"junit": path}.
+    The run is kept in the results store (`store=` a DuckDB file or PostgreSQL URL, default
+    $HEALTHDQ_STORE; `keep_run=False` keeps nothing) under `dataset` (default: the contract).
     Identifiers in samples are masked unless `unmask=True` (audited). Raises HealthdqError
     with the CLI's one-line message on bad input.
     """
@@ -87,6 +92,9 @@ def check(
                 outputs=outputs,
                 audit_log=audit_log,
                 audit_key_file=audit_key_file,
+                store=store,
+                keep_run=keep_run,
+                dataset=dataset,
                 threads=threads,
                 spark_master=spark_master,
             ),
@@ -142,6 +150,9 @@ def omop(
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
     audit_key_file: PathLike | None = None,
+    store: PathLike | None = None,
+    keep_run: bool = True,
+    dataset: str | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
 ) -> RunResult:
@@ -168,6 +179,9 @@ def omop(
             outputs=outputs,
             audit_log=audit_log,
             audit_key_file=audit_key_file,
+            store=store,
+            keep_run=keep_run,
+            dataset=dataset,
             threads=threads,
             spark_master=spark_master,
         ),
@@ -285,6 +299,7 @@ def _settings(
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
     audit_key_file: PathLike | None = None,
+    store: PathLike | None = None,
     **options: Any,
 ) -> pipeline.Settings:
     from healthdq.report.registry import get_renderer
@@ -297,5 +312,6 @@ def _settings(
         outputs=files,
         audit_log=Path(os.fspath(audit_log)) if audit_log is not None else None,
         audit_key_file=Path(os.fspath(audit_key_file)) if audit_key_file is not None else None,
+        store=os.fspath(store) if store is not None else None,
         **options,
     )
