@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+import typer
 import yaml
 
 from healthdq.errors import ContractError, HealthdqError
@@ -64,3 +66,26 @@ def table_sources(contract: m.Contract, data: list[str]) -> dict[str, str]:
 def outputs(**paths: Path | None) -> dict[str, Path]:
     """Renderer name -> file for the output options that were given (underscores become -)."""
     return {name.replace("_", "-"): path for name, path in paths.items() if path is not None}
+
+
+# The results store options shared by the verbs that keep runs (check, omop) and `runs`.
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Results store: a DuckDB file or postgresql:// URL "
+        "(default: $HEALTHDQ_STORE, else .healthdq/runs.duckdb).",
+        metavar="PATH|URL",
+    ),
+]
+NoStoreOption = Annotated[
+    bool, typer.Option("--no-store", help="Do not keep this run in the results store.")
+]
+DatasetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        help="Name for this data in the store's history (default: the contract's name).",
+        metavar="NAME",
+    ),
+]
