@@ -234,15 +234,7 @@ def _sources(spec: m.Contract, data: Any) -> dict[str, Any]:
         raise HealthdqError(
             f"this contract has tables {', '.join(names)}: give data as {{table: data}}"
         )
-    base = Path(spec.path).parent if spec.path else Path(".")
-    for name, tspec in spec.tables.items():
-        if name not in sources and tspec.source:
-            src = Path(tspec.source)
-            sources[name] = str(src if src.is_absolute() else base / src)
-    missing = [n for n in names if n not in sources]
-    if missing:
-        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: give {{table: data}}")
-    return sources
+    return pipeline.contract_sources(spec, sources, "give {table: data}")
 
 
 def _engine(
