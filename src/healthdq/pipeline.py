@@ -255,6 +255,23 @@ def check(
     return result
 
 
+def contract_sources(
+    contract: m.Contract, given: Mapping[str, Any], hint: str = "pass TABLE=PATH"
+) -> dict[str, Any]:
+    """Table -> the data given for it; a table not given falls back to its contract `source:`
+    (relative to the contract file). A table with neither is an error ending in `hint`."""
+    sources = dict(given)
+    base = Path(contract.path).parent if contract.path else Path(".")
+    for name, spec in contract.tables.items():
+        if name not in sources and spec.source:
+            src = Path(spec.source)
+            sources[name] = str(src if src.is_absolute() else base / src)
+    missing = [n for n in contract.tables if n not in sources]
+    if missing:
+        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: {hint}")
+    return sources
+
+
 def empty_tables(result: RunResult) -> list[str]:
     return [t.name for t in result.tables if t.rows == 0]
 

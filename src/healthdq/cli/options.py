@@ -9,6 +9,7 @@ import typer
 import yaml
 
 from healthdq.errors import ContractError, HealthdqError
+from healthdq.pipeline import contract_sources
 from healthdq.rules import model as m
 
 
@@ -52,15 +53,7 @@ def table_sources(contract: m.Contract, data: list[str]) -> dict[str, str]:
             raise HealthdqError(
                 f"'{item}': this contract has tables {', '.join(names)}; give TABLE=PATH"
             )
-    base = Path(contract.path).parent if contract.path else Path(".")
-    for name, spec in contract.tables.items():
-        if name not in sources and spec.source:
-            src = Path(spec.source)
-            sources[name] = str(src if src.is_absolute() else base / src)
-    missing = [n for n in names if n not in sources]
-    if missing:
-        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: pass TABLE=PATH")
-    return sources
+    return contract_sources(contract, sources)
 
 
 def outputs(**paths: Path | None) -> dict[str, Path]:
