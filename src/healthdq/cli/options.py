@@ -8,6 +8,7 @@ import yaml
 
 from healthdq.errors import ContractError, HealthdqError
 from healthdq.rules import model as m
+from healthdq.rules.sandbox import contract_source
 
 
 def parse_mapping(items: list[str], map_file: Path | None) -> dict[str, str]:
@@ -50,11 +51,9 @@ def table_sources(contract: m.Contract, data: list[str]) -> dict[str, str]:
             raise HealthdqError(
                 f"'{item}': this contract has tables {', '.join(names)}; give TABLE=PATH"
             )
-    base = Path(contract.path).parent if contract.path else Path(".")
     for name, spec in contract.tables.items():
         if name not in sources and spec.source:
-            src = Path(spec.source)
-            sources[name] = str(src if src.is_absolute() else base / src)
+            sources[name] = contract_source(contract, spec.source)
     missing = [n for n in names if n not in sources]
     if missing:
         raise HealthdqError(f"no data for table(s) {', '.join(missing)}: pass TABLE=PATH")

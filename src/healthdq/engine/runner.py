@@ -40,6 +40,7 @@ from healthdq.results import (
 )
 from healthdq.results.metrics import column_metrics
 from healthdq.rules import model as m
+from healthdq.rules.sandbox import contract_source
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
 
 TableProgress = Callable[[str, float], None]
@@ -551,7 +552,7 @@ def run_contract(
     started = datetime.now(UTC)
     registered: dict[str, RegisteredTable] = {}
     for name, spec in contract.tables.items():
-        location = sources.get(name) or spec.source
+        location = sources.get(name) or (spec.source and contract_source(contract, spec.source))
         if not location:
             raise ContractError(f"no data given for table '{name}'", path=contract.path)
         ro = (read_options or {}).get(name) or ReadOptions()
