@@ -551,12 +551,16 @@ def run_contract(
     run_date = opts.run_date or contract.run_date or date.today()
     started = datetime.now(UTC)
     registered: dict[str, RegisteredTable] = {}
+    locations: list[str] = []
     for name, spec in contract.tables.items():
         location = sources.get(name) or (spec.source and contract_source(contract, spec.source))
         if not location:
             raise ContractError(f"no data given for table '{name}'", path=contract.path)
         ro = (read_options or {}).get(name) or ReadOptions()
         registered[name.lower()] = engine.register(name, location, ro)
+        locations.append(location)
+    # Rules run with no file, network or extension access beyond the registered sources.
+    engine.seal(locations)
     tables: list[TableResult] = []
     rules: list[RuleResult] = []
     groups: list[GroupBreakdown] = []

@@ -478,6 +478,10 @@ class SparkEngine(Engine):
         """`df` with a consecutive 1-based `__row` in file order (cached until close())."""
         return self._number(df)
 
+    def seal(self, locations: list[str]) -> None:
+        # Sources are read through the DataFrame API; no SQL may read a file by path.
+        self.spark.conf.set("spark.sql.runSQLOnFiles", "false")
+
     def close(self) -> None:
         for df in self._cached:
             df.unpersist()

@@ -746,6 +746,7 @@ def run_omop(
     the_date = run_date or date.today()
     try:
         cdm = open_cdm(eng, location, schema)
+        eng.seal([location])  # checks run with no file, network or extension access
         runner = _Runner(eng, cdm, the_date, sample_size, fused)
         runner.lk = build_lookups(eng, cdm)
         runner.planner = Planner(cdm, runner.lk, the_date)

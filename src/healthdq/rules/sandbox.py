@@ -295,3 +295,12 @@ def resolve_source(source: str, contract_path: str | None) -> str:
     if not globbed and not resolved.is_relative_to(base):
         raise SandboxError(f"source '{text}' resolves outside the contract's folder")
     return str(base / path) if globbed else str(resolved)
+
+
+def relative_source(data: str, contract_file: str | Path) -> str | None:
+    """`data` as a contract at `contract_file` may name it; None if outside the folder."""
+    base = Path(contract_file).resolve().parent
+    try:
+        return Path(data).resolve().relative_to(base).as_posix()
+    except ValueError:
+        return None
