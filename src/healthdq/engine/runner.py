@@ -27,6 +27,7 @@ from healthdq.engine.compiler import (
 from healthdq.engine.distinct import per_distinct
 from healthdq.engine.planner import FusedQuery, FusedQueryBuilder, RuleSlots, rule_bit_set
 from healthdq.errors import ContractError
+from healthdq.governance.messages import engine_message
 from healthdq.results import (
     ColumnInfo,
     GroupBreakdown,
@@ -139,8 +140,8 @@ def _where(contract: m.Contract, rule: m.RuleBase) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    # Engine errors quote the offending value: rewritten so no data reaches an output.
+    return engine_message(exc)
 
 
 class TableRun:
