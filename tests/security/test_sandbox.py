@@ -31,7 +31,7 @@ SECRET = "healthdq-secret-line-7f3a"
 ESCAPES = [
     "CAST((SELECT content FROM read_text('{f}')) AS INTEGER) > 0",
     "CAST((select CONTENT from READ_TEXT('{f}')) AS INTEGER) > 0",
-    'CAST((SELECT content FROM "read_text"(\'{f}\')) AS INTEGER) > 0',
+    "CAST((SELECT content FROM \"read_text\"('{f}')) AS INTEGER) > 0",
     "length(coalesce((SELECT content FROM read_text('{f}')), '')) > 0",
     "read_text('{f}') IS NULL",
     "Read_Text('{f}') IS NULL",
@@ -81,7 +81,7 @@ LEGIT = [
     "nullif(trim(sex), '') IS NOT NULL",
     "abs(round(TRY_CAST(age AS DOUBLE), 1)) < 200",
     "substring(prov, 1, 1) || lower(sex) <> 'x'",
-    '"sex" = \'1\'',
+    "\"sex\" = '1'",
     "strptime(CAST(arrival AS VARCHAR), '%Y-%m-%d') IS NOT NULL",
     "age::DECIMAL(5, 1) >= 0",
     "NOT (sex IS DISTINCT FROM '1')",
@@ -107,7 +107,9 @@ def _contract(field: str, sql: str) -> str:
             "      - id: r\n        kind: sql\n        predicate: \"sex = '1'\"\n"
             f"        denominator: {quoted}\n"
         ),
-        "when": f"      - id: r\n        kind: not_null\n        column: sex\n        when: {quoted}\n",
+        "when": (
+            f"      - id: r\n        kind: not_null\n        column: sex\n        when: {quoted}\n"
+        ),
         "left": f"      - id: r\n        kind: compare\n        left: {quoted}\n"
         "        op: '>='\n        right: age\n",
         "right": f"      - id: r\n        kind: compare\n        left: age\n        op: '>='\n"
