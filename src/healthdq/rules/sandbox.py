@@ -96,6 +96,7 @@ _FUNCTIONS: tuple[type[exp.Expr], ...] = (
     exp.Replace,
     exp.Pad,
     exp.StartsWith,
+    exp.EndsWith,
     exp.Contains,
     exp.StrPosition,
     exp.Initcap,
