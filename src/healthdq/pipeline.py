@@ -11,7 +11,7 @@ values) and before anything leaves the process (audit, store, files).
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import HealthdqError
-from healthdq.results import RunResult
+from healthdq.results import AuditRef, RunResult
 from healthdq.rules import model as m
 from healthdq.sources.base import ReadOptions
 
@@ -39,6 +39,10 @@ class Settings:
     unmask: bool = False
     suppress_small_numbers: bool = True
     audit_log: Path | None = None
+    # Key for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE; none: unkeyed, docs/audit.md).
+    audit_key_file: Path | None = None
+    # Where warnings about the audit log go (a quarantined line); default: Python's warnings.
+    on_warning: Callable[[str], None] | None = None
     # Outputs: renderer name (json, html, junit, dqd-json...) -> file.
     outputs: dict[str, Path] = field(default_factory=dict)
     # Engine construction when the job is given an engine name.
@@ -98,8 +102,11 @@ def contract_identifiers(contract: m.Contract) -> dict[tuple[str, str], str]:
 
 
 # -- audit -------------------------------------------------------------------------------------
-def _audit_log_path(settings: Settings) -> Path:
-    return settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
+def _audit_preflight(settings: Settings) -> None:
+    """A bad key or an unwritable log fails before the run, not after it."""
+    from healthdq.governance.audit import open_log
+
+    open_log(settings.audit_log, settings.audit_key_file).preflight()
 
 
 def _audit(
@@ -109,12 +116,12 @@ def _audit(
     columns: list[str],
     settings: Settings,
     detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> AuditRef:
     """Every access to patient-level rows is written to the audit log, whatever the verb."""
-    from healthdq.governance.audit import AuditLog
+    from healthdq.governance.audit import KEYED, open_log
 
-    path = settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
-    return AuditLog(path).record(
+    log = open_log(settings.audit_log, settings.audit_key_file)
+    event = log.record(
         action=action,
         dataset=dataset,
         rows=rows,
@@ -122,13 +129,19 @@ def _audit(
         unmasked=settings.unmask,
         detail=detail,
     )
+    for message in log.warnings:
+        if settings.on_warning is not None:
+            settings.on_warning(message)
+        else:
+            warnings.warn(message, stacklevel=3)
+    # The log's head after this run: kept in the result (and the store) so that a later
+    # deletion of the log's last entries is detectable.
+    return AuditRef(log=str(log.path), head=event["hash"], keyed=event["chain"] == KEYED)
 
 
 def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
-    from healthdq.results import AuditRef
-
     sampled = sum(len(r.samples) for r in result.rules)
-    event = _audit(
+    result.audit = _audit(
         action,
         dataset,
         sampled,
@@ -136,13 +149,13 @@ def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings)
         settings,
         {"run_id": result.run_id, "contract": result.contract},
     )
-    # The log's head after this run: kept in the result (and the store) so that a later
-    # deletion of the log's last entries is detectable.
-    result.audit = AuditRef(
-        log=str(_audit_log_path(settings)),
-        head=str(event.get("mac") or event.get("hash") or ""),
-        keyed=bool(event.get("mac")),
-    )
+
+
+def source_label(source: Any) -> str:
+    """A location as given, or what kind of DataFrame it was (never the frame's contents)."""
+    from healthdq.sources.frames import frame_label
+
+    return source if isinstance(source, str) else frame_label(source)
 
 
 # -- render ------------------------------------------------------------------------------------
@@ -157,7 +170,7 @@ def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -
 # -- jobs --------------------------------------------------------------------------------------
 def check(
     contract: m.Contract,
-    sources: Mapping[str, str],
+    sources: Mapping[str, Any],
     *,
     read_options: ReadOptions | Mapping[str, ReadOptions] | None = None,
     sample_size: int = 5,
@@ -167,13 +180,14 @@ def check(
     settings: Settings | None = None,
     progress: TableProgress | None = None,
 ) -> RunResult:
-    """Check `sources` (table -> location) against `contract`; govern, audit, render."""
+    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render."""
     from healthdq.engine.runner import RunOptions, run_contract
     from healthdq.governance.suppression import suppress_small_numbers
     from healthdq.results.metrics import result_metrics
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     if isinstance(read_options, ReadOptions) or read_options is None:
         per_table = {n: read_options or ReadOptions() for n in contract.tables}
     else:
@@ -195,7 +209,8 @@ def check(
     result.metrics += result_metrics(result)
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
-    _audit_run("check.samples", result, ", ".join(f"{t}={s}" for t, s in sources.items()), cfg)
+    dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
+    _audit_run("check.samples", result, dataset, cfg)
     _render(result, cfg)
     return result
 
@@ -244,6 +259,7 @@ def omop(
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         run = run_omop(
@@ -277,20 +293,22 @@ def omop(
 
 
 def profile(
-    location: str,
+    location: Any,
     *,
     table: str = "data",
     read_options: ReadOptions | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> TableProfile:
-    """Profile every column of `location`; govern (identifiers masked), audit."""
+    """Profile every column of `location` (a path or a DataFrame); govern, audit."""
     from healthdq.profile import profile_table
+    from healthdq.sources.frames import register
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
-        eng.register(table, location, read_options or ReadOptions())
+        register(eng, table, location, read_options or ReadOptions())
         con = getattr(eng, "con", None)
         if con is None:
             raise HealthdqError(f"profile does not run on the {eng.name} engine yet")
@@ -301,7 +319,7 @@ def profile(
     # A profile reads every row and shows values (identifiers masked): an audited access.
     _audit(
         "profile",
-        location,
+        source_label(location),
         int(getattr(prof, "rows", 0) or 0),
         [c.name for c in getattr(prof, "columns", [])],
         cfg,

@@ -98,6 +98,13 @@ class DuckDBEngine(Engine):
         for sql in settings:
             self.con.execute(sql)
 
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        from healthdq.sources.frames import register_duckdb
+
+        if self.sealed:
+            raise SourceError("engine sealed after its run: use a new engine", path=name)
+        return register_duckdb(self.con, name, frame, options)
+
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
         try:
