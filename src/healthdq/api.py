@@ -47,24 +47,24 @@ def check(
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
     audit_key_file: PathLike | None = None,
-    store: PathLike | None = None,
-    keep_run: bool = True,
-    dataset: str | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
     format: str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
     table: str | None = None,
+    store: PathLike | None = None,
+    keep_run: bool = True,
+    dataset: str | None = None,
 ) -> RunResult:
     """Check `data` against a shipped `pack` or a `contract` (a file, YAML text or a Contract).
 
     `data`: a path, glob or DataFrame for a one-table contract, or {table: path or DataFrame}.
     `mapping`: {pack_column: your_column}. `outputs`: {"html"|"json"|"junit": path}.
-    The run is kept in the results store (`store=` a DuckDB file or PostgreSQL URL, default
-    $HEALTHDQ_STORE; `keep_run=False` keeps nothing) under `dataset` (default: the contract).
-    Identifiers in samples are masked unless `unmask=True` (audited). Raises HealthdqError
-    with the CLI's one-line message on bad input.
+    Identifiers in samples are masked unless `unmask=True` (audited). The run is kept in the
+    results store (`store`: a DuckDB path or postgresql:// URL; default $HEALTHDQ_STORE, else
+    .healthdq/runs.duckdb) unless `keep_run=False`. Raises HealthdqError with the CLI's
+    one-line message on bad input.
     """
     spec = _contract(contract, pack)
     sources = _sources(spec, data)
@@ -92,11 +92,11 @@ def check(
                 outputs=outputs,
                 audit_log=audit_log,
                 audit_key_file=audit_key_file,
+                threads=threads,
+                spark_master=spark_master,
                 store=store,
                 keep_run=keep_run,
                 dataset=dataset,
-                threads=threads,
-                spark_master=spark_master,
             ),
         )
     finally:
@@ -150,15 +150,16 @@ def omop(
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
     audit_key_file: PathLike | None = None,
+    threads: int | None = None,
+    spark_master: str = "local[2]",
     store: PathLike | None = None,
     keep_run: bool = True,
     dataset: str | None = None,
-    threads: int | None = None,
-    spark_master: str = "local[2]",
 ) -> RunResult:
     """OHDSI DQD's OMOP CDM v5.4 checks on `cdm`: a DuckDB file, a folder, or postgres:DSN.
 
     `outputs` may also name "dqd-json" (DQD's own format, field case from `dqd_case`).
+    `store`, `keep_run` and `dataset` as for `check`.
     """
     if not isinstance(cdm, str | os.PathLike):
         raise HealthdqError(
@@ -179,11 +180,11 @@ def omop(
             outputs=outputs,
             audit_log=audit_log,
             audit_key_file=audit_key_file,
+            threads=threads,
+            spark_master=spark_master,
             store=store,
             keep_run=keep_run,
             dataset=dataset,
-            threads=threads,
-            spark_master=spark_master,
         ),
     )
 

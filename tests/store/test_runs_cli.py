@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from healthdq.store import open_store
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -200,3 +202,36 @@ def test_omop_runs_are_stored(
     assert run.verb == "omop" and run.outputs == ["json"] and run.rules > 0
     stored = open_store(store_location).load_run(run.run_id)
     assert json.loads((tmp_path / "r.json").read_text())["run_id"] == stored.run_id
+
+
+def test_python_api_keeps_runs_and_reports_a_bad_store(
+    tmp_path: Path, store_location: str, apc_file: Path
+) -> None:
+    import healthdq
+    from healthdq.errors import HealthdqError
+
+    result = healthdq.check(str(apc_file), pack="nhs-apc", store=store_location, dataset="api")
+    healthdq.check(str(apc_file), pack="nhs-apc", store=store_location, keep_run=False)
+    (run,) = open_store(store_location).list_runs()
+    assert run.run_id == result.run_id and run.dataset == "api"
+    assert open_store(store_location).load_run(run.run_id) == result
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    with pytest.raises(HealthdqError, match="cannot create results store"):
+        healthdq.check(str(apc_file), pack="nhs-apc", store=str(blocker / "runs.duckdb"))
+
+
+def test_omop_dqd_json_re_renders_byte_identical(
+    cli: Cli, tmp_path: Path, make_cdm: Callable[..., Path]
+) -> None:
+    from healthdq.report.registry import renderer_names
+
+    if "dqd-json" not in renderer_names():
+        pytest.skip("the dqd-json renderer is not in report/registry.py yet")
+    direct = tmp_path / "direct.json"
+    code, _, err = cli("omop", make_cdm("csv"), "-q", "--dqd-json", direct)
+    assert code == 0, err
+    again = tmp_path / "again.json"
+    code, _, err = cli("runs", "render", "latest", "--dqd-json", again)
+    assert code == 0, err
+    assert again.read_bytes() == direct.read_bytes()
