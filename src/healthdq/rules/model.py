@@ -300,6 +300,18 @@ class ColumnSpec(Strict):
     missing: list[str] = Field(default_factory=list)
     # Other names the column is known by in extracts (HES, SUS, ECDS), matched case-insensitively.
     aliases: list[str] = Field(default_factory=list)
+    # How a text date column writes its dates: ISO, YYYYMMDD, DD/MM/YYYY, MMYYYY, YYYY-MM... or a
+    # strptime pattern. Unset: detected from the data when a date rule reads the column.
+    format: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str | None) -> str | None:
+        if v is not None:
+            from healthdq.rules.dateformats import strptime_of
+
+            strptime_of(v)  # ValueError names the formats it knows
+        return v
 
     @field_validator("missing", mode="before")
     @classmethod
