@@ -70,7 +70,8 @@ tables:
       - {id: dob.type, kind: type, column: mydob, type: date}
       - {id: dob.range, kind: date_range, column: mydob, min: '1900-01-01', max: today}
       - {id: dob.before, kind: compare, left: mydob, op: '<=', right: admidate}
-      - {id: ref.default, kind: default_value, column: refdate, values: ['1800-01-01', '1801-01-01', '1900-01-01', '9999-12-31']}
+      - {id: ref.default, kind: default_value, column: refdate,
+         values: ['1800-01-01', '1801-01-01', '1900-01-01', '9999-12-31']}
       - {id: ref.before, kind: compare, left: refdate, op: '<=', right: admidate}
 """
     got = counts(run(tmp_path, CSV, contract))
