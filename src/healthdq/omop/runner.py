@@ -24,10 +24,7 @@ from healthdq.omop.catalogue import CheckDef, load_catalogue
 from healthdq.omop.cdm import Cdm, Lookups, as_date, as_int, build_lookups, key_lookup, open_cdm, q
 from healthdq.omop.checks import CONCEPT_LEVEL, GENDER, ROW_LEVEL, NotApplicable, Planner, RowPlan
 from healthdq.results import ColumnInfo, Reference, RuleResult, RunResult, TableResult
-from healthdq.results.status import STATUSES
 from healthdq.rules import model as m
-from healthdq.scoring.kahn import CATEGORIES as KAHN_CATEGORIES
-from healthdq.scoring.kahn import kahn_overview
 from healthdq.sources.base import RegisteredTable
 
 INTEGER_PREFIXES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER")
@@ -86,17 +83,23 @@ def _rule_result(c: CheckDef) -> RuleResult:
 
 
 def summary_by_category(result: RunResult) -> dict[str, dict[str, int]]:
-    """Executed / passed / failed / not applicable / error per Kahn category, then Total: the
-    one Kahn count (scoring/kahn.py) in DQD's layout."""
-    kahn = kahn_overview(result.rules)
+    """Executed / passed / failed / not applicable / error per Kahn category, then Total.
 
-    def row(counts: dict[str, Any]) -> dict[str, int]:
-        return {"executed": counts["total"], **{s: counts[s] for s in STATUSES}}
+    Read from the run's Kahn overview (scoring/kahn.py), the one place rules are counted.
+    """
+    from healthdq.results.scores import KahnCounts
+    from healthdq.scoring.kahn import kahn_overview
 
-    out = {cat.capitalize(): row(kahn["categories"][cat]["total"]) for cat in KAHN_CATEGORIES}
-    if kahn["uncategorised"]["total"]:
-        out["Other"] = row(kahn["uncategorised"])
-    out["Total"] = row(kahn["total"])
+    kahn = result.scores.kahn or kahn_overview(result.rules)
+
+    def row(c: KahnCounts) -> dict[str, int]:
+        return {"executed": c.total, "passed": c.passed, "failed": c.failed,
+                "not_applicable": c.not_applicable, "error": c.error}  # fmt: skip
+
+    out = {cat.capitalize(): row(r.total) for cat, r in kahn.categories.items()}
+    if kahn.uncategorised.total:
+        out["Other"] = row(kahn.uncategorised)
+    out["Total"] = row(kahn.total)
     return out
 
 

@@ -79,26 +79,26 @@ def check_result(r: RuleResult) -> dict[str, Any]:
 
 def overview(result: RunResult) -> dict[str, Any]:
     """DQD's summary counts (its summarizeResults), from the one Kahn count of the rules."""
-    kahn = kahn_overview(result.rules)
-    total = kahn["total"]
-    failed = total["failed"] + total["error"]
+    kahn = result.scores.kahn or kahn_overview(result.rules)
+    total = kahn.total
+    failed = total.failed + total.error
     out: dict[str, Any] = {
-        "countTotal": total["total"],
-        "countThresholdFailed": total["failed"],
-        "countErrorFailed": total["error"],
+        "countTotal": total.total,
+        "countThresholdFailed": total.failed,
+        "countErrorFailed": total.error,
         "countOverallFailed": failed,
-        "countPassed": total["passed"],
-        "countNotApplicable": total["not_applicable"],
+        "countPassed": total.passed,
+        "countNotApplicable": total.not_applicable,
     }
     # DQD counts errors as failures here (healthdq's Kahn % leaves them out).
-    judged = total["passed"] + failed
-    out["percentPassed"] = round(100 * total["passed"] / judged, 2) if judged else 0
+    judged = total.passed + failed
+    out["percentPassed"] = round(100 * total.passed / judged, 2) if judged else 0
     out["percentFailed"] = round(100 * failed / judged, 2) if judged else 0
     for cat in CATEGORIES:
-        counts = kahn["categories"][cat.lower()]["total"]
-        out[f"countTotal{cat}"] = counts["total"]
-        out[f"countFailed{cat}"] = counts["failed"] + counts["error"]
-        out[f"countPassed{cat}"] = counts["passed"]
+        counts = kahn.categories[cat.lower()].total
+        out[f"countTotal{cat}"] = counts.total
+        out[f"countFailed{cat}"] = counts.failed + counts.error
+        out[f"countPassed{cat}"] = counts.passed
     return out
 
 
