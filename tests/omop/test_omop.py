@@ -14,6 +14,7 @@ from healthdq import pipeline
 from healthdq.cli import app
 from healthdq.errors import HealthdqError
 from healthdq.omop import load_catalogue, run_omop
+from healthdq.omop import runner as omop_runner
 from healthdq.omop.runner import summary_by_category
 from healthdq.report.dqd_json import to_dqd
 from healthdq.report.json_report import load_json
@@ -112,7 +113,7 @@ def test_fused_equals_one_query_per_check(
     make_cdm: MakeCdm, monkeypatch: pytest.MonkeyPatch, per_distinct_min_rows: int
 ) -> None:
     # 0: concept checks evaluated once per distinct concept id; 10**9: joined per row.
-    monkeypatch.setattr("healthdq.omop.runner.PER_DISTINCT_MIN_ROWS", per_distinct_min_rows)
+    monkeypatch.setattr(omop_runner, "PER_DISTINCT_MIN_ROWS", per_distinct_min_rows)
     path = make_cdm("parquet")
     fused = run_omop(str(path), run_date=RUN_DATE, tables=["measurement", "condition_occurrence"])
     naive = run_omop(

@@ -88,6 +88,8 @@ class TableResult(BaseModel):
     elapsed_ms: float = 0.0
     scans: int = 0  # queries that read this table's rows
     warnings: list[str] = Field(default_factory=list)  # e.g. encoding guessed, column unmapped
+    # Contract column -> the source column bound to it (by --map or by a pack's aliases).
+    bindings: dict[str, str] = Field(default_factory=dict)
 
 
 class GroupRow(BaseModel):
@@ -162,3 +164,19 @@ class RunResult(BaseModel):
         """
         failed = [severity_rank(r.severity) for r in self.rules if is_failing(r.status)]
         return max(failed, default=-1)
+
+    def failed(self) -> list[RuleResult]:
+        """Rules that failed or could not run (an error is never a silent pass)."""
+        return [r for r in self.rules if is_failing(r.status)]
+
+    def to_pandas(self) -> Any:
+        """One row per rule as a pandas DataFrame (needs pandas: healthdq[dataframes])."""
+        from healthdq.results.display import rules_frame
+
+        return rules_frame(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: counts by status and the failing rules, samples as masked."""
+        from healthdq.results.display import summary_html
+
+        return summary_html(self)
