@@ -563,7 +563,8 @@ class TableRun:
         sql = (
             f"SELECT count(*) AS __n, {self.engine.count_if(applies)}, "
             f"{self.engine.count_if(violating)}, "
-            f"{self.engine.sample(violating, [child_col], self.options.sample_size)} "
+            # At least 1: a bounded sample of 0 rows is an error on DuckDB (cut to 0 below).
+            f"{self.engine.sample(violating, [child_col], max(self.options.sample_size, 1))} "
             f"FROM {q(self.name)} AS c LEFT JOIN "
             f"(SELECT DISTINCT {self.engine.as_text(ref_col)} AS __k "
             f"FROM {q(ref.name)}) AS r ON {child} = r.__k"
@@ -583,7 +584,7 @@ class TableRun:
             violating_rows=v,
             denominator=d,
             pct_violating=pct,
-            samples=_samples(raw),
+            samples=_samples(raw)[: self.options.sample_size],
             message=("table has no rows" if n == 0 else "no values to look up")
             if status == "not_applicable"
             else None,
