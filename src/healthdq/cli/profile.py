@@ -31,6 +31,12 @@ def profile(
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
+    engine_name: Annotated[
+        str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str, typer.Option(help="Spark master URL for --engine spark.")
+    ] = "local[2]",
 ) -> None:
     """Profile every column in one pass and suggest a starting contract."""
     from healthdq.profile import render_profile, suggest_contract
@@ -39,7 +45,8 @@ def profile(
         data,
         table=table,
         read_options=ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding),
-        settings=pipeline.Settings(audit_log=audit_log),
+        engine=engine_name,
+        settings=pipeline.Settings(audit_log=audit_log, spark_master=spark_master),
     )
     render_profile(prof, Console())
     if json_out:

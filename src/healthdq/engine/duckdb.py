@@ -95,9 +95,26 @@ class DuckDBEngine(Engine):
             f"FILTER (WHERE {predicate})"
         )
 
-    def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
+    def create_temp(
+        self, name: str, sql: str, materialize: bool = False, native: bool = False
+    ) -> None:
         kind = "TABLE" if materialize else "VIEW"
         self.con.execute(f"CREATE OR REPLACE TEMP {kind} {quote_ident(name)} AS {sql}")
+
+    def drop_temp(self, name: str) -> None:
+        for kind in ("TABLE", "VIEW"):
+            try:
+                self.con.execute(f"DROP {kind} IF EXISTS {quote_ident(name)}")
+            except duckdb.CatalogError:  # the name is the other kind
+                continue
+
+    def unpivot(self, relation: str, items: list[tuple[int, str]]) -> str:
+        # Two lists unnested side by side: one pass over the relation, one row per item.
+        labels = ", ".join(str(c) for c, _ in items)
+        values = ", ".join(v for _, v in items)
+        return (
+            f"SELECT unnest([{labels}]) AS c, unnest([{values}]) AS v FROM {quote_ident(relation)}"
+        )
 
     def describe(self, relation: str) -> dict[str, str]:
         rows = self.con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()
