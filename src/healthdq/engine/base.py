@@ -91,6 +91,10 @@ class Engine(ABC):
     def drop_temp(self, name: str) -> None:  # noqa: B027  (optional hook)
         """Forget a relation made by create_temp (and free what it held)."""
 
+    def top_k(self, item: str, weight: str, k: int) -> str:
+        """Aggregate (this engine's SQL): a list of the `k` items of largest weight."""
+        raise NotImplementedError(f"{self.name} engine cannot collect top values")
+
     def unpivot(self, relation: str, items: list[tuple[int, str]]) -> str:
         """A SELECT (this engine's SQL) of `c, v`: for every row of `relation`, one row per item
         (label, text-valued expression), in one read of the relation."""

@@ -472,6 +472,13 @@ class SparkEngine(Engine):
             previous.unpersist()
         self.spark.catalog.dropTempView(name)
 
+    def top_k(self, item: str, weight: str, k: int) -> str:
+        if self._bounded_min_by:
+            return f"max_by({item}, {weight}, {int(k)})"
+        # Spark 3.5: collect, sort by weight descending, keep the first k.
+        pairs = f"collect_list(named_struct('w', {weight}, 'x', {item}))"
+        return f"transform(slice(sort_array({pairs}, false), 1, {int(k)}), p -> p.x)"
+
     def unpivot(self, relation: str, items: list[tuple[int, str]]) -> str:
         # stack() emits one row per (label, value) pair of each input row: one pass.
         pairs = ", ".join(f"{c}, {v}" for c, v in items)

@@ -85,11 +85,10 @@ PRIORITY = (
     "ods_org",
     "treatment_function",
 )
-DOB_HINTS = ("dateofbirth", "birthdate", "birth", "dob")
+DOB_HINTS = ("dateofbirth", "birthdate", "birth", "mydob", "dob")
 # Identifier name hints: mask these even when the values fail validation (they are still people's
 # identifiers, just badly formed).
 IDENTIFIER_HINTS = {"nhs_number": HINTS["nhs_number"][:4], "postcode": HINTS["postcode"][:3]}
-DOB_HINTS = (*DOB_HINTS, "mydob")
 NAME_HINTS = (
     "forename",
     "surname",
@@ -298,9 +297,10 @@ def identifier_of(col: ColumnProfile) -> str | None:
     for ident, hints in IDENTIFIER_HINTS.items():
         if textual and hint_score(col.name, hints):
             return ident
-    if hint_score(col.name, NAME_HINTS) or normalise(col.name) == "name":
-        if shapes.get("name_like", 0.0) >= NAME_SHAPE_MIN or col.family == "text":
-            return "name"
+    # Named like a name and holding words (a name typed badly is still a name: text will do).
+    named = hint_score(col.name, NAME_HINTS) > 0 or normalise(col.name) == "name"
+    if named and (shapes.get("name_like", 0.0) >= NAME_SHAPE_MIN or col.family == "text"):
+        return "name"
     if (
         col.family == "text"
         and not is_date(col)

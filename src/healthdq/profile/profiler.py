@@ -27,6 +27,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import sqlglot
 from pydantic import BaseModel, Field, PrivateAttr
 from sqlglot import exp
 
@@ -44,8 +45,12 @@ TOP_K_VALUES = MAX_ALLOWED + 1
 UNIQUE_CANDIDATE = 0.95
 # Distinct values per column that patterns, content shapes and validators see (about: the
 # sample keeps values whose hash falls under a per-column cut-off).
-SAMPLE_SIZE = 20_000
+SAMPLE_SIZE = 2_000
+TOP_PATTERNS = 10
 HASH_BUCKETS = 1_000_003
+# Columns with at most this many distinct values (HyperLogLog) are grouped in full: exact
+# distinct counts and top values. Wider ones are grouped on a sample of rows only.
+FULL_DISTINCT = 10_000
 
 # Known NHS placeholder ("default") values. Dates: NHS England DQMI default DOBs. Text: the
 # 'no fixed abode / not known' ZZ99 pseudo-postcodes, the V8199x 'no/unknown GP practice' codes,
@@ -270,20 +275,39 @@ class _Run:
         self.sql: list[str] = []
 
     def fetch(self, duck_sql: str) -> list[tuple[Any, ...]]:
-        sql = self.engine.translate(duck_sql)
+        return self.native(self.engine.translate(duck_sql))
+
+    def native(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run SQL already in the engine's dialect."""
         self.sql.append(sql)
         return self.engine.fetch(sql)
+
+    def top(self, duck_sql: str, value: str, weight: str, k: int) -> dict[int, list[str]]:
+        """Per column c of `duck_sql`'s rows, the k values of largest weight (ties by value)."""
+        eng = self.engine
+        item = f"concat({weight}, chr(1), {value})"
+        sql = (
+            f"SELECT c, {eng.top_k(item, weight, k)} FROM ({eng.translate(duck_sql)}) AS s "
+            "GROUP BY c"
+        )
+        found: dict[int, list[str]] = {}
+        for c, items in self.native(sql):
+            pairs = [str(x).split("\x01", 1) for x in items or []]
+            ranked = sorted(((-int(w), v) for w, v in pairs))
+            found[int(c)] = [v for _, v in ranked]
+        return found
 
 
 # -- 1. the aggregate scan ---------------------------------------------------------------------
 def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
-    """Counts, min/max, lengths and typed-date figures of every column: one read of the rows."""
+    """Counts, HyperLogLog distinct counts, min/max, lengths and typed-date figures of every
+    column: one read of the rows."""
     aggs: list[str] = ["count(*)"]
-    slots: list[tuple[int, str]] = []
+    slots: list[tuple[int, str, str | None]] = []
 
-    def add(sql: str, i: int, field: str) -> None:
+    def add(sql: str, i: int, field: str, key: str | None = None) -> None:
         aggs.append(sql)
-        slots.append((i, field))
+        slots.append((i, field, key))
 
     dates = _in_list(PLACEHOLDER_DATES, "DATE ")
     for i, col in enumerate(cols):
@@ -295,6 +319,7 @@ def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
             add(f"max(length({v}))", i, "max_length")
         if col.family == "other":
             continue
+        add(f"approx_count_distinct({v})", i, "approx_distinct")
         add(f"min({v})", i, "min")
         add(f"max({v})", i, "max")
         if col.family in ("date", "timestamp"):
@@ -303,12 +328,17 @@ def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
             add(f"max({d})", i, "date_max")
             # current_date is the run date: the suggested range's max is 'today'.
             add(f"count_if({d} > current_date)", i, "future_dates")
+            for day in PLACEHOLDER_DATES:
+                add(f"count_if({d} = DATE '{day}')", i, "placeholders", day)
     row = run.fetch(f"SELECT {', '.join(aggs)} FROM {quote_ident(relation)}")[0]
     present: dict[int, int] = {}
-    for (i, field), value in zip(slots, row[1:], strict=True):
+    for (i, field, key), value in zip(slots, row[1:], strict=True):
         col = cols[i]
         if field == "present":
             present[i] = int(value or 0)
+        elif field == "placeholders" and key is not None:
+            if value:
+                col.placeholders[key] = int(value)
         elif field in ("min", "max"):
             setattr(col, field, _scalar(value))
         elif field in ("date_min", "date_max"):
@@ -327,80 +357,103 @@ def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
 
 
 # -- 2. the grouped values ---------------------------------------------------------------------
-def _group(run: _Run, relation: str, cols: list[ColumnProfile], name: str) -> list[int]:
-    """(c, v, n): column index, value as text and rows, for every column that has values.
-    One read of the rows, materialised once; returns the columns it holds."""
+def _group(
+    run: _Run, relation: str, cols: list[ColumnProfile], name: str, rows: int, size: int, row: bool
+) -> list[int]:
+    """(c, v, n): column index, value as text and rows, materialised once from one read of the
+    rows. Columns with more than FULL_DISTINCT values (HyperLogLog) hold only the values of a
+    sample of about `size` rows: grouping every value of every wide column is what made width
+    cost more than linear. Returns the columns whose values are all held."""
     eng = run.engine
     held = [i for i, c in enumerate(cols) if c.family != "other" and c.count + c.blanks]
+    full = [i for i in held if cols[i].approx_distinct <= FULL_DISTINCT or not row]
     if not held:
-        return held
-    items = [
-        (i, eng.quote(cols[i].name) if cols[i].family == "text" else eng.as_text(cols[i].name))
-        for i in held
-    ]
+        return full
+    cut = min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(rows, 1)))
+    picked = f"abs({eng.hash_key([ROW])} % {HASH_BUCKETS}) < {cut}"
+    items = []
+    for i in held:
+        col = cols[i]
+        value = eng.quote(col.name) if col.family == "text" else eng.as_text(col.name)
+        items.append((i, value if i in full else f"CASE WHEN {picked} THEN {value} END"))
     sql = (
         f"SELECT c, v, count(*) AS n FROM ({eng.unpivot(relation, items)}) AS u "
         "WHERE v IS NOT NULL GROUP BY c, v"
     )
     run.sql.append(sql)
     eng.create_temp(name, sql, materialize=True, native=True)
-    return held
+    return full
 
 
 def _blank(v: str = "v") -> str:
     return f"({v} < '!' AND trim({v}) = '')"
 
 
-def _values(run: _Run, g: str, cols: list[ColumnProfile]) -> None:
-    """Distinct counts and the most frequent values of every column."""
-    for c, d in run.fetch(f"SELECT c, count(*) FROM {g} GROUP BY c"):
-        cols[int(c)].exact_distinct = cols[int(c)].approx_distinct = int(d)
-    tops = run.fetch(
-        f"SELECT c, v FROM (SELECT c, v, row_number() OVER (PARTITION BY c ORDER BY n DESC, v) "
-        f"AS rn FROM {g} WHERE NOT {_blank()}) AS t WHERE rn <= {TOP_K_VALUES} ORDER BY c, rn"
-    )
-    for c, v in tops:
-        cols[int(c)].top_values.append(str(v))
+def _ids(columns: list[int]) -> str:
+    return f"c IN ({', '.join(map(str, columns))})"
 
 
-def _placeholders(run: _Run, g: str, cols: list[ColumnProfile]) -> None:
-    """Rows per known placeholder value (text codes, ZZ99 pseudo-postcodes, default dates)."""
-    text = _in_list(text_placeholders())
+def _values(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
+    """Exact distinct counts and the most frequent values of every column held in full; the
+    most frequent values of the row sample for wide columns."""
+    if full:
+        for c, d in run.fetch(f"SELECT c, count(*) FROM {g} WHERE {_ids(full)} GROUP BY c"):
+            cols[int(c)].exact_distinct = int(d)
+    tops = run.top(f"SELECT c, v, n FROM {g} WHERE NOT {_blank()}", "v", "n", TOP_K_VALUES)
+    for c, values in tops.items():
+        cols[c].top_values = values
+
+
+def _placeholders(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
+    """Rows per known placeholder value (text codes, ZZ99 pseudo-postcodes); exact for columns
+    held in full, found in the sample (and counted by _confirm) for wide ones."""
+    text = [i for i, c in enumerate(cols) if c.family in ("text", "integer")]
+    if not text:
+        return
     rows = run.fetch(
-        f"SELECT c, v, n FROM {g} WHERE v IN {text} OR starts_with(v, '{PLACEHOLDER_PREFIX}') "
-        f"OR substr(v, 1, 10) IN {_in_list(PLACEHOLDER_DATES)} ORDER BY c, v"
+        f"SELECT c, v, n FROM {g} WHERE {_ids(text)} AND (v IN {_in_list(text_placeholders())} "
+        f"OR starts_with(v, '{PLACEHOLDER_PREFIX}')) ORDER BY c, v"
     )
     for c, v, n in rows:
         col = cols[int(c)]
-        value = str(v)
-        if col.family in ("date", "timestamp"):
-            if value[:10] not in PLACEHOLDER_DATES:
-                continue
-            value = value[:10]
-        elif col.family != "text" and value not in text_placeholders():
-            continue
-        col.placeholders[value] = col.placeholders.get(value, 0) + int(n)
+        if col.family == "text" or str(v) in text_placeholders():
+            col.placeholders[str(v)] = int(n) if int(c) in full else 0
     for col in cols:
         col.placeholder_values = sorted(col.placeholders)
         col.placeholder_rows = sum(col.placeholders.values())
 
 
-def _sample_where(g: str, cols: list[ColumnProfile], checked: list[int], size: int) -> str:
-    """Rows of `g` in each checked column's sample of distinct values (all when few)."""
+def _sample_where(cols: list[ColumnProfile], checked: list[int], full: list[int], size: int) -> str:
+    """Rows of the grouped values in each checked column's sample of distinct values: a hash
+    cut-off per column held in full (all values when few); wide columns hold a sample already."""
     cuts = " ".join(
-        f"WHEN {i} THEN {min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(cols[i].distinct, 1)))}"
+        f"WHEN {i} THEN "
+        + str(min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(cols[i].distinct, 1))))
+        if i in full
+        else f"WHEN {i} THEN {HASH_BUCKETS}"
         for i in checked
     )
     return (
-        f"c IN ({', '.join(map(str, checked))}) AND NOT {_blank()} "
-        f"AND abs(hash(v) % {HASH_BUCKETS}) < CASE c {cuts} END"
+        f"{_ids(checked)} AND NOT {_blank()} AND abs(hash(v) % {HASH_BUCKETS}) < CASE c {cuts} END"
+    )
+
+
+def sqlglot_replace(value: exp.Expression, char: str) -> exp.Expression:
+    """`value` with every `char` removed (REPLACE: the same on both engines)."""
+    return exp.Anonymous(
+        this="replace", expressions=[value, exp.Literal.string(char), exp.Literal.string("")]
     )
 
 
 def _sampled(
-    run: _Run, g: str, cols: list[ColumnProfile], validators: dict[str, Any], size: int
+    run: _Run,
+    g: str,
+    cols: list[ColumnProfile],
+    full: list[int],
+    validators: dict[str, Any],
+    size: int,
 ) -> list[str]:
-    """Validators, content shapes and year spans on each column's sample; text dates in full."""
+    """Validators, content shapes, year spans and patterns on each column's sample."""
     warnings: list[str] = []
     checked = [i for i, c in enumerate(cols) if c.family in ("text", "integer") and c.count]
     if not checked:
@@ -427,7 +480,7 @@ def _sampled(
     years += f" WHEN {dmy} THEN TRY_CAST(right(v, 4) AS INTEGER)"
     aggs = ["sum(n)"] + [f"sum(CASE WHEN {p} THEN n ELSE 0 END)" for _, _, p in named]
     aggs += [f"min(CASE {years} END)", f"max(CASE {years} END)"]
-    where = _sample_where(g, cols, checked, size)
+    where = _sample_where(cols, checked, full, size)
     for row in run.fetch(f"SELECT c, {', '.join(aggs)} FROM {g} WHERE {where} GROUP BY c"):
         col = cols[int(row[0])]
         col.checked = int(row[1] or 0)
@@ -438,26 +491,30 @@ def _sampled(
                 col.shapes[key] = _pct(int(value or 0), col.checked)
         col.validators = {k: _pct(n, col.checked) for k, n in col._passes.items()}
         col.year_min, col.year_max = (int(y) if y is not None else None for y in row[-2:])
-    patterns = run.fetch(
-        f"SELECT c, p FROM (SELECT c, p, row_number() OVER (PARTITION BY c ORDER BY m DESC, p) "
-        f"AS rn FROM (SELECT c, {pattern_sql('v')} AS p, sum(n) AS m FROM {g} WHERE {where} "
-        f"GROUP BY c, {pattern_sql('v')}) AS s) AS t WHERE rn <= 10 ORDER BY c, rn"
+    patterns = run.top(
+        f"SELECT c, {pattern_sql('v')} AS p, sum(n) AS m FROM {g} WHERE {where} "
+        f"GROUP BY c, {pattern_sql('v')}",
+        "p",
+        "m",
+        TOP_PATTERNS,
     )
-    for c, p in patterns:
-        cols[int(c)].top_patterns.append(str(p))
+    for c, found in patterns.items():
+        cols[c].top_patterns = found
     return warnings
 
 
-def sqlglot_replace(value: exp.Expression, char: str) -> exp.Expression:
-    """`value` with every `char` removed (REPLACE: the same on both engines)."""
-    return exp.Anonymous(
-        this="replace", expressions=[value, exp.Literal.string(char), exp.Literal.string("")]
-    )
+def _date_candidates(cols: list[ColumnProfile]) -> list[int]:
+    """Text columns whose sample held ISO dates: TRY_CAST on every value of every column is dear."""
+    return [
+        i
+        for i, c in enumerate(cols)
+        if c.family == "text" and c.count and c.shapes.get("date_iso", 0.0) >= 50.0
+    ]
 
 
-def _text_dates(run: _Run, g: str, cols: list[ColumnProfile]) -> None:
+def _text_dates(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
     """ISO dates held as text, over every value: rows, range (no placeholders), future dates."""
-    text = [i for i, c in enumerate(cols) if c.family == "text" and c.count]
+    text = [i for i in _date_candidates(cols) if i in full]
     if not text:
         return
     d = "TRY_CAST(v AS DATE)"
@@ -465,24 +522,26 @@ def _text_dates(run: _Run, g: str, cols: list[ColumnProfile]) -> None:
         f"SELECT c, sum(CASE WHEN {d} IS NOT NULL THEN n ELSE 0 END), "
         f"min(CASE WHEN {d} NOT IN {_in_list(PLACEHOLDER_DATES, 'DATE ')} THEN {d} END), "
         f"max({d}), sum(CASE WHEN {d} > current_date THEN n ELSE 0 END) "
-        f"FROM {g} WHERE c IN ({', '.join(map(str, text))}) AND NOT {_blank()} GROUP BY c"
+        f"FROM {g} WHERE {_ids(text)} AND NOT {_blank()} GROUP BY c"
     )
     for c, values, low, high, future in rows:
-        col = cols[int(c)]
-        col.date_values = int(values or 0)
-        col.date_pct = _pct(col.date_values, col.count)
-        if col.date_values:
-            col.date_min, col.date_max = _iso(low), _iso(high)
-            col.future_dates = int(future or 0)
+        _store_dates(cols[int(c)], values, low, high, future)
+
+
+def _store_dates(col: ColumnProfile, values: Any, low: Any, high: Any, future: Any) -> None:
+    col.date_values = int(values or 0)
+    col.date_pct = _pct(col.date_values, col.count)
+    col.date_min, col.date_max = _iso(low), _iso(high)
+    col.future_dates = int(future or 0)
 
 
 def _confirm(
-    run: _Run, g: str, cols: list[ColumnProfile], validators: dict[str, Any]
+    run: _Run, g: str, cols: list[ColumnProfile], full: list[int], validators: dict[str, Any]
 ) -> None:
     """The chosen validator's exact pass count over every distinct value of sampled columns."""
     exact: list[tuple[int, str]] = []
     for i, col in enumerate(cols):
-        if col.validator is None:
+        if col.validator is None or i not in full:
             continue
         if col.checked == col.count:
             col.validator_passes = col._passes[col.validator]  # every value was checked
@@ -491,16 +550,77 @@ def _confirm(
     if not exact:
         return
     when = " OR ".join(f"(c = {i} AND {p})" for i, p in exact)
-    ids = ", ".join(str(i) for i, _ in exact)
     sql = (
         f"SELECT c, sum(CASE WHEN {when} THEN n ELSE 0 END) FROM {g} "
-        f"WHERE c IN ({ids}) AND NOT {_blank()} GROUP BY c"
+        f"WHERE {_ids([i for i, _ in exact])} AND NOT {_blank()} GROUP BY c"
     )
     for c, passes in run.fetch(sql):
-        col = cols[int(c)]
-        col.validator_passes = int(passes or 0)
-        assert col.validator is not None
-        col.validators[col.validator] = _pct(col.validator_passes, col.count)
+        _store_passes(cols[int(c)], passes)
+
+
+def _store_passes(col: ColumnProfile, passes: Any) -> None:
+    col.validator_passes = int(passes or 0)
+    assert col.validator is not None
+    col.validators[col.validator] = _pct(col.validator_passes, col.count)
+
+
+# -- 3. exact figures of wide columns -----------------------------------------------------------
+def _confirm_wide(
+    run: _Run,
+    relation: str,
+    cols: list[ColumnProfile],
+    full: list[int],
+    validators: dict[str, Any],
+) -> bool:
+    """One more read of the rows, only when a wide column needs it: exact distinct counts of
+    unique-looking columns, the chosen validator's pass count, ISO text dates and rows per
+    placeholder found in the sample. Returns whether it ran."""
+    aggs: list[str] = []
+    slots: list[tuple[int, str, str | None]] = []
+    dates = set(_date_candidates(cols))
+    for i, col in enumerate(cols):
+        if i in full or col.family not in ("text", "integer") or not col.count:
+            continue
+        raw = quote_ident(col.name)
+        text = value_sql(col.name, col.family)
+        text = text if col.family == "text" else f"CAST({raw} AS VARCHAR)"
+        if col.approx_distinct >= UNIQUE_CANDIDATE * col.count:
+            # Raw values, as a unique rule counts them (a repeated blank is a duplicate).
+            aggs.append(f"count(DISTINCT {raw})")
+            slots.append((i, "distinct", None))
+        if col.validator is not None:
+            built = validators[col.validator].build(sqlglot.parse_one(text, read="duckdb"))
+            aggs.append(f"count_if({_duck(built)})")
+            slots.append((i, "passes", None))
+        if i in dates:
+            d = f"TRY_CAST({text} AS DATE)"
+            not_ph = f"{d} NOT IN {_in_list(PLACEHOLDER_DATES, 'DATE ')}"
+            aggs += [
+                f"count({d})",
+                f"min(CASE WHEN {not_ph} THEN {d} END)",
+                f"max({d})",
+                f"count_if({d} > current_date)",
+            ]
+            slots.append((i, "dates", None))
+        for value in col.placeholder_values:
+            aggs.append(f"count_if({text} = {quote_literal(value)})")
+            slots.append((i, "placeholder", value))
+    if not aggs:
+        return False
+    row = list(run.fetch(f"SELECT {', '.join(aggs)} FROM {quote_ident(relation)}")[0])
+    for i, field, key in slots:
+        col = cols[i]
+        if field == "distinct":
+            col.exact_distinct = int(row.pop(0) or 0)
+        elif field == "passes":
+            _store_passes(col, row.pop(0))
+        elif field == "dates":
+            _store_dates(col, *(row.pop(0) for _ in range(4)))
+        elif key is not None:
+            col.placeholders[key] = int(row.pop(0) or 0)
+    for col in cols:
+        col.placeholder_rows = sum(col.placeholders.values())
+    return True
 
 
 def profile_table(
@@ -510,10 +630,11 @@ def profile_table(
     *,
     sample_size: int | None = None,
 ) -> TableProfile:
-    """Profile every column of `relation` (registered on `engine`): two reads of its rows.
+    """Profile every column of `relation` (registered on `engine`) in two or three reads.
 
-    `sample_size`: distinct values per column that patterns, shapes and candidate validators
-    see (default SAMPLE_SIZE). Values are as read: the pipeline masks identifiers.
+    `sample_size`: distinct values per column (rows, for wide columns) that patterns, shapes and
+    candidate validators see (default SAMPLE_SIZE). Values are as read: the pipeline masks
+    identifiers.
     """
     from healthdq.profile.detect import choose_all, detect_columns
 
@@ -529,18 +650,20 @@ def profile_table(
     warnings: list[str] = []
     g = f"__hdq_profile_{uuid.uuid4().hex[:12]}"
     scans = 1
-    if _group(run, relation, cols, g):
+    full = _group(run, relation, cols, g, rows, size, ROW in types)
+    grouped = any(c.family != "other" and c.count + c.blanks for c in cols)
+    if grouped:
         scans = 2
-        _values(run, g, cols)
-        _placeholders(run, g, cols)
-        warnings += _sampled(run, g, cols, validators, size)
-        _text_dates(run, g, cols)
-    for col in cols:
-        col.all_values_seen = (
-            col.family != "other" and col.count > 0 and len(col.top_values) < TOP_K_VALUES
-        )
+        _values(run, g, cols, full)
+        _placeholders(run, g, cols, full)
+        warnings += _sampled(run, g, cols, full, validators, size)
+        _text_dates(run, g, cols, full)
+    for i, col in enumerate(cols):
+        col.all_values_seen = i in full and col.count > 0 and len(col.top_values) < TOP_K_VALUES
         if not col.all_values_seen:
             col.top_values = col.top_values[:top_n]
+        if col.exact_distinct is not None:
+            col.approx_distinct = col.exact_distinct
     profile = TableProfile(
         relation=relation,
         engine=engine.name,
@@ -552,12 +675,13 @@ def profile_table(
         warnings=warnings,
     )
     choose_all(profile)
-    if scans == 2:
-        _confirm(run, g, cols, validators)
+    if grouped:
+        _confirm(run, g, cols, full, validators)
         engine.drop_temp(g)
+        if _confirm_wide(run, relation, cols, full, validators):
+            profile.scans += 1
     detect_columns(profile)
     profile.sql = run.sql
     profile.queries = len(run.sql)
     profile.seconds = round(time.perf_counter() - start, 3)
     return profile
-
