@@ -45,7 +45,7 @@ TOP_K_VALUES = MAX_ALLOWED + 1
 UNIQUE_CANDIDATE = 0.95
 # Distinct values per column that patterns, content shapes and validators see (about: the
 # sample keeps values whose hash falls under a per-column cut-off).
-SAMPLE_SIZE = 2_000
+SAMPLE_SIZE = 1_000
 TOP_PATTERNS = 10
 HASH_BUCKETS = 1_000_003
 # Columns with at most this many distinct values (HyperLogLog) are grouped in full: exact
