@@ -310,11 +310,16 @@ def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
         slots.append((i, field, key))
 
     dates = _in_list(PLACEHOLDER_DATES, "DATE ")
+    # Each column's value is projected once below the aggregates: the same CASE repeated in
+    # every aggregate made DuckDB's planning grow faster than the column count.
+    inner: list[str] = []
     for i, col in enumerate(cols):
-        v = value_sql(col.name, col.family)
+        v = f"_v{i}"
+        inner.append(f"{value_sql(col.name, col.family)} AS {v}")
         add(f"count({v})", i, "count")
         if col.family == "text":
-            add(f"count({quote_ident(col.name)})", i, "present")
+            inner.append(f"{quote_ident(col.name)} AS _r{i}")
+            add(f"count(_r{i})", i, "present")
             add(f"min(length({v}))", i, "min_length")
             add(f"max(length({v}))", i, "max_length")
         if col.family == "other":
@@ -323,14 +328,18 @@ def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
         add(f"min({v})", i, "min")
         add(f"max({v})", i, "max")
         if col.family in ("date", "timestamp"):
-            d = v if col.family == "date" else f"CAST({v} AS DATE)"
+            d = v
+            if col.family == "timestamp":
+                d = f"_d{i}"
+                inner.append(f"CAST({quote_ident(col.name)} AS DATE) AS {d}")
             add(f"min(CASE WHEN {d} NOT IN {dates} THEN {d} END)", i, "date_min")
             add(f"max({d})", i, "date_max")
             # current_date is the run date: the suggested range's max is 'today'.
             add(f"count_if({d} > current_date)", i, "future_dates")
             for day in PLACEHOLDER_DATES:
                 add(f"count_if({d} = DATE '{day}')", i, "placeholders", day)
-    row = run.fetch(f"SELECT {', '.join(aggs)} FROM {quote_ident(relation)}")[0]
+    source = f"(SELECT {', '.join(inner) or '1'} FROM {quote_ident(relation)}) AS s"
+    row = run.fetch(f"SELECT {', '.join(aggs)} FROM {source}")[0]
     present: dict[int, int] = {}
     for (i, field, key), value in zip(slots, row[1:], strict=True):
         col = cols[i]
@@ -577,13 +586,15 @@ def _confirm_wide(
     placeholder found in the sample. Returns whether it ran."""
     aggs: list[str] = []
     slots: list[tuple[int, str, str | None]] = []
+    inner: list[str] = []  # each column's values projected once (see _scan)
     dates = set(_date_candidates(cols))
     for i, col in enumerate(cols):
         if i in full or col.family not in ("text", "integer") or not col.count:
             continue
-        raw = quote_ident(col.name)
-        text = value_sql(col.name, col.family)
-        text = text if col.family == "text" else f"CAST({raw} AS VARCHAR)"
+        raw, text = f"_r{i}", f"_t{i}"
+        inner.append(f"{quote_ident(col.name)} AS {raw}")
+        value = value_sql(col.name, col.family)
+        inner.append(f"{value if col.family == 'text' else f'CAST({value} AS VARCHAR)'} AS {text}")
         if col.approx_distinct >= UNIQUE_CANDIDATE * col.count:
             # Raw values, as a unique rule counts them (a repeated blank is a duplicate).
             aggs.append(f"count(DISTINCT {raw})")
@@ -607,7 +618,8 @@ def _confirm_wide(
             slots.append((i, "placeholder", value))
     if not aggs:
         return False
-    row = list(run.fetch(f"SELECT {', '.join(aggs)} FROM {quote_ident(relation)}")[0])
+    source = f"(SELECT {', '.join(inner)} FROM {quote_ident(relation)}) AS s"
+    row = list(run.fetch(f"SELECT {', '.join(aggs)} FROM {source}")[0])
     for i, field, key in slots:
         col = cols[i]
         if field == "distinct":
