@@ -11,7 +11,7 @@ values) and before anything leaves the process (audit, store, files).
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import HealthdqError
-from healthdq.results import RunResult
+from healthdq.results import AuditRef, RunResult
 from healthdq.rules import model as m
 from healthdq.sources.base import ReadOptions
 
 if TYPE_CHECKING:
     from healthdq.engine.base import Engine
     from healthdq.profile import TableProfile
+    from healthdq.store import Store
 
 # Failing-row samples are patient-level rows read back into memory: bound them.
 MAX_SAMPLE_SIZE = 1000
@@ -39,6 +40,10 @@ class Settings:
     unmask: bool = False
     suppress_small_numbers: bool = True
     audit_log: Path | None = None
+    # Key for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE; none: unkeyed, docs/audit.md).
+    audit_key_file: Path | None = None
+    # Where warnings about the audit log go (a quarantined line); default: Python's warnings.
+    on_warning: Callable[[str], None] | None = None
     # Outputs: renderer name (json, html, junit, dqd-json...) -> file.
     outputs: dict[str, Path] = field(default_factory=dict)
     # Engine construction when the job is given an engine name.
@@ -46,6 +51,12 @@ class Settings:
     spark_master: str = "local[2]"
     # An empty table (header only) fails the run unless allowed.
     allow_empty: bool = False
+    # Results store: a PostgreSQL URL or a DuckDB file (None: HEALTHDQ_STORE, else
+    # .healthdq/runs.duckdb); keep_run=False stores nothing. `dataset` names the data for
+    # history and trends (default: the contract's name).
+    store: str | None = None
+    keep_run: bool = True
+    dataset: str | None = None
 
 
 def check_sample_size(sample_size: int) -> int:
@@ -98,8 +109,11 @@ def contract_identifiers(contract: m.Contract) -> dict[tuple[str, str], str]:
 
 
 # -- audit -------------------------------------------------------------------------------------
-def _audit_log_path(settings: Settings) -> Path:
-    return settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
+def _audit_preflight(settings: Settings) -> None:
+    """A bad key or an unwritable log fails before the run, not after it."""
+    from healthdq.governance.audit import open_log
+
+    open_log(settings.audit_log, settings.audit_key_file).preflight()
 
 
 def _audit(
@@ -109,12 +123,12 @@ def _audit(
     columns: list[str],
     settings: Settings,
     detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> AuditRef:
     """Every access to patient-level rows is written to the audit log, whatever the verb."""
-    from healthdq.governance.audit import AuditLog
+    from healthdq.governance.audit import KEYED, open_log
 
-    path = settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
-    return AuditLog(path).record(
+    log = open_log(settings.audit_log, settings.audit_key_file)
+    event = log.record(
         action=action,
         dataset=dataset,
         rows=rows,
@@ -122,13 +136,19 @@ def _audit(
         unmasked=settings.unmask,
         detail=detail,
     )
+    for message in log.warnings:
+        if settings.on_warning is not None:
+            settings.on_warning(message)
+        else:
+            warnings.warn(message, stacklevel=3)
+    # The log's head after this run: kept in the result (and the store) so that a later
+    # deletion of the log's last entries is detectable.
+    return AuditRef(log=str(log.path), head=event["hash"], keyed=event["chain"] == KEYED)
 
 
 def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
-    from healthdq.results import AuditRef
-
     sampled = sum(len(r.samples) for r in result.rules)
-    event = _audit(
+    result.audit = _audit(
         action,
         dataset,
         sampled,
@@ -136,16 +156,46 @@ def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings)
         settings,
         {"run_id": result.run_id, "contract": result.contract},
     )
-    # The log's head after this run: kept in the result (and the store) so that a later
-    # deletion of the log's last entries is detectable.
-    result.audit = AuditRef(
-        log=str(_audit_log_path(settings)),
-        head=str(event.get("mac") or event.get("hash") or ""),
-        keyed=bool(event.get("mac")),
-    )
+
+
+def source_label(source: Any) -> str:
+    """A location as given, or what kind of DataFrame it was (never the frame's contents)."""
+    from healthdq.sources.frames import frame_label
+
+    return source if isinstance(source, str) else frame_label(source)
+
+
+# -- store -------------------------------------------------------------------------------------
+def _open_store(settings: Settings) -> Store | None:
+    """The run's store, created and migrated before the run: a bad one fails in a second."""
+    if not settings.keep_run:
+        return None
+    from healthdq.store import open_store
+
+    store = open_store(settings.store)
+    store.prepare()
+    return store
+
+
+def _keep(store: Store | None, result: RunResult, verb: str, settings: Settings) -> None:
+    """Keep the (already masked) result, its metrics and the files just rendered."""
+    if store is None:
+        return
+    rendered = {
+        name: Path(path).read_bytes()
+        for name, path in settings.outputs.items()
+        if Path(path).is_file()
+    }
+    store.save_run(result, verb=verb, dataset=settings.dataset or result.contract, outputs=rendered)
 
 
 # -- render ------------------------------------------------------------------------------------
+def _settle(result: RunResult) -> RunResult:
+    """The result as it will be stored (values as JSON types), so that a stored run
+    re-renders byte-identically to what this run renders."""
+    return RunResult.model_validate_json(result.model_dump_json())
+
+
 def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -> None:
     from healthdq.report.registry import render
 
@@ -157,7 +207,7 @@ def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -
 # -- jobs --------------------------------------------------------------------------------------
 def check(
     contract: m.Contract,
-    sources: Mapping[str, str],
+    sources: Mapping[str, Any],
     *,
     read_options: ReadOptions | Mapping[str, ReadOptions] | None = None,
     sample_size: int = 5,
@@ -167,13 +217,14 @@ def check(
     settings: Settings | None = None,
     progress: TableProgress | None = None,
 ) -> RunResult:
-    """Check `sources` (table -> location) against `contract`; govern, audit, render."""
+    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render."""
     from healthdq.engine.runner import RunOptions, run_contract
     from healthdq.governance.suppression import suppress_small_numbers
     from healthdq.results.metrics import result_metrics
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     if isinstance(read_options, ReadOptions) or read_options is None:
         per_table = {n: read_options or ReadOptions() for n in contract.tables}
     else:
@@ -183,6 +234,7 @@ def check(
         group_by=list(group_by or []),
         run_date=run_date,
     )
+    store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         result = run_contract(eng, contract, dict(sources), per_table, options, progress)
@@ -195,9 +247,29 @@ def check(
     result.metrics += result_metrics(result)
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
-    _audit_run("check.samples", result, ", ".join(f"{t}={s}" for t, s in sources.items()), cfg)
+    dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
+    _audit_run("check.samples", result, dataset, cfg)
+    result = _settle(result)
     _render(result, cfg)
+    _keep(store, result, "check", cfg)
     return result
+
+
+def contract_sources(
+    contract: m.Contract, given: Mapping[str, Any], hint: str = "pass TABLE=PATH"
+) -> dict[str, Any]:
+    """Table -> the data given for it; a table not given falls back to its contract `source:`
+    (relative to the contract file). A table with neither is an error ending in `hint`."""
+    sources = dict(given)
+    base = Path(contract.path).parent if contract.path else Path(".")
+    for name, spec in contract.tables.items():
+        if name not in sources and spec.source:
+            src = Path(spec.source)
+            sources[name] = str(src if src.is_absolute() else base / src)
+    missing = [n for n in contract.tables if n not in sources]
+    if missing:
+        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: {hint}")
+    return sources
 
 
 def empty_tables(result: RunResult) -> list[str]:
@@ -244,6 +316,8 @@ def omop(
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
+    store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         run = run_omop(
@@ -270,14 +344,16 @@ def omop(
                     identifiers[(rule.table, column)] = "date_of_birth"
     result = _govern(result, identifiers, cfg)
     _audit_run("omop.samples", result, location, cfg)
+    result = _settle(result)
     if "dqd-json" in cfg.outputs:
         write_dqd_json(run, cfg.outputs["dqd-json"], "snake" if dqd_case == "snake" else "camel")
     _render(result, cfg, skip=("dqd-json",))
+    _keep(store, result, "omop", cfg)
     return result
 
 
 def profile(
-    location: str,
+    location: Any,
     *,
     table: str = "data",
     read_options: ReadOptions | None = None,
@@ -285,14 +361,17 @@ def profile(
     settings: Settings | None = None,
     top_n: int = 10,
 ) -> TableProfile:
-    """Profile every column of `location` on any engine; govern (identifiers masked), audit."""
+    """Profile every column of `location` (a path or a DataFrame) on any engine; govern
+    (identifiers masked unless unmasked), audit."""
     from healthdq.governance.masking import mask_profile
     from healthdq.profile import profile_table
+    from healthdq.sources.frames import register
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
-        eng.register(table, location, read_options or ReadOptions())
+        register(eng, table, location, read_options or ReadOptions())
         prof = profile_table(eng, table, top_n)
     finally:
         if owned:
@@ -302,7 +381,7 @@ def profile(
     # A profile reads every row and shows values (identifiers masked): an audited access.
     _audit(
         "profile",
-        location,
+        source_label(location),
         prof.rows,
         [c.name for c in prof.columns],
         cfg,

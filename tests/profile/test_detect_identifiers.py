@@ -106,7 +106,7 @@ def test_identifiers_by_content(unmasked: TableProfile) -> None:
 
 def test_detection_errors_of_issue_10(unmasked: TableProfile) -> None:
     kinds = {c.name: c.kind for c in unmasked.columns}
-    assert kinds["NHSNO"] == "nhs_number (with separators)"
+    assert kinds["NHSNO"] == "nhs_number"  # the validator takes the 3-3-4 form with dashes
     # A dd/mm/yyyy date of birth is a date, not a 'unique id'.
     assert kinds["date_of_birth"] == "date (dd/mm/yyyy)"
     assert kinds["MYDOB"] == "date (MMYYYY)"

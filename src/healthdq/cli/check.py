@@ -10,8 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from healthdq import pipeline
-from healthdq.cli.app import app, check_fail_on, err, exit_for, warn
-from healthdq.cli.options import outputs, parse_mapping, table_sources
+from healthdq.cli.app import app, check_fail_on, err, exit_for, warn, warn_one
+from healthdq.cli.options import (
+    DatasetOption,
+    NoStoreOption,
+    StoreOption,
+    outputs,
+    parse_mapping,
+    table_sources,
+)
 from healthdq.errors import HealthdqError
 from healthdq.rules.loader import load_contract, load_pack
 from healthdq.sources.base import ReadOptions
@@ -87,6 +94,13 @@ def check(
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
+            metavar="FILE",
+        ),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
@@ -99,6 +113,9 @@ def check(
     spark_master: Annotated[
         str, typer.Option(help="Spark master URL for --engine spark.")
     ] = "local[2]",
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
+    dataset: DatasetOption = None,
 ) -> None:
     """Check DATA against a contract or a shipped pack; write reports; exit 0, 1 or 2."""
     from healthdq.report import print_summary
@@ -118,9 +135,14 @@ def check(
         unmask=unmask,
         suppress_small_numbers=not no_suppress,
         audit_log=audit_log,
+        audit_key_file=audit_key_file,
+        on_warning=warn_one,
         outputs=outputs(json=json_out, junit=junit, html=html),
         threads=threads,
         spark_master=spark_master,
+        store=store,
+        keep_run=not no_store,
+        dataset=dataset,
         allow_empty=allow_empty,
     )
     job = dict(

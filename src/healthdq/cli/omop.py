@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from healthdq import pipeline
-from healthdq.cli.app import app, check_fail_on, exit_for, warn
-from healthdq.cli.options import outputs
+from healthdq.cli.app import app, check_fail_on, exit_for, warn, warn_one
+from healthdq.cli.options import DatasetOption, NoStoreOption, StoreOption, outputs
 
 
 @app.command()
@@ -60,6 +60,13 @@ def omop(
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
+            metavar="FILE",
+        ),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
@@ -74,6 +81,9 @@ def omop(
     spark_master: Annotated[
         str, typer.Option(help="Spark master URL for --engine spark.")
     ] = "local[2]",
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
+    dataset: DatasetOption = None,
 ) -> None:
     """Run the OHDSI DQD checks for OMOP CDM v5.4, fused into one scan per table."""
     from healthdq.omop.runner import summary_by_category
@@ -82,9 +92,14 @@ def omop(
     settings = pipeline.Settings(
         unmask=unmask,
         audit_log=audit_log,
+        audit_key_file=audit_key_file,
+        on_warning=warn_one,
         outputs=outputs(dqd_json=dqd_json, json=json_out, junit=junit, html=html),
         threads=threads,
         spark_master=spark_master,
+        store=store,
+        keep_run=not no_store,
+        dataset=dataset,
     )
     result = pipeline.omop(
         data,

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from healthdq import pipeline
-from healthdq.cli.app import app, err
+from healthdq.cli.app import app, err, warn_one
 from healthdq.sources.base import ReadOptions
 
 
@@ -37,6 +37,13 @@ def profile(
     spark_master: Annotated[
         str, typer.Option(help="Spark master URL for --engine spark.")
     ] = "local[2]",
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
     """Profile every column in one pass and suggest a starting contract."""
     from healthdq.profile import render_profile, suggest_contract
@@ -46,7 +53,12 @@ def profile(
         table=table,
         read_options=ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding),
         engine=engine_name,
-        settings=pipeline.Settings(audit_log=audit_log, spark_master=spark_master),
+        settings=pipeline.Settings(
+            audit_log=audit_log,
+            audit_key_file=audit_key_file,
+            on_warning=warn_one,
+            spark_master=spark_master,
+        ),
     )
     render_profile(prof, Console())
     if json_out:

@@ -44,6 +44,11 @@ class DuckDBEngine(Engine):
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         return register_source(self.con, name, location, options)
 
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        from healthdq.sources.frames import register_duckdb
+
+        return register_duckdb(self.con, name, frame, options)
+
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
         try:

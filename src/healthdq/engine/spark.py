@@ -188,7 +188,8 @@ class SparkEngine(Engine):
         except Exception as exc:  # Spark's own errors (unreadable file, no such table)
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
             raise SourceError(lines[0] if lines else type(exc).__name__, path=location) from None
-        df = self._mapped(df, options, location, warnings)
+        bound: dict[str, str] = {}
+        df = self._mapped(df, options, location, warnings, bound)
         df.createOrReplaceTempView(name)
         rows = int(self.spark.sql(f"SELECT count(*) FROM {self.quote(name)}").collect()[0][0])
         columns = {c: TYPE_NAMES.get(t.upper(), t.upper()) for c, t in df.dtypes if c != ROW}
@@ -199,7 +200,13 @@ class SparkEngine(Engine):
             columns=columns,
             rows=rows,
             warnings=warnings,
+            bindings=bound,
         )
+
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        from healthdq.sources.frames import register_spark
+
+        return register_spark(self, name, frame, options)
 
     def _read(
         self, location: str, fmt: str | None, options: ReadOptions, warnings: list[str]
@@ -232,20 +239,24 @@ class SparkEngine(Engine):
         return [str(Path(f).resolve()) for f in files], fmt
 
     def _mapped(
-        self, df: DataFrame, options: ReadOptions, location: str, warnings: list[str]
+        self,
+        df: DataFrame,
+        options: ReadOptions,
+        location: str,
+        warnings: list[str],
+        bound: dict[str, str],
     ) -> DataFrame:
         from pyspark.sql import functions as F
 
-        source_to_canonical = {v.lower(): k for k, v in options.mapping.items()}
-        present = {c.lower() for c in df.columns}
-        for canonical, src in options.mapping.items():
-            if src.lower() not in present:
-                warnings.append(f"mapped column '{src}' (for '{canonical}') is not in {location}")
+        from healthdq.sources.aliases import bind_columns
+
+        columns = [c for c in df.columns if c != ROW]
+        binding = bind_columns(columns, options.mapping, options.aliases, location)
+        warnings += binding.warnings
+        bound.update(binding.bound)
         select = [F.col(self.quote(ROW))]
-        for c in df.columns:
-            if c == ROW:
-                continue
-            select.append(F.col(self.quote(c)).alias(source_to_canonical.get(c.lower(), c)))
+        for c in columns:
+            select.append(F.col(self.quote(c)).alias(binding.renames.get(c.lower(), c)))
         return df.select(*select)
 
     def _parquet(self, files: list[str]) -> DataFrame:

@@ -181,7 +181,7 @@ def choose_validator(col: ColumnProfile, kinds: dict[str, str]) -> str | None:
     chosen = None
     icd3 = is_icd10_3(col)
     for name, pct in col.validators.items():
-        if pct < PASS_MIN or (icd3 and name != "icd10"):
+        if pct < PASS_MIN or kinds.get(name) == "finding" or (icd3 and name != "icd10"):
             continue
         if kinds.get(name) == "valueset" and not _valueset_plausible(col, name):
             continue

@@ -10,9 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from healthdq.results.scores import GroupScore, Scores
 from healthdq.results.status import Status, is_failing, severity_rank
 
-SCHEMA_VERSION = "1.0"
+# 2.0: scores typed (scores.dqmi, scores.kahn; league entries as GroupScore). report/upgrade.py
+# reads 1.x files.
+SCHEMA_VERSION = "2.0"
 
 
 class Sample(BaseModel):
@@ -59,6 +62,8 @@ class TableResult(BaseModel):
     elapsed_ms: float = 0.0
     scans: int = 0  # queries that read this table's rows
     warnings: list[str] = Field(default_factory=list)  # e.g. encoding guessed, column unmapped
+    # Contract column -> the source column bound to it (by --map or by a pack's aliases).
+    bindings: dict[str, str] = Field(default_factory=dict)
 
 
 class GroupRow(BaseModel):
@@ -77,7 +82,7 @@ class GroupBreakdown(BaseModel):
     column: str
     rows: list[GroupRow]
     # Per group: DQMI-style score and row count (filled by scoring).
-    scores: list[dict[str, Any]] = Field(default_factory=list)
+    scores: list[GroupScore] = Field(default_factory=list)
 
 
 class Metric(BaseModel):
@@ -119,7 +124,7 @@ class RunResult(BaseModel):
     tables: list[TableResult]
     rules: list[RuleResult]
     groups: list[GroupBreakdown] = Field(default_factory=list)
-    scores: dict[str, Any] = Field(default_factory=dict)
+    scores: Scores = Field(default_factory=Scores)
     summary: dict[str, int] = Field(default_factory=dict)
     metrics: list[Metric] = Field(default_factory=list)
     audit: AuditRef | None = None
@@ -131,3 +136,19 @@ class RunResult(BaseModel):
         """
         failed = [severity_rank(r.severity) for r in self.rules if is_failing(r.status)]
         return max(failed, default=-1)
+
+    def failed(self) -> list[RuleResult]:
+        """Rules that failed or could not run (an error is never a silent pass)."""
+        return [r for r in self.rules if is_failing(r.status)]
+
+    def to_pandas(self) -> Any:
+        """One row per rule as a pandas DataFrame (needs pandas: healthdq[dataframes])."""
+        from healthdq.results.display import rules_frame
+
+        return rules_frame(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: counts by status and the failing rules, samples as masked."""
+        from healthdq.results.display import summary_html
+
+        return summary_html(self)

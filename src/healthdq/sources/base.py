@@ -42,6 +42,8 @@ class ReadOptions:
     encoding: str | None = None
     table: str | None = None  # table inside a database file
     mapping: dict[str, str] = field(default_factory=dict)  # canonical name -> source column
+    # Canonical name -> other names it is known by (a pack's HES/SUS/ECDS field names).
+    aliases: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +54,8 @@ class RegisteredTable:
     columns: dict[str, str]  # column -> engine type, in order, without __row
     rows: int
     warnings: list[str] = field(default_factory=list)
+    # Canonical column -> the source column bound to it (by --map or by a pack alias).
+    bindings: dict[str, str] = field(default_factory=dict)
 
 
 def quote_ident(name: str) -> str:
@@ -105,6 +109,7 @@ def register_source(
 ) -> RegisteredTable:
     """Read `location` into relation `name` (a view or table with a `__row` column)."""
     from healthdq.sources import csv, database, json, parquet
+    from healthdq.sources.aliases import bind_columns
 
     opts = options or ReadOptions()
     files, detected = resolve_files(location)
@@ -129,16 +134,13 @@ def register_source(
         raise SourceError(_first_line(exc), path=files[0]) from None
     columns = _describe(con, base)
     select = [quote_ident(ROW)]
-    source_to_canonical = {v.lower(): k for k, v in opts.mapping.items()}
+    binding = bind_columns(list(columns), opts.mapping, opts.aliases, location)
     for col in columns:
-        canonical = source_to_canonical.get(col.lower())
+        canonical = binding.renames.get(col.lower())
         select.append(
             f"{quote_ident(col)} AS {quote_ident(canonical)}" if canonical else quote_ident(col)
         )
-    present = {c.lower() for c in columns}
-    for canonical, src in opts.mapping.items():
-        if src.lower() not in present:
-            warnings.append(f"mapped column '{src}' (for '{canonical}') is not in {location}")
+    warnings += binding.warnings
     con.execute(
         f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "
         f"FROM {quote_ident(base)}"
@@ -151,6 +153,7 @@ def register_source(
         columns=_describe(con, name),
         rows=int(rows[0]) if rows else 0,
         warnings=warnings,
+        bindings=binding.bound,
     )
 
 
