@@ -222,3 +222,40 @@ def test_csv_encodings_read_as_on_duckdb(write: Any, spark_engine: Any) -> None:
     spark_engine.register("utf16", str(utf16), ReadOptions())
     rows = spark_engine.fetch("SELECT `__row`, name, code FROM utf16 ORDER BY `__row`")
     assert rows == [(1, "A\u00e9", "01"), (2, "B", "02")]
+
+
+def test_spark_refuses_contract_escapes_and_seals_sql_on_files(
+    write: Any, spark: Any, spark_engine: Any
+) -> None:
+    """The contract sandbox is engine-neutral; after sources register, no SQL reads a path."""
+    from healthdq.rules import model as m
+
+    secret = write("secret.txt", "healthdq-secret-line\n")
+    data = write("t.csv", "id,sex\n1,1\n2,2\n")
+    contract = m.Contract.model_validate(
+        {
+            "name": "t",
+            "tables": {
+                "t": {
+                    "rules": [
+                        {
+                            "id": "leak",
+                            "kind": "sql",
+                            "predicate": f"CAST((SELECT * FROM text.`{secret}`) AS INT) > 0",
+                        },
+                        {"id": "fn", "kind": "sql", "predicate": "reflect('x', 'y') IS NULL"},
+                        {"id": "ok", "kind": "not_null", "column": "sex"},
+                    ]
+                }
+            },
+        }
+    )
+    result = run_contract(spark_engine, contract, {"t": str(data)}, None, RunOptions())
+    got = {r.rule_id: r for r in result.rules}
+    assert got["leak"].status == "error" and got["fn"].status == "error"
+    assert "not allowed" in (got["fn"].message or "")
+    assert got["ok"].status == "passed"
+    assert "healthdq-secret-line" not in result.model_dump_json()
+    assert spark.conf.get("spark.sql.runSQLOnFiles") == "false"
+    with pytest.raises(Exception):  # noqa: B017  (Spark's AnalysisException)
+        spark.sql(f"SELECT * FROM text.`{secret}`").collect()

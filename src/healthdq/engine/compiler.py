@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from healthdq.rules import model as m
+from healthdq.rules import sandbox
 from healthdq.validators.base import get_validator
 
 TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
@@ -82,16 +82,15 @@ def lit(value: Any) -> exp.Expr:
 
 
 def parse_predicate(sql: str, where: str) -> exp.Expr:
-    """Parse user SQL (DuckDB syntax) into a sqlglot tree, or raise CompileError."""
+    """Parse user SQL (DuckDB syntax) into a checked sqlglot tree, or raise CompileError.
+
+    Every engine gets the tree that passed the contract sandbox (rules/sandbox.py), rendered in
+    its own dialect, never the user's text.
+    """
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        first = str(exc).splitlines()[0]
-        raise CompileError(f"{where}: invalid SQL: {first}") from None
-    if tree is None:
-        raise CompileError(f"{where}: empty SQL")
-    if isinstance(tree, exp.Select | exp.Insert | exp.Delete | exp.Update | exp.Drop):
-        raise CompileError(f"{where}: must be an expression, not a statement")
+        tree = sandbox.parse_expression(sql)
+    except sandbox.SandboxError as exc:
+        raise CompileError(f"{where}: {exc}") from None
     # Parenthesised, so NOT / IS NULL / AND built around it keep the user's precedence.
     return exp.Paren(this=tree)
 
@@ -109,12 +108,15 @@ def resolve_date(value: str, run_date: date) -> date:
         sign = 1 if found.group(1) == "+" else -1
         n = int(found.group(2)) * sign
         unit = found.group(3)
-        if unit == "d":
-            return run_date + timedelta(days=n)
-        months = n * (12 if unit == "y" else 1)
-        y, mth = divmod(run_date.month - 1 + months, 12)
-        day = min(run_date.day, 28)
-        return date(run_date.year + y, mth + 1, day)
+        try:
+            if unit == "d":
+                return run_date + timedelta(days=n)
+            months = n * (12 if unit == "y" else 1)
+            y, mth = divmod(run_date.month - 1 + months, 12)
+            day = min(run_date.day, 28)
+            return date(run_date.year + y, mth + 1, day)
+        except (OverflowError, ValueError):
+            raise CompileError(f"relative date '{value}' is out of range (years 1..9999)") from None
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -28,6 +28,7 @@ from healthdq.engine.compiler import (
 from healthdq.engine.distinct import per_distinct
 from healthdq.engine.planner import FusedQuery, FusedQueryBuilder, RuleSlots, rule_bit_set
 from healthdq.errors import ContractError
+from healthdq.governance.messages import engine_message
 from healthdq.results import (
     ColumnInfo,
     GroupBreakdown,
@@ -41,6 +42,7 @@ from healthdq.results import (
 )
 from healthdq.results.metrics import column_metrics
 from healthdq.rules import model as m
+from healthdq.rules.sandbox import contract_source
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
 from healthdq.sources.frames import register as register_source
 
@@ -140,8 +142,8 @@ def _where(contract: m.Contract, rule: m.RuleBase) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    # Engine errors quote the offending value: rewritten so no data reaches an output.
+    return engine_message(exc)
 
 
 class TableRun:
@@ -610,10 +612,11 @@ def run_contract(
     run_date = opts.run_date or contract.run_date or date.today()
     started = datetime.now(UTC)
     registered: dict[str, RegisteredTable] = {}
+    locations: list[str] = []
     for name, spec in contract.tables.items():
         location = sources.get(name)
         if isinstance(location, str | None) and not location:  # a DataFrame has no truth value
-            location = spec.source
+            location = spec.source and contract_source(contract, spec.source)
             if not location:
                 raise ContractError(f"no data given for table '{name}'", path=contract.path)
         ro = (read_options or {}).get(name) or ReadOptions()
@@ -621,6 +624,10 @@ def run_contract(
         if aliases:
             ro = replace(ro, aliases={**aliases, **ro.aliases})
         registered[name.lower()] = register_source(engine, name, location, ro)
+        if isinstance(location, str):
+            locations.append(location)
+    # Rules run with no file, network or extension access beyond the registered sources.
+    engine.seal(locations)
     tables: list[TableResult] = []
     rules: list[RuleResult] = []
     groups: list[GroupBreakdown] = []

@@ -26,6 +26,7 @@ from sqlglot.dialects.dialect import Dialect
 
 from healthdq.engine.base import Engine, ProgressCallback
 from healthdq.errors import SourceError
+from healthdq.governance.messages import engine_message
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, resolve_files
 
 if TYPE_CHECKING:
@@ -186,8 +187,7 @@ class SparkEngine(Engine):
         except SourceError:
             raise
         except Exception as exc:  # Spark's own errors (unreadable file, no such table)
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            raise SourceError(lines[0] if lines else type(exc).__name__, path=location) from None
+            raise SourceError(engine_message(exc), path=location) from None
         bound: dict[str, str] = {}
         df = self._mapped(df, options, location, warnings, bound)
         df.createOrReplaceTempView(name)
@@ -342,8 +342,7 @@ class SparkEngine(Engine):
     ) -> SourceError:
         text = str(exc)
         if "MALFORMED" not in text and "Malformed" not in text:
-            first = next((ln for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-            return SourceError(first.strip(), path=files[0])
+            return SourceError(engine_message(exc), path=files[0])
         # Spark names the record, not its line: find the first ragged line locally.
         for path in files:
             if REMOTE.match(path):
@@ -508,6 +507,10 @@ class SparkEngine(Engine):
     def number_rows(self, df: DataFrame) -> DataFrame:
         """`df` with a consecutive 1-based `__row` in file order (cached until close())."""
         return self._number(df)
+
+    def seal(self, locations: list[str]) -> None:
+        # Sources are read through the DataFrame API; no SQL may read a file by path.
+        self.spark.conf.set("spark.sql.runSQLOnFiles", "false")
 
     def close(self) -> None:
         for df in self._cached:

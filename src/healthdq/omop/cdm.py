@@ -21,6 +21,7 @@ import duckdb
 from healthdq.engine.base import Engine
 from healthdq.engine.duckdb import DuckDBEngine
 from healthdq.errors import SourceError
+from healthdq.governance.messages import engine_message
 from healthdq.sources.base import ROW, quote_ident, quote_literal
 
 INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
@@ -135,7 +136,7 @@ def _from_folder(con: duckdb.DuckDBPyConnection, folder: Path, cdm: Cdm) -> None
                 )
             cdm.tables[name] = _lower_view(con, name, base, str(path))
         except duckdb.Error as exc:
-            cdm.warnings.append(f"{path.name}: cannot be read ({str(exc).splitlines()[0]})")
+            cdm.warnings.append(f"{path.name}: cannot be read ({engine_message(exc)})")
 
 
 def _from_database(
@@ -167,7 +168,7 @@ def _from_database(
             )
             cdm.tables[name] = _lower_view(con, name, base, f"{source}#{sch}.{table}")
         except duckdb.Error as exc:
-            cdm.warnings.append(f"{table}: cannot be read ({str(exc).splitlines()[0]})")
+            cdm.warnings.append(f"{table}: cannot be read ({engine_message(exc)})")
 
 
 def _open_elsewhere(engine: Engine, location: str, cdm: Cdm) -> None:
@@ -202,7 +203,7 @@ def open_cdm(engine: Engine, location: str, schema: str | None = None) -> Cdm:
         except duckdb.Error as exc:
             raise SourceError(
                 "PostgreSQL needs DuckDB's postgres extension for this DuckDB version "
-                f"(install it with DuckDB's INSTALL postgres): {str(exc).splitlines()[0]}",
+                f"(install it with DuckDB's INSTALL postgres): {engine_message(exc)}",
                 path=location,
             ) from None
         dsn = location.split(":", 1)[1] if location.startswith("postgres:") else location
@@ -218,7 +219,7 @@ def open_cdm(engine: Engine, location: str, schema: str | None = None) -> Cdm:
         try:
             con.execute(f"ATTACH {quote_literal(str(path))} AS __cdm_db (READ_ONLY)")
         except duckdb.Error as exc:
-            raise SourceError(str(exc).splitlines()[0], path=location) from None
+            raise SourceError(engine_message(exc), path=location) from None
         _from_database(con, "__cdm_db", schema, cdm, location)
     else:
         raise SourceError(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healthdq.engine.spark import JAVA_CHARSETS, SparkEngine
+from healthdq.governance.messages import engine_message
 from healthdq.omop.cdm import Cdm, CdmTable, folder_tables
 from healthdq.sources import csv as local_csv
 from healthdq.sources.base import ROW
@@ -54,8 +55,7 @@ def open_folder(engine: SparkEngine, folder: Path, cdm: Cdm) -> None:
             _lower(engine, df).createOrReplaceTempView(name)
             columns = {c: t for c, t in engine.describe(name).items() if c != ROW}
         except Exception as exc:  # Spark's own errors: unreadable file, ragged rows
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            reason = lines[0] if lines else type(exc).__name__
+            reason = engine_message(exc)
             cdm.warnings.append(f"{path.name}: cannot be read ({reason})")
             continue
         cdm.tables[name] = CdmTable(name=name, source=str(path), columns=columns, rows=rows)

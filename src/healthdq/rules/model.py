@@ -7,6 +7,7 @@ a threshold (the % of violating rows tolerated; 0 means any violation fails, DQD
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -45,6 +46,31 @@ class Dimension(StrEnum):
     default = "default"
     # Rules outside the four DQMI dimensions (uniqueness, cross-field plausibility...)
     other = "other"
+
+
+# A relative bound reaches at most this far from the run date, so it resolves to a real date
+# for any run date (years 1..9999) a contract could be judged against.
+MAX_RELATIVE = {"d": 366_000, "m": 12_000, "y": 1_000}
+_RELATIVE = re.compile(r"today(?:([+-])(\d{1,9})([dmy]))?")
+
+
+def check_date_bound(value: str) -> None:
+    """Refuse a date bound that is neither ISO nor today[+-]N(d|m|y) within MAX_RELATIVE."""
+    text = value.strip().lower().replace(" ", "")
+    if text.startswith("today"):
+        found = _RELATIVE.fullmatch(text)
+        if not found:
+            raise ValueError(f"bad relative date '{value}' (use e.g. today-120y, today+7d)")
+        if found.group(2) and int(found.group(2)) > MAX_RELATIVE[found.group(3)]:
+            limit = MAX_RELATIVE[found.group(3)]
+            raise ValueError(
+                f"relative date '{value}' is out of range (at most {limit}{found.group(3)})"
+            )
+        return
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad date '{value}' (use YYYY-MM-DD or today-120y)") from None
 
 
 class Strict(BaseModel):
@@ -171,6 +197,16 @@ class DateRangeRule(ColumnRule):
     # ISO dates, or 'today' / 'today-120y' / 'today+1d' relative to the run date.
     min: str | None = None
     max: str | None = None
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _date_bound(cls, v: Any) -> Any:
+        # YAML reads an unquoted 2020-01-01 as a date: keep it as the ISO text it was.
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, str):
+            check_date_bound(v)
+        return v
 
 
 class ValidatorRule(ColumnRule):

@@ -158,5 +158,7 @@ def register_source(
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    from healthdq.governance.messages import engine_message
+
+    # Reader errors quote the line or value they failed on: no data reaches an output.
+    return engine_message(exc)

@@ -16,6 +16,7 @@ import re
 import duckdb
 
 from healthdq.errors import SourceError
+from healthdq.governance.messages import engine_message
 from healthdq.sources.base import ROW, ReadOptions, quote_ident, quote_literal
 
 HEAD_BYTES = 1 << 20
@@ -68,8 +69,7 @@ def _csv_error(exc: duckdb.Error, path: str) -> SourceError:
         return SourceError(f"ragged row: {detail} (wrong delimiter?)", path=path, line=line)
     if "Invalid unicode" in text or "not utf-8" in text.lower():
         return SourceError("invalid UTF-8 bytes (try --encoding latin-1)", path=path, line=line)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return SourceError(first, path=path, line=line)
+    return SourceError(engine_message(exc), path=path, line=line)
 
 
 def read(

@@ -44,6 +44,7 @@ class RunSummary(BaseModel):
     score_state: str | None  # scored | insufficient (too few rules ran to headline) | not_scored
     masked: bool
     audit_head: str | None
+    audit_log: str | None = None
     outputs: list[str] = []
 
 

@@ -27,7 +27,7 @@ _LATEST = re.compile(r"^latest(?:~(\d+))?$")
 _SUMMARY_FIELDS = [
     "run_id", "verb", "dataset", "contract", "sources", "engine", "started_at", "finished_at",
     "status", "worst_severity", "rules", "passed", "failed", "errors", "not_applicable", "score",
-    "score_state", "masked", "audit_head",
+    "score_state", "masked", "audit_head", "audit_log",
 ]  # fmt: skip
 # The run's columns and the names of its stored outputs.
 _SUMMARY_COLUMNS = ", ".join(_SUMMARY_FIELDS) + (
