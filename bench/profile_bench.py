@@ -3,8 +3,8 @@
 For each width (columns) and row count, a synthetic mixed-type Parquet file (codes, ICD-10 and
 ODS-like codes, NHS-number-like ids, dates, amounts, counts, unique ids, free text) is profiled
 with `profile_table` on DuckDB, and the same file is read by a bare scan: `count(*)` and one
-`min(hash(column))` per column in one query, which must read and decode every value once. Ratios are taken
-within one run; each figure is the best of `--repeat` runs.
+`min(hash(column))` per column in one query, which must read and decode every value once.
+Ratios are taken within one run; each figure is the best of `--repeat` runs.
 
     python bench/profile_bench.py                       # 20/50/100/200 columns x 2k and 100k rows
     python bench/profile_bench.py --rows 1000000 --columns 200 --repeat 1
