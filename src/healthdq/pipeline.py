@@ -367,8 +367,11 @@ def profile(
     read_options: ReadOptions | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
+    top_n: int = 10,
 ) -> TableProfile:
-    """Profile every column of `location` (a path or a DataFrame); govern, audit."""
+    """Profile every column of `location` (a path or a DataFrame) on any engine; govern
+    (identifiers masked unless unmasked), audit."""
+    from healthdq.governance.masking import mask_profile
     from healthdq.profile import profile_table
     from healthdq.sources.frames import register
 
@@ -377,19 +380,19 @@ def profile(
     eng, owned = _engine(engine, cfg)
     try:
         register(eng, table, location, read_options or ReadOptions())
-        con = getattr(eng, "con", None)
-        if con is None:
-            raise HealthdqError(f"profile does not run on the {eng.name} engine yet")
-        prof = profile_table(con, table)
+        prof = profile_table(eng, table, top_n)
     finally:
         if owned:
             eng.close()
+    if not cfg.unmask:
+        mask_profile(prof)
     # A profile reads every row and shows values (identifiers masked): an audited access.
     _audit(
         "profile",
         source_label(location),
-        int(getattr(prof, "rows", 0) or 0),
-        [c.name for c in getattr(prof, "columns", [])],
+        prof.rows,
+        [c.name for c in prof.columns],
         cfg,
+        {"identifiers": {c.name: c.identifier for c in prof.columns if c.identifier}},
     )
     return prof
