@@ -10,7 +10,9 @@ from typing import Any
 import duckdb
 
 from healthdq.engine.base import Engine, ProgressCallback
-from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, register_source
+from healthdq.errors import SourceError
+from healthdq.sources import duckdb_reader
+from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident
 
 UNIQUE_SLICE_ROWS = 5_000_000
 UNIQUE_MAX_SLICES = 8
@@ -28,6 +30,7 @@ class DuckDBEngine(Engine):
         memory_limit: str | None = None,
     ) -> None:
         self.con = duckdb.connect(database)
+        self._parquet_files: list[str] = []  # to name a corrupt file when a scan fails
         self.query_seconds = 0.0
         self.queries = 0
         self._tmp = tempfile.TemporaryDirectory(prefix="healthdq-")
@@ -42,12 +45,29 @@ class DuckDBEngine(Engine):
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
 
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
-        return register_source(self.con, name, location, options)
+        table = duckdb_reader.register(self.con, name, location, options, self.workdir())
+        self._parquet_files += table.files
+        return table
+
+    def register_database(
+        self, location: str, schema: str | None
+    ) -> tuple[dict[str, RegisteredTable], list[str]]:
+        return duckdb_reader.register_database(self.con, location, schema)
+
+    def workdir(self) -> str:
+        return self._tmp.name
 
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
         try:
             return self._fetch(sql, progress)
+        except duckdb.Error as exc:
+            corrupt = duckdb_reader.corrupt_file(self.con, exc, self._parquet_files)
+            if corrupt is None:
+                raise
+            raise SourceError(
+                f"corrupt Parquet file ({duckdb_reader.first_line(exc)})", path=corrupt
+            ) from None
         finally:
             # Time inside the engine, so benchmarks can tell engine work from our overhead.
             self.query_seconds += time.perf_counter() - started
