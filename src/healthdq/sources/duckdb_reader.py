@@ -119,7 +119,10 @@ def _csv(
     workdir: str | None,
 ) -> list[str]:
     first = sniff.csv_layout(files[0], opts.encoding, opts.delimiter)
-    layouts = [first] + [sniff.csv_layout(f, first.encoding, first.delimiter) for f in files[1:]]
+    layouts = [first] + [
+        sniff.csv_layout(f, first.encoding, first.delimiter, sniff.OTHER_HEAD_BYTES)
+        for f in files[1:]
+    ]
     if len({lay.compression for lay in layouts}) > 1:
         raise SourceError("files mix compressed and plain CSV: give one kind", path=files[0])
     if not opts.union_by_name:

@@ -25,6 +25,7 @@ MAGIC: list[tuple[bytes, str]] = [
 ]
 READABLE = {"gzip", "zstd"}
 NUL_SAMPLE = 4096  # bytes looked at for UTF-16 without a byte-order mark
+OTHER_HEAD_BYTES = 1 << 16  # enough for the header of a table's second and later files
 
 
 def compression(path: str) -> str | None:
@@ -186,9 +187,14 @@ class CsvLayout:
         return len(self.head) < HEAD_BYTES and not after_header(self.head, self.encoding).strip()
 
 
-def csv_layout(path: str, encoding: str | None = None, delimiter: str | None = None) -> CsvLayout:
+def csv_layout(
+    path: str,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    head_bytes: int = HEAD_BYTES,
+) -> CsvLayout:
     """Sniff one CSV file (encoding and delimiter may be given)."""
-    head, kind = read_head(path)
+    head, kind = read_head(path, head_bytes)
     warnings: list[str] = []
     if encoding is None:
         encoding, warning = detect_encoding(head, path)

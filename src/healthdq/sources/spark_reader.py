@@ -220,7 +220,10 @@ def charset(encoding: str, path: str) -> str:
 
 def _layouts(files: list[str], options: ReadOptions) -> list[sniff.CsvLayout]:
     first = sniff.csv_layout(files[0], options.encoding, options.delimiter)
-    layouts = [first] + [sniff.csv_layout(f, first.encoding, first.delimiter) for f in files[1:]]
+    layouts = [first] + [
+        sniff.csv_layout(f, first.encoding, first.delimiter, sniff.OTHER_HEAD_BYTES)
+        for f in files[1:]
+    ]
     for lay in layouts:
         wanted = COMPRESSED_SUFFIX.get(lay.compression or "")
         if wanted and not lay.path.lower().endswith(wanted):
