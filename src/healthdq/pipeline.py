@@ -11,7 +11,7 @@ values) and before anything leaves the process (audit, store, files).
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import HealthdqError
-from healthdq.results import RunResult
+from healthdq.results import AuditRef, RunResult
 from healthdq.rules import model as m
 from healthdq.sources.base import ReadOptions
 
@@ -39,6 +39,10 @@ class Settings:
     unmask: bool = False
     suppress_small_numbers: bool = True
     audit_log: Path | None = None
+    # Key for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE; none: unkeyed, docs/audit.md).
+    audit_key_file: Path | None = None
+    # Where warnings about the audit log go (a quarantined line); default: Python's warnings.
+    on_warning: Callable[[str], None] | None = None
     # Outputs: renderer name (json, html, junit, dqd-json...) -> file.
     outputs: dict[str, Path] = field(default_factory=dict)
     # Engine construction when the job is given an engine name.
@@ -98,8 +102,11 @@ def contract_identifiers(contract: m.Contract) -> dict[tuple[str, str], str]:
 
 
 # -- audit -------------------------------------------------------------------------------------
-def _audit_log_path(settings: Settings) -> Path:
-    return settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
+def _audit_preflight(settings: Settings) -> None:
+    """A bad key or an unwritable log fails before the run, not after it."""
+    from healthdq.governance.audit import open_log
+
+    open_log(settings.audit_log, settings.audit_key_file).preflight()
 
 
 def _audit(
@@ -109,12 +116,12 @@ def _audit(
     columns: list[str],
     settings: Settings,
     detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> AuditRef:
     """Every access to patient-level rows is written to the audit log, whatever the verb."""
-    from healthdq.governance.audit import AuditLog
+    from healthdq.governance.audit import KEYED, open_log
 
-    path = settings.audit_log or Path(os.environ.get("HEALTHDQ_AUDIT_LOG", ".healthdq/audit.jsonl"))
-    return AuditLog(path).record(
+    log = open_log(settings.audit_log, settings.audit_key_file)
+    event = log.record(
         action=action,
         dataset=dataset,
         rows=rows,
@@ -122,26 +129,25 @@ def _audit(
         unmasked=settings.unmask,
         detail=detail,
     )
+    for message in log.warnings:
+        if settings.on_warning is not None:
+            settings.on_warning(message)
+        else:
+            warnings.warn(message, stacklevel=3)
+    # The log's head after this run: kept in the result (and the store) so that a later
+    # deletion of the log's last entries is detectable.
+    return AuditRef(log=str(log.path), head=event["hash"], keyed=event["chain"] == KEYED)
 
 
 def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
-    from healthdq.results import AuditRef
-
     sampled = sum(len(r.samples) for r in result.rules)
-    event = _audit(
+    result.audit = _audit(
         action,
         dataset,
         sampled,
         sorted({c for r in result.rules if r.samples for c in r.columns}),
         settings,
         {"run_id": result.run_id, "contract": result.contract},
-    )
-    # The log's head after this run: kept in the result (and the store) so that a later
-    # deletion of the log's last entries is detectable.
-    result.audit = AuditRef(
-        log=str(_audit_log_path(settings)),
-        head=str(event.get("mac") or event.get("hash") or ""),
-        keyed=bool(event.get("mac")),
     )
 
 
@@ -174,6 +180,7 @@ def check(
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     if isinstance(read_options, ReadOptions) or read_options is None:
         per_table = {n: read_options or ReadOptions() for n in contract.tables}
     else:
@@ -244,6 +251,7 @@ def omop(
     from healthdq.scoring import score
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         run = run_omop(
@@ -288,6 +296,7 @@ def profile(
     from healthdq.profile import profile_table
 
     cfg = settings or Settings()
+    _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         eng.register(table, location, read_options or ReadOptions())

@@ -39,7 +39,10 @@ def test_pack_check_writes_every_report_masked_and_audited(cli: Cli, tmp_path: P
     assert nhs["samples"], "failing rows are sampled"
     for sample in nhs["samples"]:
         assert "***" in sample["values"]["nhs_number"]
-    assert results["groups"] and results["scores"]["overall"] is not None
+    assert results["schema_version"] == "2.0"
+    assert results["groups"] and results["scores"]["dqmi"]["score"] is not None
+    assert results["scores"]["dqmi"]["state"] == "scored"
+    assert "46 of 46 rules (100%)" in stdout
     assert (out / "r.html").stat().st_size > 10_000
     assert "<testsuite" in (out / "r.xml").read_text(encoding="utf-8")
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
@@ -102,3 +105,30 @@ def test_profile_is_audited_and_suggests_a_valid_contract(cli: Cli, tmp_path: Pa
     assert cli("validate", tmp_path / "c.yaml")[0] == 0
     audit = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert audit[-1]["action"] == "profile" and audit[-1]["rows"] == 2000
+
+
+def test_pack_on_unmapped_columns_reports_an_insufficient_score(cli: Cli, tmp_path: Path) -> None:
+    """Issue 8 item 6 / issue 10 item 3: most rules in error must not headline ~99.9."""
+    import duckdb
+
+    data = generate("apc", 200, tmp_path / "apc.parquet", seed=3).path
+    keep = {"episode_id", "nhs_number", "provider_code"}
+    con = duckdb.connect()
+    names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM '{data}'").fetchall()]
+    select = ", ".join(n if n in keep else f'"{n}" AS "x_{n}"' for n in names)
+    renamed = tmp_path / "renamed.parquet"
+    con.execute(f"COPY (SELECT {select} FROM '{data}') TO '{renamed}' (FORMAT parquet)")
+    out = tmp_path / "out"
+    code, stdout, _ = cli(
+        "check", renamed, "--pack", "nhs-apc", "--json", out / "r.json", "--junit", out / "r.xml"
+    )
+    assert code == 1
+    assert "DQMI insufficient" in stdout and "DQMI score" not in stdout
+    results = json.loads((out / "r.json").read_text(encoding="utf-8"))
+    dqmi = results["scores"]["dqmi"]
+    errors = sum(r["status"] == "error" for r in results["rules"])
+    assert errors > 30
+    assert dqmi["state"] == "insufficient"
+    assert dqmi["ran"]["rules_ran"] == len(results["rules"]) - errors
+    assert dqmi["score"] < 20
+    assert 'type="insufficient"' in (out / "r.xml").read_text(encoding="utf-8")

@@ -141,3 +141,54 @@ def test_header_only_table_is_not_applicable_and_exits_1(cli: Cli, tmp_path: Pat
     assert {r["status"] for r in result["rules"]} == {"not_applicable"}
     code, _, _ = cli("check", data, "--contract", contract, "--allow-empty", "-q")
     assert code == 0
+
+
+def test_every_verb_writes_a_keyed_entry(
+    cli: Cli, tmp_path: Path, make_cdm: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from healthdq.governance.audit import AuditLog, key_id, load_key
+
+    key = tmp_path / "audit.key"
+    key.write_bytes(b"0123456789abcdef-per-verb-audit-key\n")
+    monkeypatch.setenv("HEALTHDQ_AUDIT_KEY_FILE", str(key))
+    data = _csv(tmp_path)
+    contract = tmp_path / "c.yaml"
+    contract.write_text(CONTRACT, encoding="utf-8")
+    runs = {
+        "check.samples": ["check", data, "--contract", contract, "--fail-on", "never", "-q"],
+        "omop.samples": ["omop", make_cdm("csv"), "--run-date", "2025-01-01", "-q"],
+        "profile": ["profile", data],
+    }
+    for action, args in runs.items():
+        out = tmp_path / f"{action}.json"
+        code, _, err = cli(*args, "--json", out)
+        assert code == 0, err
+        event = _audit(tmp_path)[-1]
+        assert event["action"] == action
+        assert event["chain"] == "hmac-sha256" and event["key_id"] == key_id(load_key(key))
+        if action != "profile":  # a profile is not a RunResult and records no head
+            ref = json.loads(out.read_text(encoding="utf-8"))["audit"]
+            assert ref["head"] == event["hash"] and ref["keyed"] is True
+    log = AuditLog(tmp_path / "audit.jsonl", load_key(key))
+    assert log.verify().keyed == 3
+
+
+def test_api_warns_when_the_audit_log_was_quarantined(tmp_path: Path) -> None:
+    from healthdq import pipeline
+    from healthdq.rules.loader import load_contract
+
+    contract = tmp_path / "c.yaml"
+    contract.write_text(CONTRACT, encoding="utf-8")
+    log = tmp_path / "own.jsonl"
+    log.write_text('{"ts": "2026-', encoding="utf-8")  # a crash mid-write, before any entry
+    settings = pipeline.Settings(audit_log=log)
+    with pytest.warns(UserWarning, match="quarantine"):
+        result = pipeline.check(
+            load_contract(contract), {"people": str(_csv(tmp_path))}, settings=settings
+        )
+    assert result.audit is not None and result.audit.log == str(log)
+    heard: list[str] = []
+    log.write_text(log.read_text(encoding="utf-8") + "{", encoding="utf-8")
+    settings.on_warning = heard.append
+    pipeline.check(load_contract(contract), {"people": str(_csv(tmp_path))}, settings=settings)
+    assert len(heard) == 1 and "own.jsonl:3" in heard[0]

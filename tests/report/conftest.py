@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -12,11 +11,14 @@ from healthdq.results import (
     ColumnInfo,
     GroupBreakdown,
     GroupRow,
+    GroupScore,
     RuleResult,
     RunResult,
     Sample,
+    Scores,
     TableResult,
 )
+from healthdq.results.scores import Dimensions, Dqmi, Item, Ran, TableScore
 
 XSS = '<script>alert("x")</script>'
 
@@ -133,36 +135,38 @@ def build_result(
                 ],
             )
         )
-    scores: dict[str, Any] = {}
+    scores = Scores()
     if with_scores:
-        scores = {
-            "overall": 87.25,
-            "dimensions": {
-                "completeness": 91.0,
-                "validity": 78.5,
-                "default": 99.0,
-                "coverage": 100,
-            },
-            "tables": {"apc": {"overall": 85.5}},
-            "items": [
-                {
-                    "table": "apc",
-                    "column": "nhs_number",
-                    "completeness": 100.0,
-                    "validity": 98.8,
-                    "default": 100.0,
-                    "score": 99.6,
-                },
-                {
-                    "table": "apc",
-                    "column": "postcode",
-                    "completeness": 91.0,
-                    "validity": 100.0,
-                    "default": None,
-                    "score": 95.5,
-                },
-            ],
-        }
+        dims = Dimensions(completeness=91.0, validity=78.5, default=99.0, coverage=100.0)
+        scores = Scores(
+            dqmi=Dqmi(
+                method="healthdq DQMI v2 (test)",
+                state="scored",
+                score=87.25,
+                ran=Ran(rules_total=6, rules_ran=5, items_total=2, items_ran=2),
+                dimensions=dims,
+                tables={"apc": TableScore(score=85.5, dimensions=dims, items=2)},
+                items=[
+                    Item(
+                        table="apc",
+                        column="nhs_number",
+                        coverage=100.0,
+                        completeness=100.0,
+                        validity=98.8,
+                        default=100.0,
+                        score=99.6,
+                    ),
+                    Item(
+                        table="apc",
+                        column="postcode",
+                        coverage=100.0,
+                        completeness=91.0,
+                        validity=100.0,
+                        score=95.5,
+                    ),
+                ],
+            )
+        )
     groups = [
         GroupBreakdown(
             table="apc",
@@ -199,9 +203,9 @@ def build_result(
                 ),
             ],
             scores=[
-                {"group": "RR8", "score": 81.0, "rows": 6000},
-                {"group": "RAE", "score": 93.5, "rows": 3995},
-                {"group": "RXZ", "score": None, "rows": None, "suppressed": True},
+                GroupScore(group="RR8", score=81.0, rows=6000, rank=1),
+                GroupScore(group="RAE", score=93.5, rows=3995, rank=2),
+                GroupScore(group="RXZ", score=None, rows=None, suppressed_rules=1),
             ]
             if with_scores
             else [],

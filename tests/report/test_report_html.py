@@ -169,3 +169,26 @@ def test_large_report_is_fast(make_result) -> None:
     assert elapsed < 3.0
     assert html.count('<tr id="rule-') == 506
     assert len(html) < 2_000_000
+
+
+def test_coverage_and_insufficient_state(result: RunResult) -> None:
+    html = render_html(result)
+    _parse(html)
+    assert "5 of 6 rules (83.33%) and 2 of 2 data items (100%) ran" in html
+    assert 'class="ran banner"' in html  # not everything ran: shown as a banner
+    assert result.scores.dqmi is not None
+    result.scores.dqmi.state = "insufficient"
+    html = render_html(result)
+    _parse(html)
+    overview = html[html.index('id="overview"') : html.index('id="kahn"')]
+    assert ">insufficient<" in overview and "partial score 87.2" in overview
+    assert "The DQMI score is insufficient" in overview
+    # No score is headlined, and the dimension cards are withheld too.
+    assert "<meter" not in overview and "78.5" not in overview
+
+
+def test_errored_rules_named_on_their_data_item(result: RunResult) -> None:
+    assert result.scores.dqmi is not None
+    result.scores.dqmi.items[1].errored = ["apc.postcode.valid"]
+    html = render_html(result)
+    assert "! apc.postcode.valid" in html[html.index('id="items"') :]

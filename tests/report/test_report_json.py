@@ -16,24 +16,28 @@ def test_round_trip(result: RunResult, tmp_path: Path) -> None:
 
 def test_stable_and_readable(result: RunResult, tmp_path: Path) -> None:
     a = write_json(result, tmp_path / "a.json").read_bytes()
-    # Same content built with scores keys in another order: same bytes.
-    result.scores = dict(reversed(list(result.scores.items())))
+    # Same content built with free-form keys in another order: same bytes.
+    result.summary = dict(reversed(list(result.summary.items())))
     b = write_json(result, tmp_path / "b.json").read_bytes()
     assert a == b
     data = json.loads(a.decode("utf-8"))
     assert list(data)[:3] == ["schema_version", "healthdq_version", "run_id"]
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["started_at"] == "2026-03-01T09:30:00Z"
-    assert list(data["scores"]) == sorted(data["scores"])
+    # Typed scores come in schema order, with the shares of rules and items that ran.
+    assert list(data["scores"]) == ["dqmi", "kahn"]
+    assert data["scores"]["dqmi"]["state"] == "scored"
+    assert data["scores"]["dqmi"]["ran"]["rules_pct"] == 83.33
 
 
 def test_non_finite_numbers_become_null(result: RunResult, tmp_path: Path) -> None:
     result.rules[0].pct_violating = math.nan
-    result.scores["overall"] = math.inf
+    assert result.scores.dqmi is not None
+    result.scores.dqmi.score = math.inf
     text = (write_json(result, tmp_path / "r.json")).read_text(encoding="utf-8")
     data = json.loads(text)  # strict JSON parsers reject NaN
     assert data["rules"][0]["pct_violating"] is None
-    assert data["scores"]["overall"] is None
+    assert data["scores"]["dqmi"]["score"] is None
     assert "NaN" not in text and "Infinity" not in text
 
 
@@ -48,13 +52,14 @@ def test_unknown_fields_ignored_and_major_version_checked(
 ) -> None:
     path = write_json(result, tmp_path / "r.json")
     data = json.loads(path.read_text(encoding="utf-8"))
-    data["added_in_1_5"] = {"x": 1}
-    data["schema_version"] = "1.5"
+    data["added_in_2_5"] = {"x": 1}
+    data["schema_version"] = "2.5"
     path.write_text(json.dumps(data), encoding="utf-8")
-    assert load_json(path).run_id == result.run_id
-    data["schema_version"] = "2.0"
+    loaded = load_json(path)
+    assert loaded.run_id == result.run_id and loaded.scores == result.scores
+    data["schema_version"] = "3.0"
     path.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(HealthdqError, match="schema_version 2.0"):
+    with pytest.raises(HealthdqError, match="schema_version 3.0"):
         load_json(path)
 
 

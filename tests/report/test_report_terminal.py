@@ -59,3 +59,19 @@ def test_any_width(result: RunResult, width: int) -> None:
     assert text.strip()
     if width >= 30:
         assert "apc.nhs_number.valid" in text.replace("\n", "")
+
+
+def test_coverage_line_shows_the_share_that_ran(result: RunResult) -> None:
+    text = _render(result)
+    assert "5 of 6 rules (83.33%) and 2 of 2 data items (100%) ran" in text
+
+
+def test_insufficient_is_not_headlined(result: RunResult) -> None:
+    assert result.scores.dqmi is not None
+    result.scores.dqmi.state = "insufficient"
+    result.scores.dqmi.ran.rules_ran = 1
+    text = _render(result, width=200)
+    assert "DQMI insufficient: under 80% of the rules or data items ran" in text
+    assert "partial score 87.2" in text
+    assert "DQMI score" not in text and "validity 78.5" not in text
+    assert "1 of 6 rules (16.67%)" in text

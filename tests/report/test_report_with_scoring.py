@@ -8,14 +8,14 @@ from rich.console import Console
 
 from healthdq.report import load_json, print_summary, render_html, write_json
 from healthdq.report._common import group_league, kahn_overview
-from healthdq.results import RunResult
+from healthdq.results import RunResult, Scores
 from healthdq.scoring import score
 
 
 def test_kahn_from_scorer_matches_rules(result: RunResult) -> None:
     derived = kahn_overview(result)
     score(result)
-    assert "categories" in result.scores["kahn"]
+    assert result.scores.kahn is not None and result.scores.kahn.categories
     from_scores = kahn_overview(result)
     for category in ("conformance", "completeness", "plausibility"):
         for ctx in ("verification", "validation", "total"):
@@ -33,12 +33,13 @@ def test_league_worst_first_with_scorer_ranks(result: RunResult) -> None:
 
 
 def test_reports_render_scored_result(result: RunResult, tmp_path: Path) -> None:
-    result.scores = {}
+    result.scores = Scores()
     result.groups[0].scores = []
     result.tables[0].warnings = ["encoding guessed as latin-1"]
     score(result)
     html = render_html(result)
-    overall = result.scores["overall"]
+    assert result.scores.dqmi is not None
+    overall = result.scores.dqmi.score
     assert overall is not None and f"{overall:.1f}" in html
     assert "Defaults in excess" in html and "Item score" in html
     assert "not in the score" in html  # the scorer's excluded rules

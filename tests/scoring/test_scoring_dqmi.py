@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from scoring_factories import rule, run
 
+from healthdq.results import RunResult
 from healthdq.scoring import fit_for_purpose, score, score_run
+
+
+def _dqmi(result: RunResult) -> dict[str, Any]:
+    """The DQMI of a run as plain data (as written to JSON)."""
+    return score_run(result).model_dump()
 
 
 def _item(scores: dict, table: str, column: str) -> dict:
@@ -68,7 +75,7 @@ def test_reproduces_published_dqmi_example() -> None:
         + _coverage_rules("ds7", 2, 1)
     )
     result = run(rules, {"ds1": 2500, "ds2": 1000, "ds3": 10000, "ds7": 50000})
-    scores = score_run(result)
+    scores = _dqmi(result)
 
     expected = {
         ("ds1", "a"): 94.0, ("ds1", "b"): 100.0, ("ds1", "c"): 76.0,
@@ -79,7 +86,7 @@ def test_reproduces_published_dqmi_example() -> None:
     for (t, c), want in expected.items():
         assert _item(scores, t, c)["score"] == pytest.approx(want), (t, c)
     # (9.7 / 12) * (7 / 12) * 100 = 47.15..., published to one decimal as 47.2.
-    assert scores["overall"] == pytest.approx(9.7 / 12 * 7 / 12 * 100, abs=0.005)
+    assert scores["score"] == pytest.approx(9.7 / 12 * 7 / 12 * 100, abs=0.005)
     assert scores["dimensions"]["coverage"] == pytest.approx(58.33)
     # Table score = mean item score x table coverage: (0 + 80 + 45 + 93.5) / 4 / 3.
     assert scores["tables"]["ds2"]["score"] == pytest.approx(18.21)
@@ -94,37 +101,42 @@ def test_reproduces_published_dqmi_example() -> None:
     assert ds1_c["defaults_in_excess"] == pytest.approx(4.0)
     assert len(ds1_c["rules"]) == 3
     assert scores["excluded"] == []
-    assert result.scores["overall"] == scores["overall"]
+    assert result.scores.dqmi is not None and result.scores.dqmi.score == scores["score"]
+    assert scores["state"] == "scored" and scores["ran"]["rules_pct"] == 100.0
 
 
 def test_empty_result_scores_none_without_crashing() -> None:
     result = score(run([]))
-    assert result.scores["overall"] is None
-    assert result.scores["items"] == [] and result.scores["tables"] == {}
-    assert result.scores["dimensions"] == {
+    dqmi, kahn = result.scores.dqmi, result.scores.kahn
+    assert dqmi is not None and kahn is not None
+    assert dqmi.score is None and dqmi.state == "not_scored"
+    assert dqmi.items == [] and dqmi.tables == {}
+    assert dqmi.ran.rules_pct is None and dqmi.ran.pct is None
+    assert dqmi.dimensions.model_dump() == {
         "coverage": None, "completeness": None, "validity": None, "default": None,
     }  # fmt: skip
-    assert result.scores["kahn"]["total"]["total"] == 0
-    assert result.scores["kahn"]["total"]["pct_passed"] is None
-    json.dumps(result.scores)
+    assert kahn.total.total == 0 and kahn.total.pct_passed is None
+    json.dumps(result.scores.model_dump(mode="json"))
 
 
 def test_table_without_item_rules_has_no_score() -> None:
-    scores = score_run(run([rule("t", "row_count", status="passed")], {"t": 10}))
-    assert scores["tables"]["t"] == {
-        "score": None,
-        "dimensions": {"coverage": 100.0, "completeness": None, "validity": None, "default": None},
-        "items": 0,
-    }
-    assert scores["overall"] is None
+    scores = _dqmi(run([rule("t", "row_count", status="passed")], {"t": 10}))
+    table = scores["tables"]["t"]
+    assert table["score"] is None and table["items"] == 0
+    assert table["dimensions"] == {
+        "coverage": 100.0, "completeness": None, "validity": None, "default": None,
+    }  # fmt: skip
+    assert scores["score"] is None
 
 
-def test_error_and_not_applicable_rules_do_not_contribute() -> None:
+def test_errors_count_against_the_score_and_not_applicable_is_left_out() -> None:
     rules = [
         rule("t", "not_null", "x", violating=10, denominator=100, rule_id="nn"),
-        rule("t", "regex", "x", status="error", rule_id="broken", message="bad pattern"),
+        rule("t", "not_null", "z", violating=0, denominator=100, rule_id="z_nn"),
+        rule("t", "regex", "z", status="error", rule_id="broken", message="bad pattern"),
         rule("t", "range", "x", status="not_applicable", rule_id="na"),
         rule("t", "row_count", status="error", rule_id="rc"),
+        rule("t", "row_count", status="passed", rule_id="rc_ok"),
         # A cross-field rule is not a data item measure, even if tagged validity.
         rule(
             "t",
@@ -139,22 +151,51 @@ def test_error_and_not_applicable_rules_do_not_contribute() -> None:
         # Passed with nothing to count (e.g. no populated values): no measurement.
         rule("t", "allowed_values", "y", violating=0, denominator=0, rule_id="empty"),
     ]
-    scores = score_run(run(rules, {"t": 100}))
-    assert [i["column"] for i in scores["items"]] == ["x"]
-    x = scores["items"][0]
-    assert x["rules"] == ["nn"]
-    assert x["score"] == 90.0 and x["validity"] is None and x["default"] is None
+    scores = _dqmi(run(rules, {"t": 100}))
+    items = {i["column"]: i for i in scores["items"]}
+    assert list(items) == ["x", "z"]
+    assert items["x"]["rules"] == ["nn"] and items["x"]["score"] == 90.0
+    assert items["x"]["validity"] is None and items["x"]["default"] is None
+    # The errored regex zeroes item z (it would have scored 100 from its not_null alone).
+    assert items["z"]["errored"] == ["broken"]
+    assert items["z"]["score"] == 0.0 and items["z"]["validity"] == 0.0
     assert scores["excluded"] == [
-        {"rule_id": "broken", "reason": "error"},
         {"rule_id": "na", "reason": "not_applicable"},
-        {"rule_id": "rc", "reason": "error"},
         {"rule_id": "cmp", "reason": "not a single data item"},
         {"rule_id": "empty", "reason": "no measurement"},
     ]
-    # The errored row_count is no evidence either way: coverage stays 1.
-    # Item y is expected but unmeasured: it counts in coverage (1.0), not in the score mean.
-    assert scores["overall"] == 90.0
-    assert scores["dimensions"]["coverage"] == 100.0
+    # The errored row_count is an expectation not shown to be met: coverage 1 of 2.
+    assert scores["dimensions"]["coverage"] == 50.0
+    # mean(90, 0) x 0.5; items x, y, z expected, z did not run.
+    assert scores["score"] == 22.5
+    assert scores["ran"] == {
+        "rules_total": 9, "rules_ran": 7, "items_total": 3, "items_ran": 2,
+        "rules_pct": 77.78, "items_pct": 66.67,
+    }  # fmt: skip
+    assert scores["state"] == "insufficient"
+
+
+def test_insufficient_below_the_threshold_and_scored_at_it() -> None:
+    ok = [rule("t", "not_null", f"c{i}", violating=0, denominator=10) for i in range(4)]
+    broken = rule("t", "not_null", "c4", status="error")
+    dqmi = score_run(run([*ok, broken], {"t": 10}))
+    # 4 of 5 rules and items ran: exactly 80%, the threshold, so the score may be headlined.
+    assert dqmi.ran.pct == 80.0 and dqmi.min_coverage_pct == 80.0
+    assert dqmi.state == "scored" and dqmi.headline == dqmi.score == 80.0
+    second = rule("t", "not_null", "c3", status="error")
+    dqmi = score_run(run([*ok[:3], second, broken], {"t": 10}))
+    assert dqmi.state == "insufficient" and dqmi.insufficient
+    assert dqmi.headline is None and dqmi.score == 60.0
+
+
+def test_pack_on_unmapped_data_does_not_headline_a_near_perfect_score() -> None:
+    """Issue 8/10: 43 of 46 rules in error once headlined 99.9."""
+    ran = [rule("t", "not_null", f"ok{i}", violating=0, denominator=1000) for i in range(3)]
+    errored = [rule("t", "allowed_values", f"c{i}", status="error") for i in range(43)]
+    dqmi = score_run(run(ran + errored, {"t": 1000}))
+    assert dqmi.state == "insufficient" and dqmi.headline is None
+    assert dqmi.ran.rules_ran == 3 and dqmi.ran.rules_total == 46
+    assert dqmi.score is not None and dqmi.score < 10.0
 
 
 def test_worst_validity_rule_is_used() -> None:
@@ -163,7 +204,7 @@ def test_worst_validity_rule_is_used() -> None:
         rule("t", "regex", "x", violating=5, denominator=95),
         rule("t", "allowed_values", "x", violating=19, denominator=95),
     ]
-    item = score_run(run(rules, {"t": 100}))["items"][0]
+    item = _dqmi(run(rules, {"t": 100}))["items"][0]
     # 95% complete x (1 - 19/95) valid = 76% valid and complete.
     assert item["validity"] == pytest.approx(80.0)
     assert item["score"] == pytest.approx(76.0)
@@ -174,26 +215,26 @@ def test_empty_table_has_zero_coverage_and_pulls_overall_down() -> None:
         rule("full", "not_null", "x", violating=10, denominator=100),
         rule("empty", "not_null", "y", status="not_applicable"),
     ]
-    scores = score_run(run(rules, {"full": 100, "empty": 0}))
+    scores = _dqmi(run(rules, {"full": 100, "empty": 0}))
     assert scores["tables"]["empty"]["score"] == 0.0
     assert scores["tables"]["empty"]["dimensions"]["coverage"] == 0.0
     assert scores["tables"]["full"]["score"] == 90.0
     # mean item score 90 x mean coverage over the two expected items (1 + 0) / 2.
-    assert scores["overall"] == 45.0
+    assert scores["score"] == 45.0
 
 
 def test_percentage_from_counts_and_dimension_from_kind() -> None:
     r = rule("t", "not_null", "x", violating=1, denominator=4)
     r.pct_violating = None
     r.dimension = None
-    scores = score_run(run([r], {"t": 4}))
+    scores = _dqmi(run([r], {"t": 4}))
     assert scores["items"][0]["completeness"] == 75.0
 
 
 def test_only_tolerated_defaults_are_free() -> None:
     # 20% of populated values are defaults, 5% of records tolerated: 15 points in excess.
     rules = [rule("t", "default_value", "x", violating=20, denominator=100, threshold=5.0)]
-    item = score_run(run(rules, {"t": 100}))["items"][0]
+    item = _dqmi(run(rules, {"t": 100}))["items"][0]
     assert item["default"] == 80.0
     assert item["defaults_in_excess"] == 15.0
     assert item["score"] == 85.0
@@ -205,8 +246,12 @@ def test_fit_for_purpose() -> None:
         rule("bad", "not_null", "x", violating=30, denominator=100),
         rule("none", "row_count", status="passed"),
     ]
-    scores = score_run(run(rules, {"good": 100, "bad": 100, "none": 5}))
-    assert fit_for_purpose(scores, 95.0) == {"good": True, "bad": False, "none": None}
+    dqmi = score_run(run(rules, {"good": 100, "bad": 100, "none": 5}))
+    assert fit_for_purpose(dqmi, 95.0) == {"good": True, "bad": False, "none": None}
+    # A table whose rules mostly errored is never fit, whatever its partial score.
+    rules += [rule("good", "not_null", f"e{i}", status="error") for i in range(3)]
+    dqmi = score_run(run(rules, {"good": 100, "bad": 100, "none": 5}))
+    assert fit_for_purpose(dqmi, 0.0)["good"] is False
 
 
 def test_docs_worked_example() -> None:
@@ -229,12 +274,12 @@ def test_docs_worked_example() -> None:
         rule("apc", "row_count", status="passed"),
         rule("apc", "freshness", "discharge_date", status="failed"),
     ]
-    scores = score_run(run(rules, {"apc": 1000}))
+    scores = _dqmi(run(rules, {"apc": 1000}))
     assert [(i["column"], i["score"]) for i in scores["items"]] == [
         ("ethnic_category", 90.0), ("nhs_number", 97.0), ("sex", 100.0),
     ]  # fmt: skip
     assert scores["tables"]["apc"]["score"] == 47.83
-    assert scores["overall"] == 47.83
+    assert scores["score"] == 47.83
     assert scores["dimensions"] == {
         "coverage": 50.0, "completeness": 99.0, "validity": 97.99, "default": 85.0,
     }  # fmt: skip

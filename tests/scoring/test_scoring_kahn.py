@@ -27,7 +27,7 @@ def test_counts_by_category_and_context() -> None:
     odd.context = None
     rules.append(odd)
 
-    k = kahn_overview(rules)
+    k = kahn_overview(rules).model_dump()
     comp = k["categories"]["completeness"]
     assert comp["verification"] == {
         "passed": 1, "failed": 1, "not_applicable": 0, "error": 0, "total": 2, "pct_passed": 50.0,
@@ -52,6 +52,6 @@ def test_counts_by_category_and_context() -> None:
 
 
 def test_empty() -> None:
-    k = kahn_overview([])
+    k = kahn_overview([]).model_dump()
     assert k["total"]["total"] == 0 and k["total"]["pct_passed"] is None
     assert set(k["categories"]) == {"conformance", "completeness", "plausibility"}

@@ -28,6 +28,10 @@ def warn(messages: Iterable[str]) -> None:
         err.print(f"[yellow]healthdq: warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
+def warn_one(message: str) -> None:
+    warn([message])
+
+
 def check_fail_on(fail_on: str) -> None:
     if fail_on not in FAIL_ON:
         raise HealthdqError(f"--fail-on must be one of {', '.join(SEVERITIES)}")

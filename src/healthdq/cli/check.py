@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from healthdq import pipeline
-from healthdq.cli.app import app, check_fail_on, err, exit_for, warn
+from healthdq.cli.app import app, check_fail_on, err, exit_for, warn, warn_one
 from healthdq.cli.options import outputs, parse_mapping, table_sources
 from healthdq.errors import HealthdqError
 from healthdq.rules.loader import load_contract, load_pack
@@ -91,6 +91,13 @@ def check(
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
+            metavar="FILE",
+        ),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
@@ -123,6 +130,8 @@ def check(
         unmask=unmask,
         suppress_small_numbers=not no_suppress,
         audit_log=audit_log,
+        audit_key_file=audit_key_file,
+        on_warning=warn_one,
         outputs=outputs(json=json_out, junit=junit, html=html),
         threads=threads,
         spark_master=spark_master,

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from healthdq import pipeline
-from healthdq.cli.app import app, check_fail_on, exit_for, warn
+from healthdq.cli.app import app, check_fail_on, exit_for, warn, warn_one
 from healthdq.cli.options import outputs
 
 
@@ -60,6 +60,13 @@ def omop(
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
+            metavar="FILE",
+        ),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
@@ -82,6 +89,8 @@ def omop(
     settings = pipeline.Settings(
         unmask=unmask,
         audit_log=audit_log,
+        audit_key_file=audit_key_file,
+        on_warning=warn_one,
         outputs=outputs(dqd_json=dqd_json, json=json_out, junit=junit, html=html),
         threads=threads,
         spark_master=spark_master,

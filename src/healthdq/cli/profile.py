@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from healthdq import pipeline
-from healthdq.cli.app import app, err
+from healthdq.cli.app import app, err, warn_one
 from healthdq.sources.base import ReadOptions
 
 
@@ -35,6 +35,13 @@ def profile(
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
     """Profile every column in one pass and suggest a starting contract."""
     from healthdq.profile import render_profile, suggest_contract
@@ -45,7 +52,9 @@ def profile(
         read_options=ReadOptions(
             format=fmt, delimiter=delimiter, encoding=encoding, union_by_name=union_by_name
         ),
-        settings=pipeline.Settings(audit_log=audit_log),
+        settings=pipeline.Settings(
+            audit_log=audit_log, audit_key_file=audit_key_file, on_warning=warn_one
+        ),
     )
     render_profile(prof, Console())
     if json_out:

@@ -86,18 +86,23 @@ class OmopRun:
 
 
 def summary_by_category(result: RunResult) -> dict[str, dict[str, int]]:
-    """Executed / passed / failed / not applicable / error per Kahn category, then Total."""
-    keys = ("executed", "passed", "failed", "not_applicable", "error")
-    out: dict[str, dict[str, int]] = {
-        cat: dict.fromkeys(keys, 0) for cat in ("Conformance", "Completeness", "Plausibility")
-    }
-    total = dict.fromkeys(keys, 0)
-    for rule in result.rules:
-        counts = out.setdefault((rule.category or "other").capitalize(), dict.fromkeys(keys, 0))
-        for c in (counts, total):
-            c["executed"] += 1
-            c[rule.status] += 1
-    out["Total"] = total
+    """Executed / passed / failed / not applicable / error per Kahn category, then Total.
+
+    Read from the run's Kahn overview (scoring/kahn.py), the one place rules are counted.
+    """
+    from healthdq.results.scores import KahnCounts
+    from healthdq.scoring.kahn import kahn_overview
+
+    kahn = result.scores.kahn or kahn_overview(result.rules)
+
+    def row(c: KahnCounts) -> dict[str, int]:
+        return {"executed": c.total, "passed": c.passed, "failed": c.failed,
+                "not_applicable": c.not_applicable, "error": c.error}  # fmt: skip
+
+    out = {cat.capitalize(): row(r.total) for cat, r in kahn.categories.items()}
+    if kahn.uncategorised.total:
+        out["Other"] = row(kahn.uncategorised)
+    out["Total"] = row(kahn.total)
     return out
 
 

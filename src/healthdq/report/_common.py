@@ -1,7 +1,7 @@
 """Views over a RunResult shared by the terminal and HTML reports.
 
-`RunResult.scores` is filled by the scoring module and every key in it is optional, so the
-helpers here read it defensively and fall back to what can be derived from the rules.
+Scores are typed (results/scores.py); the Kahn overview is taken from the result, or counted by
+scoring/kahn.py when the run was not scored, so every output counts the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from healthdq.results import GroupBreakdown, RuleResult, RunResult
+from healthdq.results import Dqmi, GroupBreakdown, RuleResult, RunResult
+from healthdq.results.scores import KahnCounts
 
 SEVERITY_RANK: dict[str, int] = {"fatal": 3, "error": 2, "warning": 1, "info": 0}
 SEVERITIES: tuple[str, ...] = ("fatal", "error", "warning", "info")
@@ -30,7 +31,7 @@ COUNT_KEYS: tuple[str, ...] = ("passed", "failed", "not_applicable", "error")
 
 
 def num(value: Any) -> float | None:
-    """A finite float, or None for missing/non-numeric/NaN (scores are free-form)."""
+    """A finite float, or None for missing/non-numeric/NaN."""
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -76,73 +77,63 @@ def problem_rules(result: RunResult) -> list[RuleResult]:
     return sorted(rules, key=key)
 
 
+def dqmi(result: RunResult) -> Dqmi | None:
+    return result.scores.dqmi
+
+
 def overall_score(result: RunResult) -> float | None:
-    return num(result.scores.get("overall"))
+    """The DQMI score as computed (also when insufficient: check `dqmi(result).state`)."""
+    d = result.scores.dqmi
+    return None if d is None else num(d.score)
 
 
 def dimension_scores(result: RunResult) -> dict[str, float | None]:
-    """The four DQMI dimensions in their usual order, plus any extra ones the scorer added."""
-    dims = result.scores.get("dimensions")
-    if not isinstance(dims, dict):
+    """The four DQMI dimensions in their usual order."""
+    d = result.scores.dqmi
+    if d is None:
         return {}
-    out: dict[str, float | None] = {d: num(dims[d]) for d in DIMENSIONS if d in dims}
-    for key, value in dims.items():
-        if key not in out:
-            out[str(key)] = num(value)
-    return out
+    dims = d.dimensions.model_dump()
+    return {name: num(dims[name]) for name in DIMENSIONS}
 
 
-def _counts(source: Any) -> dict[str, int]:
-    source = source if isinstance(source, dict) else {}
-    return {k: int(num(source.get(k)) or 0) for k in COUNT_KEYS}
+def ran_text(d: Dqmi) -> str:
+    """'44 of 46 rules (95.65%) and 28 of 29 data items (96.55%) ran' (the coverage line)."""
+    ran = d.ran
+
+    def part(n: int, total: int, pct: float | None, what: str) -> str:
+        return f"{n:,} of {total:,} {what}" + ("" if pct is None else f" ({pct:g}%)")
+
+    rules = part(ran.rules_ran, ran.rules_total, ran.rules_pct, "rules")
+    items = part(ran.items_ran, ran.items_total, ran.items_pct, "data items")
+    return f"{rules} and {items} ran"
+
+
+def _counts(source: KahnCounts) -> dict[str, int]:
+    return {k: int(getattr(source, k)) for k in COUNT_KEYS}
 
 
 def kahn_overview(result: RunResult) -> dict[str, dict[str, dict[str, int]]]:
     """category -> context ('verification', 'validation', 'total') -> status counts.
 
-    Uses scores["kahn"] when the scorer provided it (so every output agrees with the score),
-    otherwise counts the rules by their Kahn category and context. Rules without a category
-    or context appear under "uncategorised" (in its "total" only).
+    From scores.kahn, or counted by scoring/kahn.py for an unscored result. Rules without a
+    category or context appear under "uncategorised" (in its "total" only).
     """
-    kahn = result.scores.get("kahn")
-    if isinstance(kahn, dict) and kahn:
-        # Scorer shape {"categories": {...}, "uncategorised": counts}; also accept the
-        # categories at the top level.
-        nested = kahn.get("categories")
-        cats: dict[str, Any] = nested if isinstance(nested, dict) else kahn
-        out: dict[str, dict[str, dict[str, int]]] = {}
-        for category in KAHN_CATEGORIES:
-            cat = cats.get(category)
-            if not isinstance(cat, dict):
-                cat = {}
-            row = {ctx: _counts(cat.get(ctx)) for ctx in KAHN_CONTEXTS}
-            # The category's own totals, or the sum of its contexts if not given.
-            if isinstance(cat.get("total"), dict):
-                row["total"] = _counts(cat["total"])
-            elif any(k in cat for k in COUNT_KEYS):
-                row["total"] = _counts(cat)
-            else:
-                both = (row["verification"], row["validation"])
-                row["total"] = {k: both[0][k] + both[1][k] for k in COUNT_KEYS}
-            out[category] = row
-        empty = dict.fromkeys(COUNT_KEYS, 0)
-        out["uncategorised"] = {
-            "verification": dict(empty),
-            "validation": dict(empty),
-            "total": _counts(kahn.get("uncategorised")),
+    from healthdq.scoring.kahn import kahn_overview as count
+
+    kahn = result.scores.kahn or count(result.rules)
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for category in KAHN_CATEGORIES:
+        row = kahn.categories.get(category)
+        out[category] = {
+            "verification": _counts(row.verification) if row else dict.fromkeys(COUNT_KEYS, 0),
+            "validation": _counts(row.validation) if row else dict.fromkeys(COUNT_KEYS, 0),
+            "total": _counts(row.total) if row else dict.fromkeys(COUNT_KEYS, 0),
         }
-        return out
-    out = {
-        category: {ctx: dict.fromkeys(COUNT_KEYS, 0) for ctx in (*KAHN_CONTEXTS, "total")}
-        for category in (*KAHN_CATEGORIES, "uncategorised")
+    out["uncategorised"] = {
+        "verification": dict.fromkeys(COUNT_KEYS, 0),
+        "validation": dict.fromkeys(COUNT_KEYS, 0),
+        "total": _counts(kahn.uncategorised),
     }
-    for rule in result.rules:
-        if rule.category in KAHN_CATEGORIES and rule.context in KAHN_CONTEXTS:
-            row = out[rule.category]
-            row[rule.context][rule.status] += 1
-        else:
-            row = out["uncategorised"]
-        row["total"][rule.status] += 1
     return out
 
 
@@ -203,15 +194,13 @@ def group_league(breakdown: GroupBreakdown, rules: list[RuleResult]) -> list[Gro
         return league[label]
 
     for entry in breakdown.scores:
-        if not isinstance(entry, dict):
-            continue
-        row = row_for(entry.get("group"))
+        row = row_for(entry.group)
         row.from_scorer = True
-        row.score = num(entry.get("score", entry.get("overall")))
-        rows = num(entry.get("rows"))
-        row.rows = int(rows) if rows is not None else None
-        rank = num(entry.get("rank"))
-        row.rank = int(rank) if rank is not None else None
+        row.score = num(entry.score)
+        row.rows = entry.rows
+        row.rank = entry.rank
+        row.failed = entry.rules_failed
+        row.suppressed = entry.suppressed_rules
 
     derived: dict[str, tuple[int, int, int | None]] = {}
     for cell in breakdown.rows:
@@ -232,15 +221,6 @@ def group_league(breakdown: GroupBreakdown, rules: list[RuleResult]) -> list[Gro
             n_rows = max(n_rows or 0, cell.denominator)
         derived[row.group] = (n_failed + failed, n_suppressed + cell.suppressed, n_rows)
 
-    for entry in breakdown.scores:
-        if isinstance(entry, dict):
-            row = league[group_label(entry.get("group"))]
-            failed_n = num(entry.get("rules_failed"))
-            suppressed_n = num(entry.get("suppressed_rules"))
-            if failed_n is not None:
-                row.failed = int(failed_n)
-            if suppressed_n is not None:
-                row.suppressed = int(suppressed_n)
     for label, (n_failed, n_suppressed, n_rows) in derived.items():
         row = league[label]
         if not row.from_scorer:

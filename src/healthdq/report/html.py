@@ -30,13 +30,14 @@ from healthdq.report._common import (
     STATUS_LABEL,
     GroupLeagueRow,
     dimension_scores,
+    dqmi,
     duration_seconds,
     group_league,
     kahn_overview,
     num,
-    overall_score,
     pct_passed,
     problem_rules,
+    ran_text,
     severity_rank,
     status_counts,
     total_rows,
@@ -319,44 +320,39 @@ def _group_view(breakdown: GroupBreakdown, rules: list[RuleResult]) -> dict[str,
 
 
 def _items_view(result: RunResult) -> dict[str, Any] | None:
-    items = result.scores.get("items")
-    if not isinstance(items, list) or not items:
+    d = dqmi(result)
+    if d is None or not d.items:
         return None
     metrics = ["completeness", "validity", "default", "defaults_in_excess", "coverage", "score"]
-    present = [m for m in metrics if any(isinstance(i, dict) and m in i for i in items)]
     rows = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
+    for item in d.items:
         values = []
-        for metric in present:
-            value = num(item.get(metric))
+        for metric in metrics:
+            value = num(getattr(item, metric))
             values.append({"text": _fmt_score(value), "sort": value if value is not None else -1})
         rows.append(
             {
-                "table": str(item.get("table", "")),
-                "column": str(item.get("column", "")),
+                "table": item.table,
+                "column": item.column,
                 "cells": values,
+                # Errored rules zero the item; say which, so 0 is not read as measured.
+                "errored": ", ".join(item.errored),
             }
         )
-    labels = [_ITEM_LABELS.get(m, m) for m in present]
+    labels = [_ITEM_LABELS.get(m, m) for m in metrics]
     return {"metrics": labels, "rows": rows}
 
 
 def _tables_view(result: RunResult) -> list[dict[str, Any]]:
-    table_scores = result.scores.get("tables")
-    table_scores = table_scores if isinstance(table_scores, dict) else {}
+    d = dqmi(result)
+    table_scores = d.tables if d else {}
     rules_by_table: dict[str, list[RuleResult]] = {}
     for rule in result.rules:
         rules_by_table.setdefault(rule.table, []).append(rule)
     out = []
     for table in result.tables:
         entry = table_scores.get(table.name)
-        score = None
-        if isinstance(entry, dict):
-            score = num(entry.get("overall", entry.get("score")))
-        else:
-            score = num(entry)
+        score = num(entry.score) if entry else None
         rules = rules_by_table.get(table.name, [])
         identifiers = [c.name for c in table.columns if c.identifier and c.identifier != "none"]
         out.append(
@@ -426,16 +422,30 @@ def build_context(result: RunResult) -> dict[str, Any]:
     ordered += [r for r in result.rules if id(r) not in seen]
     anchors = {id(r): _anchor(r.rule_id, i, used) for i, r in enumerate(ordered)}
     rules = [_rule_view(r, anchors[id(r)]) for r in ordered]
-    overall = overall_score(result)
+    d = dqmi(result)
     dims = dimension_scores(result)
-    cards = []
-    if overall is not None:
-        cls, words = _band(overall)
+    cards: list[dict[str, Any]] = []
+    if d is not None and d.state == "insufficient":
+        # No number headlined: a score from the few items that ran says little about the data.
+        partial = "" if d.score is None else f"; partial score {_fmt_score(d.score)}"
         cards.append(
             {
                 "name": "Overall",
-                "value": overall,
-                "text": _fmt_score(overall),
+                "value": None,
+                "text": "insufficient",
+                "band": "poor",
+                "words": f"under {d.min_coverage_pct:g}% of rules or data items ran{partial}",
+                "main": True,
+            }
+        )
+        dims = {}
+    elif d is not None and d.score is not None:
+        cls, words = _band(d.score)
+        cards.append(
+            {
+                "name": "Overall",
+                "value": d.score,
+                "text": _fmt_score(d.score),
                 "band": cls,
                 "words": words,
                 "main": True,
@@ -454,8 +464,6 @@ def build_context(result: RunResult) -> dict[str, Any]:
             }
         )
     counts = status_counts(result)
-    excluded = result.scores.get("excluded")
-    method = result.scores.get("method")
     severities = list(SEVERITIES) + sorted(
         {r.severity for r in result.rules if r.severity not in SEVERITIES}
     )
@@ -483,10 +491,15 @@ def build_context(result: RunResult) -> dict[str, Any]:
         "groups": [_group_view(g, result.rules) for g in result.groups],
         "items": _items_view(result),
         "tables": _tables_view(result),
-        "method": method if isinstance(method, str) else "",
-        "excluded": [e for e in excluded if isinstance(e, dict) and "rule_id" in e]
-        if isinstance(excluded, list)
-        else [],
+        "method": d.method if d else "",
+        "excluded": list(d.excluded) if d else [],
+        "ran": None
+        if d is None
+        else {
+            "text": ran_text(d),
+            "full": d.ran.pct is None or d.ran.pct >= 100.0,
+            "insufficient": d.state == "insufficient",
+        },
         "identifier_count": sum(
             1 for t in result.tables for c in t.columns if c.identifier and c.identifier != "none"
         ),

@@ -1,8 +1,8 @@
 """Machine-readable results: the RunResult as JSON (schema in docs/json-schema.md).
 
-Output is deterministic for a given result: model fields in schema order, free-form mappings
-(scores, summary, sample values, observed metrics) with sorted keys, ISO 8601 datetimes, UTF-8,
-and no NaN/Infinity (written as null, since they are not valid JSON).
+Output is deterministic for a given result: model fields in schema order (scores included),
+free-form mappings (summary, sample values, observed metrics) with sorted keys, ISO 8601
+datetimes, UTF-8, and no NaN/Infinity (written as null, since they are not valid JSON).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pydantic import ValidationError
 
 from healthdq.errors import HealthdqError
 from healthdq.report._common import write_text_atomic
+from healthdq.report.upgrade import upgrade
 from healthdq.results import SCHEMA_VERSION, RunResult
 
 # Keys whose values are free-form mappings; their key order is made stable by sorting.
-_FREE_FORM = {"scores", "summary", "values", "observed"}
+_FREE_FORM = {"summary", "values", "observed"}
 
 
 def _clean(value: Any, sort: bool = False) -> Any:
@@ -53,7 +54,7 @@ def write_json(result: RunResult, path: str | os.PathLike[str]) -> Path:
 
 
 def load_json(path: str | os.PathLike[str]) -> RunResult:
-    """Read a results file written by `write_json` (any 1.x schema version)."""
+    """Read a results file written by `write_json`: 2.x, or 1.x upgraded (report/upgrade.py)."""
     source = Path(path)
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
@@ -64,13 +65,16 @@ def load_json(path: str | os.PathLike[str]) -> RunResult:
     if not isinstance(data, dict):
         raise HealthdqError("results file is not a JSON object", path=str(source))
     version = str(data.get("schema_version", ""))
-    if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+    major = version.split(".")[0]
+    if major not in ("1", SCHEMA_VERSION.split(".")[0]):
         raise HealthdqError(
             f"results schema_version {version or '(missing)'} is not supported "
-            f"(this healthdq reads {SCHEMA_VERSION.split('.')[0]}.x)",
+            f"(this healthdq reads 1.x and {SCHEMA_VERSION.split('.')[0]}.x)",
             path=str(source),
         )
     try:
+        if major == "1":
+            return upgrade(data)
         # Unknown fields are ignored: minor versions only add fields.
         return RunResult.model_validate(data)
     except ValidationError as exc:

@@ -1,7 +1,9 @@
 """JUnit XML for CI systems (GitHub Actions, GitLab, Jenkins, Azure DevOps).
 
 One <testsuite> per table and one <testcase> per rule (classname = table, name = rule id):
-failed -> <failure>, error -> <error>, not_applicable -> <skipped>. Failing-row samples are
+failed -> <failure>, error -> <error>, not_applicable -> <skipped>. A last suite, "score",
+holds one case for the DQMI score: it fails when the score is insufficient (too few rules or
+data items ran), so CI shows a run that could not be assessed. Failing-row samples are
 included in the failure text only when the result is masked, because CI logs are widely
 readable and kept for a long time.
 """
@@ -13,8 +15,14 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from healthdq.report._common import duration_seconds, num, status_counts, write_text_atomic
-from healthdq.results import RuleResult, RunResult
+from healthdq.report._common import (
+    duration_seconds,
+    num,
+    ran_text,
+    status_counts,
+    write_text_atomic,
+)
+from healthdq.results import Dqmi, RuleResult, RunResult
 
 # Characters XML 1.0 cannot carry at all, even escaped; ElementTree would write them verbatim.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -92,16 +100,61 @@ def _testcase(suite: ET.Element, rule: RuleResult, masked: bool) -> None:
         ET.SubElement(case, "skipped", message=_x(rule.message or "not applicable"))
 
 
+def _score_suite(root: ET.Element, dqmi: Dqmi, result: RunResult) -> None:
+    """Suite "score", case "dqmi": failure if insufficient, skipped if nothing was scored."""
+    insufficient = dqmi.state == "insufficient"
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name="score",
+        tests="1",
+        failures=str(int(insufficient)),
+        errors="0",
+        skipped=str(int(dqmi.state == "not_scored")),
+        time="0.000",
+        timestamp=result.started_at.isoformat(),
+    )
+    props = ET.SubElement(suite, "properties")
+    for key, value in (
+        ("dqmi_state", dqmi.state),
+        ("dqmi_score", dqmi.score),
+        ("rules_ran", f"{dqmi.ran.rules_ran}/{dqmi.ran.rules_total}"),
+        ("items_ran", f"{dqmi.ran.items_ran}/{dqmi.ran.items_total}"),
+        ("min_coverage_pct", f"{dqmi.min_coverage_pct:g}"),
+    ):
+        if value is not None:
+            ET.SubElement(props, "property", name=key, value=_x(value))
+    case = ET.SubElement(suite, "testcase", classname="score", name="dqmi", time="0")
+    ran = ran_text(dqmi)
+    if insufficient:
+        failure = ET.SubElement(
+            case,
+            "failure",
+            message=_x(f"DQMI insufficient: {ran} (at least {dqmi.min_coverage_pct:g}% needed)"),
+            type="insufficient",
+        )
+        partial = "none" if dqmi.score is None else f"{dqmi.score:g}"
+        failure.text = _x(f"{ran}.\npartial score (errored rules count as 0): {partial}")
+    elif dqmi.state == "not_scored":
+        ET.SubElement(case, "skipped", message="no data item was scored")
+    else:
+        out = ET.SubElement(case, "system-out")
+        out.text = _x(f"DQMI score {dqmi.score:g}; {ran}")
+
+
 def build_junit(result: RunResult) -> ET.Element:
     """The JUnit document as an ElementTree element (root <testsuites>)."""
     counts = status_counts(result)
+    dqmi = result.scores.dqmi
+    insufficient = dqmi is not None and dqmi.state == "insufficient"
+    not_scored = dqmi is not None and dqmi.state == "not_scored"
     root = ET.Element(
         "testsuites",
         name=_x(f"healthdq {result.contract}"),
-        tests=str(len(result.rules)),
-        failures=str(counts.get("failed", 0)),
+        tests=str(len(result.rules) + (dqmi is not None)),
+        failures=str(counts.get("failed", 0) + insufficient),
         errors=str(counts.get("error", 0)),
-        skipped=str(counts.get("not_applicable", 0)),
+        skipped=str(counts.get("not_applicable", 0) + not_scored),
         time=f"{duration_seconds(result):.3f}",
     )
     tables = {t.name: t for t in result.tables}
@@ -136,6 +189,8 @@ def build_junit(result: RunResult) -> ET.Element:
                 ET.SubElement(props, "property", name=key, value=_x(value))
         for rule in rules:
             _testcase(suite, rule, result.masked)
+    if dqmi is not None:
+        _score_suite(root, dqmi, result)
     return root
 
 

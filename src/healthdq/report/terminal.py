@@ -16,11 +16,12 @@ from rich.text import Text
 from healthdq.report._common import (
     STATUS_LABEL,
     dimension_scores,
+    dqmi,
     duration_seconds,
     group_league,
     num,
-    overall_score,
     problem_rules,
+    ran_text,
     status_counts,
     total_rows,
 )
@@ -88,18 +89,7 @@ def print_summary(result: RunResult, console: Console | None = None, verbose: bo
         )
     )
 
-    overall = overall_score(result)
-    dims = dimension_scores(result)
-    if overall is not None or dims:
-        line = Text()
-        if overall is not None:
-            line.append("DQMI score ", style="bold")
-            line.append(_score(overall), style=f"bold {_score_style(overall)}")
-            line.append("  ")
-        for i, (name, value) in enumerate(dims.items()):
-            line.append(("" if i == 0 else " · ") + f"{name} ")
-            line.append(_score(value), style=_score_style(value))
-        console.print(line)
+    _print_score(console, result)
 
     problems = problem_rules(result)
     if problems:
@@ -145,6 +135,30 @@ def print_summary(result: RunResult, console: Console | None = None, verbose: bo
                 str(row.failed),
             )
         console.print(groups)
+
+
+def _print_score(console: Console, result: RunResult) -> None:
+    """The DQMI line, then how much of the assessment ran; never a headline when insufficient."""
+    d = dqmi(result)
+    if d is None:
+        return
+    line = Text()
+    if d.state == "insufficient":
+        line.append("DQMI insufficient", style="bold red")
+        line.append(f": under {d.min_coverage_pct:g}% of the rules or data items ran")
+        if d.score is not None:
+            line.append(f" (partial score {_score(d.score)}, errored rules count as 0)")
+        console.print(line)
+    else:
+        line.append("DQMI score ", style="bold")
+        line.append(_score(d.headline), style=f"bold {_score_style(d.headline)}")
+        line.append("  ")
+        for i, (name, value) in enumerate(dimension_scores(result).items()):
+            line.append(("" if i == 0 else " · ") + f"{name} ")
+            line.append(_score(value), style=_score_style(value))
+        console.print(line)
+    full = d.ran.pct is None or d.ran.pct >= 100.0
+    console.print(Text(ran_text(d), style="dim" if full else "bold yellow"))
 
 
 def _print_rule_table(console: Console, shown: list[RuleResult], total: int) -> None:

@@ -10,9 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from healthdq.results.scores import GroupScore, Scores
 from healthdq.results.status import Status, is_failing, severity_rank
 
-SCHEMA_VERSION = "1.0"
+# 2.0: scores typed (scores.dqmi, scores.kahn; league entries as GroupScore). report/upgrade.py
+# reads 1.x files.
+SCHEMA_VERSION = "2.0"
 
 
 class Sample(BaseModel):
@@ -77,7 +80,7 @@ class GroupBreakdown(BaseModel):
     column: str
     rows: list[GroupRow]
     # Per group: DQMI-style score and row count (filled by scoring).
-    scores: list[dict[str, Any]] = Field(default_factory=list)
+    scores: list[GroupScore] = Field(default_factory=list)
 
 
 class Metric(BaseModel):
@@ -119,7 +122,7 @@ class RunResult(BaseModel):
     tables: list[TableResult]
     rules: list[RuleResult]
     groups: list[GroupBreakdown] = Field(default_factory=list)
-    scores: dict[str, Any] = Field(default_factory=dict)
+    scores: Scores = Field(default_factory=Scores)
     summary: dict[str, int] = Field(default_factory=dict)
     metrics: list[Metric] = Field(default_factory=list)
     audit: AuditRef | None = None

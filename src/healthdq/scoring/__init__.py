@@ -11,9 +11,9 @@ __all__ = ["fit_for_purpose", "kahn_overview", "score", "score_groups", "score_r
 
 
 def score(result: RunResult) -> RunResult:
-    """Fill result.scores (method, overall, dimensions, tables, items, excluded, kahn) and the
-    league table of every group breakdown; returns the same result."""
+    """Fill result.scores (dqmi, kahn) and the league table of every group breakdown; returns
+    the same result."""
     score_run(result)
-    result.scores["kahn"] = kahn_overview(result.rules)
+    result.scores.kahn = kahn_overview(result.rules)
     score_groups(result)
     return result

@@ -8,9 +8,8 @@ in the percentage.
 
 from __future__ import annotations
 
-from typing import Any
-
 from healthdq.results import RuleResult
+from healthdq.results.scores import KahnCounts, KahnOverview, KahnRow
 from healthdq.rules.model import KIND_DEFAULTS
 
 CATEGORIES = ("conformance", "completeness", "plausibility")
@@ -22,13 +21,13 @@ def _empty() -> dict[str, int]:
     return {s: 0 for s in STATUSES}
 
 
-def _finish(counts: dict[str, int]) -> dict[str, Any]:
+def _finish(counts: dict[str, int]) -> KahnCounts:
     decided = counts["passed"] + counts["failed"]
-    return {
+    return KahnCounts(
         **counts,
-        "total": sum(counts[s] for s in STATUSES),
-        "pct_passed": round(100.0 * counts["passed"] / decided, 2) if decided else None,
-    }
+        total=sum(counts[s] for s in STATUSES),
+        pct_passed=round(100.0 * counts["passed"] / decided, 2) if decided else None,
+    )
 
 
 def _category_context(rule: RuleResult) -> tuple[str | None, str | None]:
@@ -39,13 +38,11 @@ def _category_context(rule: RuleResult) -> tuple[str | None, str | None]:
     return category, context
 
 
-def kahn_overview(rules: list[RuleResult]) -> dict[str, Any]:
+def kahn_overview(rules: list[RuleResult]) -> KahnOverview:
     """Counts of passed/failed/not_applicable/error and % passed per category x context.
 
-    Shape: {"categories": {category: {context: counts, "total": counts}},
-            "contexts": {context: counts}, "total": counts, "uncategorised": counts},
-    where counts = {passed, failed, not_applicable, error, total, pct_passed}.
-    Rules whose category or context is unknown count only in "total" and "uncategorised".
+    The one place Kahn counts are made; every report and the OMOP summary read its result.
+    Rules whose category or context is unknown count only in `total` and `uncategorised`.
     """
     cells = {cat: {ctx: _empty() for ctx in CONTEXTS} for cat in CATEGORIES}
     uncategorised = _empty()
@@ -58,18 +55,21 @@ def kahn_overview(rules: list[RuleResult]) -> dict[str, Any]:
         else:
             uncategorised[rule.status] += 1
 
-    categories: dict[str, Any] = {}
-    for cat in CATEGORIES:
-        row: dict[str, Any] = {ctx: _finish(cells[cat][ctx]) for ctx in CONTEXTS}
-        row["total"] = _finish({s: sum(cells[cat][c][s] for c in CONTEXTS) for s in STATUSES})
-        categories[cat] = row
+    categories = {
+        cat: KahnRow(
+            verification=_finish(cells[cat]["verification"]),
+            validation=_finish(cells[cat]["validation"]),
+            total=_finish({s: sum(cells[cat][c][s] for c in CONTEXTS) for s in STATUSES}),
+        )
+        for cat in CATEGORIES
+    }
     contexts = {
         ctx: _finish({s: sum(cells[cat][ctx][s] for cat in CATEGORIES) for s in STATUSES})
         for ctx in CONTEXTS
     }
-    return {
-        "categories": categories,
-        "contexts": contexts,
-        "total": _finish(total),
-        "uncategorised": _finish(uncategorised),
-    }
+    return KahnOverview(
+        categories=categories,
+        contexts=contexts,
+        total=_finish(total),
+        uncategorised=_finish(uncategorised),
+    )
