@@ -221,3 +221,10 @@ def test_register_folder_skips_unreadable_files_with_a_warning(tmp_path: Path) -
     assert sorted(folder.tables) == ["empty", "person"]
     assert folder.tables["empty"].columns == {} and folder.tables["empty"].rows == 0
     assert any(w.startswith("visit.parquet: cannot be read") for w in folder.warnings)
+
+
+def test_gzip_ndjson_is_read_by_its_magic_bytes(write: Write) -> None:
+    path = write("x.ndjson", gzip.compress(b'{"id": "01", "n": 1}\n{"id": "02", "n": 2}\n'))
+    con = duckdb.connect()
+    register_source(con, "t", str(path))
+    assert rows(con) == [(1, "01", 1), (2, "02", 2)]

@@ -1,11 +1,10 @@
 """Spark engine: the same fused checks, run by Spark SQL on a local session or a cluster.
 
 The planner's SQL is dialect-neutral apart from the few aggregates this class supplies, so a
-contract gives the same numbers here as on DuckDB. Two Spark-specific choices:
-
-* Conversions that may fail are rendered as TRY_CAST / TRY_TO_TIMESTAMP, so results do not depend
-  on `spark.sql.ansi.enabled` (on by default since Spark 4, where a plain CAST of 'abc' to BIGINT
-  raises). Sessions created here also turn ANSI mode off and use UTC, like DuckDB's defaults.
+contract gives the same numbers here as on DuckDB. Conversions that may fail are rendered as
+TRY_CAST / TRY_TO_TIMESTAMP, so results do not depend on `spark.sql.ansi.enabled` (on by default
+since Spark 4, where a plain CAST of 'abc' to BIGINT raises). Sessions created here also turn
+ANSI mode off and use UTC, like DuckDB's defaults.
 
 Files are read by sources/spark_reader.py (row numbers, strict CSV, typing).
 """

@@ -384,13 +384,25 @@ def _json(
     # Records may carry different keys by design, so JSON is always combined by name.
     con.execute(
         f"CREATE OR REPLACE TABLE {quote_ident(base + '_data')} AS "
-        f"SELECT * FROM read_json({_file_list(files)}, format = 'auto', union_by_name = true)"
+        f"SELECT * FROM read_json({_file_list(files)}, format = 'auto', union_by_name = true, "
+        f"compression = {quote_literal(_json_compression(files))})"
     )
     con.execute(
         f"CREATE OR REPLACE VIEW {quote_ident(base)} AS "
         f"SELECT rowid + 1 AS {ROW}, * FROM {quote_ident(base + '_data')}"
     )
     return []
+
+
+def _json_compression(files: list[str]) -> str:
+    """gzip or zstd by the files' first bytes (DuckDB alone would go by the name)."""
+    kinds = {sniff.compression(f) for f in files}
+    if len(kinds) > 1:
+        raise SourceError("files mix compressed and plain JSON: give one kind", path=files[0])
+    kind = kinds.pop()
+    if kind is not None and kind not in sniff.READABLE:
+        raise SourceError(f"file is {kind}-compressed: decompress it first", path=files[0])
+    return kind or "none"
 
 
 def _database(
