@@ -228,3 +228,33 @@ def test_gzip_ndjson_is_read_by_its_magic_bytes(write: Write) -> None:
     con = duckdb.connect()
     register_source(con, "t", str(path))
     assert rows(con) == [(1, "01", 1), (2, "02", 2)]
+
+
+def test_cli_refuses_mismatched_folder_unless_union_by_name(
+    write: Write, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    write("parts/a.csv", "id,code\n1,x\n")
+    folder = write("parts/b.csv", "id,code,extra\n2,y,z\n").parent
+    contract = write(
+        "c.yaml",
+        "name: c\ntables:\n  t:\n    columns:\n      id: {}\n"
+        "    rules:\n      - {id: id_present, kind: not_null, column: id}\n",
+    )
+    code, _, err = cli("check", str(folder), "--contract", str(contract), "-q")
+    assert code == 2
+    assert "b.csv: columns differ from" in err and "a.csv" in err
+    code, _, err = cli(
+        "check",
+        str(folder),
+        "--contract",
+        str(contract),
+        "-q",
+        "--union-by-name",
+        "--json",
+        str(tmp_path / "r.json"),
+    )
+    assert code == 0, err
+    assert '"rows": 2' in (tmp_path / "r.json").read_text(encoding="utf-8")
+    code, out, err = cli("profile", str(folder), "--union-by-name")
+    assert code == 0, err
+    assert "extra" in out
