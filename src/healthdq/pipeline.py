@@ -151,6 +151,13 @@ def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings)
     )
 
 
+def source_label(source: Any) -> str:
+    """A location as given, or what kind of DataFrame it was (never the frame's contents)."""
+    from healthdq.sources.frames import frame_label
+
+    return source if isinstance(source, str) else frame_label(source)
+
+
 # -- render ------------------------------------------------------------------------------------
 def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -> None:
     from healthdq.report.registry import render
@@ -163,7 +170,7 @@ def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -
 # -- jobs --------------------------------------------------------------------------------------
 def check(
     contract: m.Contract,
-    sources: Mapping[str, str],
+    sources: Mapping[str, Any],
     *,
     read_options: ReadOptions | Mapping[str, ReadOptions] | None = None,
     sample_size: int = 5,
@@ -173,7 +180,7 @@ def check(
     settings: Settings | None = None,
     progress: TableProgress | None = None,
 ) -> RunResult:
-    """Check `sources` (table -> location) against `contract`; govern, audit, render."""
+    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render."""
     from healthdq.engine.runner import RunOptions, run_contract
     from healthdq.governance.suppression import suppress_small_numbers
     from healthdq.results.metrics import result_metrics
@@ -202,7 +209,8 @@ def check(
     result.metrics += result_metrics(result)
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
-    _audit_run("check.samples", result, ", ".join(f"{t}={s}" for t, s in sources.items()), cfg)
+    dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
+    _audit_run("check.samples", result, dataset, cfg)
     _render(result, cfg)
     return result
 
@@ -285,21 +293,22 @@ def omop(
 
 
 def profile(
-    location: str,
+    location: Any,
     *,
     table: str = "data",
     read_options: ReadOptions | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> TableProfile:
-    """Profile every column of `location`; govern (identifiers masked), audit."""
+    """Profile every column of `location` (a path or a DataFrame); govern, audit."""
     from healthdq.profile import profile_table
+    from healthdq.sources.frames import register
 
     cfg = settings or Settings()
     _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
-        eng.register(table, location, read_options or ReadOptions())
+        register(eng, table, location, read_options or ReadOptions())
         con = getattr(eng, "con", None)
         if con is None:
             raise HealthdqError(f"profile does not run on the {eng.name} engine yet")
@@ -310,7 +319,7 @@ def profile(
     # A profile reads every row and shows values (identifiers masked): an audited access.
     _audit(
         "profile",
-        location,
+        source_label(location),
         int(getattr(prof, "rows", 0) or 0),
         [c.name for c in getattr(prof, "columns", [])],
         cfg,

@@ -33,6 +33,13 @@ class Engine(ABC):
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         """Make `location` queryable as relation `name` with a `__row` column."""
 
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        """Make a DataFrame (pandas, polars, Arrow, Spark...) queryable as relation `name`."""
+        from healthdq.errors import SourceError
+        from healthdq.sources.frames import frame_label
+
+        raise SourceError(f"the {self.name} engine cannot read a {frame_label(frame)}")
+
     @abstractmethod
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return all rows."""

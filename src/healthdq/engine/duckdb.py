@@ -57,6 +57,11 @@ class DuckDBEngine(Engine):
     def workdir(self) -> str:
         return self._tmp.name
 
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        from healthdq.sources.frames import register_duckdb
+
+        return register_duckdb(self.con, name, frame, options)
+
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
         try:

@@ -41,6 +41,7 @@ from healthdq.results import (
 from healthdq.results.metrics import column_metrics
 from healthdq.rules import model as m
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
+from healthdq.sources.frames import register as register_source
 
 TableProgress = Callable[[str, float], None]
 
@@ -542,22 +543,24 @@ def _bounds(lo: int | None, hi: int | None) -> str:
 def run_contract(
     engine: Engine,
     contract: m.Contract,
-    sources: dict[str, str],
+    sources: dict[str, Any],
     read_options: dict[str, ReadOptions] | None = None,
     options: RunOptions | None = None,
     progress: TableProgress | None = None,
 ) -> RunResult:
-    """Check every table of `contract` read from `sources` (table name -> location)."""
+    """Check every table of `contract` read from `sources` (table name -> location or frame)."""
     opts = options or RunOptions()
     run_date = opts.run_date or contract.run_date or date.today()
     started = datetime.now(UTC)
     registered: dict[str, RegisteredTable] = {}
     for name, spec in contract.tables.items():
-        location = sources.get(name) or spec.source
-        if not location:
-            raise ContractError(f"no data given for table '{name}'", path=contract.path)
+        location = sources.get(name)
+        if isinstance(location, str | None) and not location:  # a DataFrame has no truth value
+            location = spec.source
+            if not location:
+                raise ContractError(f"no data given for table '{name}'", path=contract.path)
         ro = (read_options or {}).get(name) or ReadOptions()
-        registered[name.lower()] = engine.register(name, location, ro)
+        registered[name.lower()] = register_source(engine, name, location, ro)
     tables: list[TableResult] = []
     rules: list[RuleResult] = []
     groups: list[GroupBreakdown] = []

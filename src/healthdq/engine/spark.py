@@ -151,6 +151,11 @@ class SparkEngine(Engine):
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         return spark_reader.register(self, name, location, options, self.workdir())
 
+    def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
+        from healthdq.sources.frames import register_spark
+
+        return register_spark(self, name, frame, options)
+
     def workdir(self) -> str:
         """A local folder for unpacked zips, removed on close()."""
         if self._tmp is None:

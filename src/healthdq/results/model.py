@@ -134,3 +134,19 @@ class RunResult(BaseModel):
         """
         failed = [severity_rank(r.severity) for r in self.rules if is_failing(r.status)]
         return max(failed, default=-1)
+
+    def failed(self) -> list[RuleResult]:
+        """Rules that failed or could not run (an error is never a silent pass)."""
+        return [r for r in self.rules if is_failing(r.status)]
+
+    def to_pandas(self) -> Any:
+        """One row per rule as a pandas DataFrame (needs pandas: healthdq[dataframes])."""
+        from healthdq.results.display import rules_frame
+
+        return rules_frame(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: counts by status and the failing rules, samples as masked."""
+        from healthdq.results.display import summary_html
+
+        return summary_html(self)
