@@ -102,7 +102,8 @@ class Engine(ABC):
     ) -> tuple[dict[str, RegisteredTable], list[str]]:
         """Every table of a database (one schema) as lower-case views, and what was skipped."""
         raise SourceError(
-            f"use a folder (or zip) of CSV/Parquet with the {self.name} engine", path=location
+            f"use a folder of CSV/Parquet with the {self.name} engine (or a zip of them)",
+            path=location,
         )
 
     def workdir(self) -> str | None:
