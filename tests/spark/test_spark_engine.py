@@ -232,7 +232,9 @@ def test_utf16_without_bom_is_detected(write: Any, spark_engine: Any, encoding: 
     assert rows == [(1, "A\u00e9", "01"), (2, "B", "02")]
 
 
-def test_gzip_csv_is_read_and_a_misnamed_one_refused(write: Any, spark_engine: Any) -> None:
+def test_gzip_and_zstd_csv_are_read_and_a_misnamed_one_refused(
+    write: Any, spark_engine: Any
+) -> None:
     import gzip
 
     body = gzip.compress(b"name,code\nA,01\nB,02\n")
@@ -240,6 +242,11 @@ def test_gzip_csv_is_read_and_a_misnamed_one_refused(write: Any, spark_engine: A
     assert spark_engine.fetch("SELECT code FROM gz ORDER BY `__row`") == [("01",), ("02",)]
     with pytest.raises(SourceError, match="gzip-compressed but not named"):
         spark_engine.register("gz2", str(write("y.csv", body)), ReadOptions())
+    import zstandard
+
+    zst = zstandard.ZstdCompressor().compress(b"name,code\nA,01\n")
+    spark_engine.register("zst", str(write("x.csv.zst", zst)), ReadOptions())
+    assert spark_engine.fetch("SELECT code FROM zst") == [("01",)]
 
 
 def test_csv_folder_with_different_columns_refused_or_unioned(
