@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from healthdq.cli import main
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_outputs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs made by module- or session-scoped fixtures are stored (and audited) in a temporary
+    folder too: nothing a test does writes into the repository's .healthdq/."""
+    root = tmp_path_factory.mktemp("session-healthdq")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEALTHDQ_STORE", str(root / "runs.duckdb"))
+        patch.setenv("HEALTHDQ_AUDIT_LOG", str(root / "audit.jsonl"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _store_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every run a test makes (CLI or pipeline) is stored under tmp_path, never in the repo."""
+    store = tmp_path / "store" / "runs.duckdb"
+    monkeypatch.setenv("HEALTHDQ_STORE", str(store))
+    return store
 
 
 @pytest.fixture
@@ -34,6 +53,7 @@ def cli(
     def _run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["healthdq", *map(str, args)])
         monkeypatch.setenv("HEALTHDQ_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+        monkeypatch.setenv("HEALTHDQ_STORE", str(tmp_path / "store" / "runs.duckdb"))
         monkeypatch.setenv("COLUMNS", "200")
         code = 0
         try:

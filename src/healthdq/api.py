@@ -53,13 +53,18 @@ def check(
     delimiter: str | None = None,
     encoding: str | None = None,
     table: str | None = None,
+    store: str | None = None,
+    keep_run: bool = True,
+    dataset: str | None = None,
 ) -> RunResult:
     """Check `data` against a shipped `pack` or a `contract` (a file, YAML text or a Contract).
 
     `data`: a path, glob or DataFrame for a one-table contract, or {table: path or DataFrame}.
     `mapping`: {pack_column: your_column}. `outputs`: {"html"|"json"|"junit": path}.
-    Identifiers in samples are masked unless `unmask=True` (audited). Raises HealthdqError
-    with the CLI's one-line message on bad input.
+    Identifiers in samples are masked unless `unmask=True` (audited). The run is kept in the
+    results store (`store`: a DuckDB path or postgresql:// URL; default $HEALTHDQ_STORE, else
+    .healthdq/runs.duckdb) unless `keep_run=False`. Raises HealthdqError with the CLI's
+    one-line message on bad input.
     """
     spec = _contract(contract, pack)
     sources = _sources(spec, data)
@@ -89,6 +94,9 @@ def check(
                 audit_key_file=audit_key_file,
                 threads=threads,
                 spark_master=spark_master,
+                store=store,
+                keep_run=keep_run,
+                dataset=dataset,
             ),
         )
     finally:
@@ -144,10 +152,14 @@ def omop(
     audit_key_file: PathLike | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
+    store: str | None = None,
+    keep_run: bool = True,
+    dataset: str | None = None,
 ) -> RunResult:
     """OHDSI DQD's OMOP CDM v5.4 checks on `cdm`: a DuckDB file, a folder, or postgres:DSN.
 
     `outputs` may also name "dqd-json" (DQD's own format, field case from `dqd_case`).
+    `store`, `keep_run` and `dataset` as for `check`.
     """
     if not isinstance(cdm, str | os.PathLike):
         raise HealthdqError(
@@ -170,6 +182,9 @@ def omop(
             audit_key_file=audit_key_file,
             threads=threads,
             spark_master=spark_master,
+            store=store,
+            keep_run=keep_run,
+            dataset=dataset,
         ),
     )
 
@@ -219,15 +234,7 @@ def _sources(spec: m.Contract, data: Any) -> dict[str, Any]:
         raise HealthdqError(
             f"this contract has tables {', '.join(names)}: give data as {{table: data}}"
         )
-    base = Path(spec.path).parent if spec.path else Path(".")
-    for name, tspec in spec.tables.items():
-        if name not in sources and tspec.source:
-            src = Path(tspec.source)
-            sources[name] = str(src if src.is_absolute() else base / src)
-    missing = [n for n in names if n not in sources]
-    if missing:
-        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: give {{table: data}}")
-    return sources
+    return pipeline.contract_sources(spec, sources, "give {table: data}")
 
 
 def _engine(

@@ -26,6 +26,7 @@ from healthdq.sources.base import ReadOptions
 if TYPE_CHECKING:
     from healthdq.engine.base import Engine
     from healthdq.profile import TableProfile
+    from healthdq.store import Store
 
 # Failing-row samples are patient-level rows read back into memory: bound them.
 MAX_SAMPLE_SIZE = 1000
@@ -50,6 +51,12 @@ class Settings:
     spark_master: str = "local[2]"
     # An empty table (header only) fails the run unless allowed.
     allow_empty: bool = False
+    # Results store: a PostgreSQL URL or a DuckDB file (None: HEALTHDQ_STORE, else
+    # .healthdq/runs.duckdb); keep_run=False stores nothing. `dataset` names the data for
+    # history and trends (default: the contract's name).
+    store: str | None = None
+    keep_run: bool = True
+    dataset: str | None = None
 
 
 def check_sample_size(sample_size: int) -> int:
@@ -158,7 +165,37 @@ def source_label(source: Any) -> str:
     return source if isinstance(source, str) else frame_label(source)
 
 
+# -- store -------------------------------------------------------------------------------------
+def _open_store(settings: Settings) -> Store | None:
+    """The run's store, created and migrated before the run: a bad one fails in a second."""
+    if not settings.keep_run:
+        return None
+    from healthdq.store import open_store
+
+    store = open_store(settings.store)
+    store.prepare()
+    return store
+
+
+def _keep(store: Store | None, result: RunResult, verb: str, settings: Settings) -> None:
+    """Keep the (already masked) result, its metrics and the files just rendered."""
+    if store is None:
+        return
+    rendered = {
+        name: Path(path).read_bytes()
+        for name, path in settings.outputs.items()
+        if Path(path).is_file()
+    }
+    store.save_run(result, verb=verb, dataset=settings.dataset or result.contract, outputs=rendered)
+
+
 # -- render ------------------------------------------------------------------------------------
+def _settle(result: RunResult) -> RunResult:
+    """The result as it will be stored (values as JSON types), so that a stored run
+    re-renders byte-identically to what this run renders."""
+    return RunResult.model_validate_json(result.model_dump_json())
+
+
 def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -> None:
     from healthdq.report.registry import render
 
@@ -197,6 +234,7 @@ def check(
         group_by=list(group_by or []),
         run_date=run_date,
     )
+    store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         result = run_contract(eng, contract, dict(sources), per_table, options, progress)
@@ -211,8 +249,27 @@ def check(
     result = _govern(result, contract_identifiers(contract), cfg)
     dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
     _audit_run("check.samples", result, dataset, cfg)
+    result = _settle(result)
     _render(result, cfg)
+    _keep(store, result, "check", cfg)
     return result
+
+
+def contract_sources(
+    contract: m.Contract, given: Mapping[str, Any], hint: str = "pass TABLE=PATH"
+) -> dict[str, Any]:
+    """Table -> the data given for it; a table not given falls back to its contract `source:`
+    (relative to the contract file). A table with neither is an error ending in `hint`."""
+    sources = dict(given)
+    base = Path(contract.path).parent if contract.path else Path(".")
+    for name, spec in contract.tables.items():
+        if name not in sources and spec.source:
+            src = Path(spec.source)
+            sources[name] = str(src if src.is_absolute() else base / src)
+    missing = [n for n in contract.tables if n not in sources]
+    if missing:
+        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: {hint}")
+    return sources
 
 
 def empty_tables(result: RunResult) -> list[str]:
@@ -260,6 +317,7 @@ def omop(
 
     cfg = settings or Settings()
     _audit_preflight(cfg)
+    store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         run = run_omop(
@@ -286,9 +344,11 @@ def omop(
                     identifiers[(rule.table, column)] = "date_of_birth"
     result = _govern(result, identifiers, cfg)
     _audit_run("omop.samples", result, location, cfg)
+    result = _settle(result)
     if "dqd-json" in cfg.outputs:
         write_dqd_json(run, cfg.outputs["dqd-json"], "snake" if dqd_case == "snake" else "camel")
     _render(result, cfg, skip=("dqd-json",))
+    _keep(store, result, "omop", cfg)
     return result
 
 

@@ -170,9 +170,14 @@ tables:
          ref_table: people, ref_column: nhs_number}
 """
     visits = pa.table({"nhs_number": [NHS[0], "0000000000"]})
-    result = healthdq.check({"people": pa.table(COLUMNS), "visits": visits}, contract=contract)
-    outcome = {r.rule_id: (r.status, r.violating_rows) for r in result.rules}
-    assert outcome == {"sex.valid": ("failed", 2), "person.known": ("failed", 1)}
+    for size in (0, 5):
+        data = {"people": pa.table(COLUMNS), "visits": visits}
+        result = healthdq.check(data, contract=contract, sample_size=size)
+        outcome = {r.rule_id: (r.status, r.violating_rows, len(r.samples)) for r in result.rules}
+        assert outcome == {
+            "sex.valid": ("failed", 2, min(size, 2)),
+            "person.known": ("failed", 1, min(size, 1)),
+        }
 
 
 def test_audit_key_file_keys_the_chain(tmp_path: Path) -> None:
@@ -184,3 +189,23 @@ def test_audit_key_file_keys_the_chain(tmp_path: Path) -> None:
     result = healthdq.check(pa.table(COLUMNS), contract=CONTRACT, audit_key_file=key)
     assert result.audit is not None and result.audit.keyed
     assert audit_events(tmp_path)[0]["chain"] != "sha256"
+
+
+def test_tables_not_given_are_read_from_the_contract_source(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    _path(tmp_path)  # people.csv beside the contract
+    contract = tmp_path / "two.yaml"
+    contract.write_text(
+        CONTRACT.replace("  people:\n", "  people:\n    source: people.csv\n", 1)
+        + "  visits:\n    rules:\n      - {id: v.nhs, kind: not_null, column: nhs_number}\n",
+        encoding="utf-8",
+    )
+    result = healthdq.check({"visits": pa.table({"nhs_number": [NHS[0], None]})}, contract=contract)
+    assert {t.name: t.source for t in result.tables} == {
+        "people": str(tmp_path / "people.csv"),
+        "visits": "pyarrow Table",
+    }
+    assert _outcome(result)["v.nhs"] == ("failed", 1, [2])
+    with pytest.raises(healthdq.HealthdqError, match=r"no data for table\(s\) visits: give"):
+        healthdq.check({"people": tmp_path / "people.csv"}, contract=contract)

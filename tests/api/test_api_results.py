@@ -55,6 +55,7 @@ def test_repr_html_of_a_clean_run_is_one_line() -> None:
     )
     html = healthdq.check(pa.table(COLUMNS), contract=clean)._repr_html_()
     assert "1 passed, 0 failed" in html and "<table>" not in html
+    assert "DQMI 100.0" in html
 
 
 def test_outputs_are_written_through_the_renderers(tmp_path: Path) -> None:
@@ -63,3 +64,11 @@ def test_outputs_are_written_through_the_renderers(tmp_path: Path) -> None:
     for path in out.values():
         text = path.read_text(encoding="utf-8")
         assert "nhs.flagged" in text and not any(n in text for n in NHS)
+
+
+def test_repr_html_says_when_the_score_is_insufficient() -> None:
+    broken = CONTRACT.split("    rules:")[0] + (
+        "    rules:\n      - {id: broken, kind: sql, predicate: 'no_such_column > 1'}\n"
+    )
+    html = healthdq.check(pa.table(COLUMNS), contract=broken)._repr_html_()
+    assert "<b>DQMI insufficient</b> (0 of 1 rules ran)" in html

@@ -70,7 +70,7 @@ def test_unkeyed_log_verifies_with_a_warning(
     assert run()[0] == 0
     code, stdout, err = cli("audit", "verify")  # $HEALTHDQ_AUDIT_LOG, as the run used
     assert code == 0
-    assert "intact (sha256, unkeyed)" in stdout
+    assert "intact (sha256, unkeyed" in stdout
     assert "cannot be detected" in err
 
 
@@ -98,11 +98,28 @@ def test_deleted_tail_exits_1_against_a_results_head(
     assert run("--audit-key-file", key, "--json", out)[0] == 0
     lines = _log(tmp_path).read_text(encoding="utf-8").splitlines()
     _log(tmp_path).write_text(lines[0] + "\n", encoding="utf-8")
-    assert cli("audit", "verify", "--key-file", key)[0] == 0
-    code, _, err = cli("audit", "verify", "--key-file", key, "--head", out)
+    assert cli("audit", "verify", "--key-file", key, "--no-store")[0] == 0
+    code, _, err = cli("audit", "verify", "--key-file", key, "--no-store", "--head", out)
     assert code == 1 and ":2: known head" in err and "deleted" in err
     head = json.loads(out.read_text(encoding="utf-8"))["audit"]["head"]
-    assert cli("audit", "verify", "--key-file", key, "--head", head)[0] == 1
+    assert cli("audit", "verify", "--key-file", key, "--no-store", "--head", head)[0] == 1
+    # The results store kept both runs' heads: checked by default.
+    code, _, err = cli("audit", "verify", "--key-file", key)
+    assert code == 1 and ":2: known head" in err
+
+
+def test_store_heads_are_those_of_this_log(
+    run: Callable[..., tuple[int, str, str]], cli: Cli, tmp_path: Path
+) -> None:
+    assert run()[0] == 0
+    assert run("--audit-log", tmp_path / "other.jsonl")[0] == 0
+    code, stdout, err = cli("audit", "verify")
+    assert code == 0, err
+    assert "1 entries intact" in stdout and "1 known heads found" in stdout
+    (tmp_path / "other.jsonl").write_text("", encoding="utf-8")  # the other log emptied
+    assert cli("audit", "verify")[0] == 0
+    code, _, err = cli("audit", "verify", tmp_path / "other.jsonl")
+    assert code == 1 and "known head" in err
 
 
 def test_partial_line_is_quarantined_and_check_still_runs(

@@ -271,7 +271,9 @@ def test_partial_last_line_is_quarantined_and_recorded(tmp_path: Path) -> None:
     kept = json.loads((tmp_path / "audit" / "audit.jsonl.quarantine").read_text().splitlines()[0])
     assert kept["content"] == fragment and kept["line"] == 3
     found = log.verify(heads=[good_head, event["hash"]])
-    assert found and any("quarantined" in w for w in found.warnings)
+    assert [w for w in found.warnings if "quarantined" in w and "no longer" not in w]
+    (tmp_path / "audit" / "audit.jsonl.quarantine").unlink()  # the evidence removed
+    assert any("no longer in that file" in w for w in log.verify().warnings)
 
 
 def test_partial_write_completed_by_an_old_writer_is_quarantined(tmp_path: Path) -> None:

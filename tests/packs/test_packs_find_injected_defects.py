@@ -25,6 +25,7 @@ COMMON = {
     "nhs_number_missing": "nhs_number.not_null",
     "nhs_number_bad_check": "nhs_number.valid",
     "nhs_number_bad_format": "nhs_number.valid",
+    "nhs_number_separators": "nhs_number.format",
     "dob_missing": "date_of_birth.not_null",
     "dob_default": "date_of_birth.default",
     "sex_invalid": "sex.valid",

@@ -197,7 +197,15 @@ def _checks(kind: str) -> dict[str, Check]:
             "nhs_number", lambda v: bool(re.fullmatch("[0-9]{10}", v)) and not mod11_ok(v)
         ),
         "nhs_number_bad_format": _rows(
-            "nhs_number IS NOT NULL AND NOT regexp_full_match(nhs_number, '[0-9]{10}')"
+            "nhs_number IS NOT NULL AND NOT regexp_full_match(nhs_number, '[0-9]{10}') "
+            "AND NOT regexp_full_match(nhs_number, '[0-9]{3}[ -][0-9]{3}[ -][0-9]{4}')"
+        ),
+        "nhs_number_separators": _py_rows(
+            "nhs_number",
+            lambda v: (
+                bool(re.fullmatch("[0-9]{3}([ -])[0-9]{3}\\1[0-9]{4}", v))
+                and mod11_ok(v.replace(" ", "").replace("-", ""))
+            ),
         ),
         "dob_missing": _rows("date_of_birth IS NULL"),
         "dob_default": _rows(f"date_of_birth IN ({defaults})"),

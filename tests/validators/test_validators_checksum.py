@@ -27,6 +27,10 @@ NHS_VALID = [
     "4010232137",
     # 9990000018: 9*10 + 9*9 + 9*8 + 1*2 = 245; 245 mod 11 = 3; 11 - 3 = 8.
     "9990000018",
+    # As people type it (3-3-4, spaces or dashes): normalised before the check digit.
+    "943 476 5919",
+    "943-476-5919",
+    "671 668 9966",
 ]
 NHS_INVALID = [
     "0000000001",  # npm nhs-validation README: validate('000 000 0001') // false
@@ -38,7 +42,9 @@ NHS_INVALID = [
     "9991234561",
     "943476591",  # 9 digits
     "94347659190",  # 11 digits
-    "943 476 5919",  # strict: no spaces
+    "94 3476 5919",  # separators only in the 3-3-4 places
+    "943  476 5919",
+    "943 476 5918",  # separators do not rescue a wrong check digit
     " 9434765919",
     "9434765919 ",
     "9434765919\r",

@@ -29,7 +29,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             "M1 1AE",
             "B33 8TH",
             "LS1 4AP",
-            "SW1A1AA",  # no space is accepted
+            "SW1A1AA",  # no space is accepted (a postcode_format finding)
+            "sw1a 1aa",  # lower case is accepted (a postcode_format finding)
+            "Sw1A 1AA",
             "GIR 0AA",  # Girobank exception
             # NHS pseudo-postcodes (HES 'homeadd'; NHS Data Dictionary POSTCODE OF USUAL
             # ADDRESS: 'ZZ99' + digit + letter + 'Z'; ZZ99 6CZ is India):
@@ -54,8 +56,6 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             "SW1A 1AC",  # inward unit letters never C I K M O V
             "SW1A 1IA",
             "SW1A  1AA",  # two spaces
-            "sw1a 1aa",  # lower case is a finding
-            "Sw1A 1AA",
             " SW1A 1AA",
             "SW1A 1AA ",
             "SW1A 1AA\r",  # Windows line end: '$' in Java regex would let this through
@@ -153,5 +153,15 @@ def test_sql_regex_agrees_with_python(evaluate: Evaluate, name: str, pattern: st
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -."
     near = [v[:i] + c + v[i + 1 :] for v in valid for i in range(len(v)) for c in alphabet[::7]]
     values = valid + invalid + near
-    expected = [re.fullmatch(pattern, v) is not None for v in values]
+    # The postcode validator reads any letter case (lower case is a postcode_format finding).
+    fold = name == "postcode"
+    expected = [re.fullmatch(pattern, v.upper() if fold else v) is not None for v in values]
     assert evaluate(name, values) == expected
+
+
+def test_format_findings_are_their_own(evaluate: Evaluate) -> None:
+    """Separators and letter case are format findings; junk is left to the validity rule."""
+    values = ["9434765919", "943 476 5919", "943-476-5919", "N/A", "94 34", ""]
+    assert evaluate("nhs_number_format", values) == [True, False, False, True, True, True]
+    values = ["LS1 4AP", "LS14AP", "ls1 4ap", "ZZ99 3VZ", "ZZ993VZ", "junk", ""]
+    assert evaluate("postcode_format", values) == [True, False, False, True, False, True, True]

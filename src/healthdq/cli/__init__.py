@@ -13,7 +13,16 @@ from typing import Annotated
 import typer
 
 from healthdq import __version__
-from healthdq.cli import audit, check, omop, packs, profile, synth, validate  # noqa: F401  (verbs)
+from healthdq.cli import (  # noqa: F401  (verbs)
+    audit,
+    check,
+    omop,
+    packs,
+    profile,
+    runs,
+    synth,
+    validate,
+)
 from healthdq.cli.app import app, err
 from healthdq.errors import HealthdqError
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from healthdq.cli.app import app, err, warn
+from healthdq.cli.options import StoreOption
 from healthdq.errors import HealthdqError
 from healthdq.governance.audit import default_log_path, open_log
 
@@ -34,6 +35,18 @@ def known_head(value: str) -> str:
     if not isinstance(head, str) or not _HASH.match(head):
         raise HealthdqError("results JSON audit.head is not a 64-hex hash", path=value)
     return head.lower()
+
+
+def store_heads(location: str | None, log: Path) -> list[str]:
+    """Heads that runs kept in the results store recorded for `log` (none if no store yet)."""
+    from healthdq.store import open_store
+
+    target = log.resolve()
+    return [
+        run.audit_head
+        for run in open_store(location).list_runs()
+        if run.audit_head and run.audit_log and Path(run.audit_log).resolve() == target
+    ]
 
 
 @audit_app.command()
@@ -61,12 +74,18 @@ def verify(
             metavar="HASH",
         ),
     ] = [],  # noqa: B006
+    store: StoreOption = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not check the heads kept in the results store.")
+    ] = False,
 ) -> None:
     """Exit 0 if the log is intact, 1 naming the first bad entry, 2 on a usage error."""
     path = log if log is not None else default_log_path()
     if not path.is_file():
         raise HealthdqError("audit log not found", path=str(path))
     heads = [known_head(h) for h in head]
+    if not no_store:
+        heads += store_heads(store, path)
     found = open_log(path, key_file).inspect(heads, since)
     warn(found.warnings)
     if not found.ok:

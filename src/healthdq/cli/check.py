@@ -11,7 +11,14 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from healthdq import pipeline
 from healthdq.cli.app import app, check_fail_on, err, exit_for, warn, warn_one
-from healthdq.cli.options import outputs, parse_mapping, table_sources
+from healthdq.cli.options import (
+    DatasetOption,
+    NoStoreOption,
+    StoreOption,
+    outputs,
+    parse_mapping,
+    table_sources,
+)
 from healthdq.errors import HealthdqError
 from healthdq.rules.loader import load_contract, load_pack
 from healthdq.sources.base import ReadOptions
@@ -110,6 +117,9 @@ def check(
     spark_master: Annotated[
         str, typer.Option(help="Spark master URL for --engine spark.")
     ] = "local[2]",
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
+    dataset: DatasetOption = None,
 ) -> None:
     """Check DATA against a contract or a shipped pack; write reports; exit 0, 1 or 2."""
     from healthdq.report import print_summary
@@ -135,6 +145,9 @@ def check(
         outputs=outputs(json=json_out, junit=junit, html=html),
         threads=threads,
         spark_master=spark_master,
+        store=store,
+        keep_run=not no_store,
+        dataset=dataset,
         allow_empty=allow_empty,
     )
     job = dict(

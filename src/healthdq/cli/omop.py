@@ -11,7 +11,7 @@ from rich.console import Console
 
 from healthdq import pipeline
 from healthdq.cli.app import app, check_fail_on, exit_for, warn, warn_one
-from healthdq.cli.options import outputs
+from healthdq.cli.options import DatasetOption, NoStoreOption, StoreOption, outputs
 
 
 @app.command()
@@ -81,6 +81,9 @@ def omop(
     spark_master: Annotated[
         str, typer.Option(help="Spark master URL for --engine spark.")
     ] = "local[2]",
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
+    dataset: DatasetOption = None,
 ) -> None:
     """Run the OHDSI DQD checks for OMOP CDM v5.4, fused into one scan per table."""
     from healthdq.omop.runner import summary_by_category
@@ -94,6 +97,9 @@ def omop(
         outputs=outputs(dqd_json=dqd_json, json=json_out, junit=junit, html=html),
         threads=threads,
         spark_master=spark_master,
+        store=store,
+        keep_run=not no_store,
+        dataset=dataset,
     )
     result = pipeline.omop(
         data,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+import typer
 import yaml
 
 from healthdq.errors import ContractError, HealthdqError
+from healthdq.pipeline import contract_sources
 from healthdq.rules import model as m
 
 
@@ -50,17 +53,32 @@ def table_sources(contract: m.Contract, data: list[str]) -> dict[str, str]:
             raise HealthdqError(
                 f"'{item}': this contract has tables {', '.join(names)}; give TABLE=PATH"
             )
-    base = Path(contract.path).parent if contract.path else Path(".")
-    for name, spec in contract.tables.items():
-        if name not in sources and spec.source:
-            src = Path(spec.source)
-            sources[name] = str(src if src.is_absolute() else base / src)
-    missing = [n for n in names if n not in sources]
-    if missing:
-        raise HealthdqError(f"no data for table(s) {', '.join(missing)}: pass TABLE=PATH")
-    return sources
+    return contract_sources(contract, sources)
 
 
 def outputs(**paths: Path | None) -> dict[str, Path]:
     """Renderer name -> file for the output options that were given (underscores become -)."""
     return {name.replace("_", "-"): path for name, path in paths.items() if path is not None}
+
+
+# The results store options shared by the verbs that keep runs (check, omop) and `runs`.
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Results store: a DuckDB file or postgresql:// URL "
+        "(default: $HEALTHDQ_STORE, else .healthdq/runs.duckdb).",
+        metavar="PATH|URL",
+    ),
+]
+NoStoreOption = Annotated[
+    bool, typer.Option("--no-store", help="Do not keep this run in the results store.")
+]
+DatasetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        help="Name for this data in the store's history (default: the contract's name).",
+        metavar="NAME",
+    ),
+]

@@ -20,6 +20,8 @@ from healthdq.rules import model as m
 from healthdq.validators.base import get_validator
 
 TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
+# Characters trimmed from both ends before a value is compared with missing-value markers.
+MARKER_PADDING = " \t"
 # Column types whose values are compared as typed literals, with the Python check that a value
 # converts (so a bad literal falls back to text comparison rather than failing the query).
 TYPED_LITERALS: dict[str, Any] = {
@@ -122,10 +124,20 @@ def resolve_date(value: str, run_date: date) -> date:
 class Compiler:
     """Turns the rules of one table into checks, given the table's columns and types."""
 
-    def __init__(self, table: str, columns: dict[str, str], run_date: date) -> None:
+    def __init__(
+        self,
+        table: str,
+        columns: dict[str, str],
+        run_date: date,
+        markers: dict[str, list[str]] | None = None,
+        table_markers: list[str] | None = None,
+    ) -> None:
         self.table = table
         self.columns = {c.lower(): (c, t.upper()) for c, t in columns.items()}
         self.run_date = run_date
+        # Missing-value markers ('&', '-', 'X'...): per column, and table-wide for text columns.
+        self.markers = {k.lower(): list(v) for k, v in (markers or {}).items() if v}
+        self.table_markers = list(table_markers or [])
 
     # -- column helpers -------------------------------------------------------------------------
     def _name(self, name: str) -> str:
@@ -173,8 +185,48 @@ class Compiler:
                 return exp.In(this=col(real), expressions=typed)
         return exp.In(this=self.text(real), expressions=[lit(v) for v in values])
 
-    def not_null(self, name: str) -> exp.Expr:
+    def markers_of(self, name: str) -> list[str]:
+        real = self._name(name)
+        own = self.markers.get(real.lower(), [])
+        shared = self.table_markers if self._is_text(real) else []
+        return list(dict.fromkeys([*own, *shared]))
+
+    def marker(self, name: str) -> exp.Expr | None:
+        """`TRIM(column, ' \t') IN (markers)`: the value means "missing" (HES '&', '-'...).
+
+        Padding is trimmed because extracts pad codes to the field width with spaces or a tab.
+        """
+        values = self.markers_of(name)
+        if not values:
+            return None
+        trimmed = exp.Trim(this=self.text(name), expression=lit(MARKER_PADDING))
+        return exp.In(this=trimmed, expressions=[lit(v) for v in values])
+
+    def present(self, name: str) -> exp.Expr:
+        """Not NULL, whatever the value (markers included)."""
         return exp.Not(this=exp.Is(this=col(self._name(name)), expression=exp.Null()))
+
+    def not_null(self, name: str) -> exp.Expr:
+        """Holds a value to judge: not NULL and not a missing-value marker."""
+        present = self.present(name)
+        marker = self.marker(name)
+        if marker is None:
+            return present
+        return exp.and_(present, exp.Not(this=marker))
+
+    def unmark(self, tree: exp.Expr) -> exp.Expr:
+        """User SQL sees a marker as NULL: `CASE WHEN <marker> THEN NULL ELSE column END`."""
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Column) and not node.table:
+                marker = self.marker(node.name) if node.name.lower() in self.columns else None
+                if marker is not None:
+                    return exp.Case(ifs=[exp.If(this=marker, true=exp.Null())], default=node.copy())
+            return node
+
+        if not self.markers and not self.table_markers:
+            return tree
+        return tree.transform(swap)
 
     def _columns_in(self, tree: exp.Expr) -> list[str]:
         names: list[str] = []
@@ -193,6 +245,7 @@ class Compiler:
         if rule.when and isinstance(compiled, RowCheck | JoinCheck):
             when = parse_predicate(rule.when, "when")
             self._columns_in(when)  # unknown columns fail here with a clear message
+            when = self.unmark(when)
             compiled.applies = exp.and_(
                 compiled.applies, exp.Coalesce(this=when, expressions=[exp.false()])
             )
@@ -229,6 +282,9 @@ class Compiler:
                 exp.EQ(this=exp.Trim(this=col(real)), expression=lit("")),
             )
             missing = exp.or_(missing, blank)
+        marker = self.marker(real)
+        if marker is not None:
+            missing = exp.or_(missing, marker)
         return self._row(rule, exp.true(), missing, [real])
 
     def _type(self, rule: m.TypeRule) -> RowCheck:
@@ -306,12 +362,24 @@ class Compiler:
 
     def _default_value(self, rule: m.DefaultValueRule) -> RowCheck:
         member = self.member(rule.column, rule.values)
-        return self._row(rule, self.not_null(rule.column), member, [rule.column])
+        marker = self.marker(rule.column)
+        if marker is not None:  # a marker is a default for DQMI, never an invalid value
+            member = exp.or_(member, marker)
+        return self._row(rule, self.present(rule.column), member, [rule.column])
 
     def _compare(self, rule: m.CompareRule) -> RowCheck:
         left = parse_predicate(rule.left, "left")
         right = parse_predicate(rule.right, "right")
         used = self._columns_in(left) + self._columns_in(right)
+        left_type, right_type = self._bare_type(left), self._bare_type(right)
+        left, right = self.unmark(left), self.unmark(right)
+        # A date held as text compared with a typed date: convert the text side (a value that
+        # does not convert is not compared; the column's type rule reports it).
+        for temporal in ("DATE", "TIMESTAMP"):
+            if right_type.startswith(temporal) and left_type.startswith(TEXT_TYPES):
+                left = exp.TryCast(this=left, to=exp.DataType.build(temporal))
+            elif left_type.startswith(temporal) and right_type.startswith(TEXT_TYPES):
+                right = exp.TryCast(this=right, to=exp.DataType.build(temporal))
         ops = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "=": exp.EQ, "!=": exp.NEQ}
         holds = ops[rule.op](this=left, expression=right)
         applies = exp.and_(
@@ -320,9 +388,17 @@ class Compiler:
         )
         return self._row(rule, applies, exp.Not(this=holds), list(dict.fromkeys(used)))
 
+    def _bare_type(self, tree: exp.Expr) -> str:
+        """The column type when an expression is just a column (parenthesised), else ''."""
+        inner = tree.unnest() if isinstance(tree, exp.Paren) else tree
+        if isinstance(inner, exp.Column) and inner.name.lower() in self.columns:
+            return self.coltype(inner.name)
+        return ""
+
     def _sql(self, rule: m.SqlRule) -> RowCheck:
         pred = parse_predicate(rule.predicate, "predicate")
         used = self._columns_in(pred)
+        pred = self.unmark(pred)
         cols = [self._name(c) for c in rule.columns] or used
         applies: exp.Expr = exp.Not(this=exp.Is(this=pred.copy(), expression=exp.Null()))
         if rule.denominator is not None:
@@ -331,6 +407,7 @@ class Compiler:
             else:
                 den = parse_predicate(rule.denominator, "denominator")
                 self._columns_in(den)
+                den = self.unmark(den)
                 applies = exp.Coalesce(this=den, expressions=[exp.false()])
         return self._row(rule, applies, exp.Not(this=pred), cols)
 

@@ -46,6 +46,8 @@ class FusedQuery:
     merges: dict[str, str] = field(default_factory=dict)
     # Column -> metric name (nonnull, blanks, min, max, sum) -> alias in the output.
     column_metrics: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Column -> alias of its count of missing-value markers.
+    marker_counts: dict[str, str] = field(default_factory=dict)
 
 
 # Column types whose basic metrics ride along in the fused scan (by type-name prefix).
@@ -167,6 +169,7 @@ class FusedQueryBuilder:
         self.sample_columns: list[str] = []
         self.merges: dict[str, str] = {}
         self.column_metrics: dict[str, dict[str, str]] = {}
+        self.marker_counts: dict[str, str] = {}
 
     def _agg(self, sql: str) -> str:
         alias = self.aggregates.get(sql)
@@ -232,6 +235,12 @@ class FusedQueryBuilder:
             if kind == "numeric":
                 wanted["sum"] = self._agg(f"sum(CAST({col} AS DOUBLE))")
             self.column_metrics[name] = wanted
+
+    def add_marker_counts(self, markers: dict[str, exp.Expr]) -> None:
+        """How many values of each column were missing-value markers, in the same scan."""
+        for column, predicate in markers.items():
+            rendered = self.engine.render(predicate)
+            self.marker_counts[column] = self._agg(self.engine.count_if(rendered))
 
     def _hoist(self) -> tuple[dict[str, str], list[str]]:
         """Shared sub-expressions, computed once per row in an inner projection.
@@ -303,6 +312,7 @@ class FusedQueryBuilder:
             sample_alias=sample_alias,
             merges=dict(self.merges),
             column_metrics=dict(self.column_metrics),
+            marker_counts=dict(self.marker_counts),
         )
 
 

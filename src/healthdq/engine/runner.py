@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from healthdq import __version__
 from healthdq.engine.base import Engine
 from healthdq.engine.compiler import (
+    MARKER_PADDING,
     AggregateCheck,
     Compiled,
     CompileError,
@@ -165,7 +166,10 @@ class TableRun:
         self.spec = spec
         self.registered = registered
         self.options = options
-        self.compiler = Compiler(name, registered.columns, run_date)
+        markers = {c: s.missing for c, s in spec.columns.items() if s.missing}
+        self.compiler = Compiler(name, registered.columns, run_date, markers, spec.missing)
+        # Column -> how many of its values were missing-value markers.
+        self.marker_counts: dict[str, int] = {}
         self.results: dict[str, RuleResult] = {}
         self.groups: list[GroupBreakdown] = []
         self.scans = 0
@@ -199,12 +203,58 @@ class TableRun:
                 self.engine, self.name, row_checks, self.compiler, identifiers, self.value_counts
             )
             self.scans += queries
+        self._count_markers_from_groups()
         self._run_fused(row_checks, table_rules, self._group_columns(), progress)
+        self._note_markers()
         for check in compiled:
             if isinstance(check, AggregateCheck) and isinstance(check.rule, m.UniqueRule):
                 self._run_unique(check.rule)
             elif isinstance(check, JoinCheck):
                 self._run_join(check)
+
+    def _marked_columns(self) -> dict[str, list[str]]:
+        """Columns rules read that have missing-value markers -> the markers."""
+        out: dict[str, list[str]] = {}
+        for rule in self.spec.rules:
+            for name in rule.columns_used:
+                if name.lower() not in self.compiler.columns:
+                    continue
+                real = self.compiler._name(name)
+                markers = self.compiler.markers_of(real)
+                if markers:
+                    out[real] = markers
+        return out
+
+    def _count_markers_from_groups(self) -> None:
+        """Code columns were grouped by value already: their markers are counted for free."""
+        for column, markers in self._marked_columns().items():
+            counts = self.value_counts.get(column)
+            if counts is not None:
+                wanted = set(markers)
+                self.marker_counts[column] = sum(
+                    n for v, n in counts if v.strip(MARKER_PADDING) in wanted
+                )
+
+    def _note_markers(self) -> None:
+        """Reports say how many values were markers: a metric, and on the not_null result."""
+        marked = self._marked_columns()
+        for column, count in self.marker_counts.items():
+            self.column_values.setdefault(column, {})["markers"] = count
+        for rule in self.spec.rules:
+            if not isinstance(rule, m.NotNullRule) or rule.id not in self.results:
+                continue
+            real = self.compiler.columns.get(rule.column.lower(), (rule.column, ""))[0]
+            result = self.results[rule.id]
+            if real not in self.marker_counts or result.status == "error":
+                continue
+            count = self.marker_counts[real]
+            result.observed = {"missing_markers": count}
+            if count:
+                shown = ", ".join(repr(v) for v in marked.get(real, []))
+                result.message = (
+                    f"{count} of the {result.violating_rows} missing values are "
+                    f"missing-value markers ({shown})"
+                )
 
     def _group_columns(self) -> list[str]:
         wanted = list(dict.fromkeys(self.options.group_by or self.spec.group_by))
@@ -235,6 +285,11 @@ class TableRun:
             read |= {c.lower() for c in groups}
             columns = {c: t for c, t in self.registered.columns.items() if c.lower() in read}
             builder.add_column_metrics(columns)
+        if metrics:
+            pending = [c for c in self._marked_columns() if c not in self.marker_counts]
+            builder.add_marker_counts(
+                {c: marker for c in pending if (marker := self.compiler.marker(c)) is not None}
+            )
         return builder.build(groups, self.options.sample_size)
 
     def _fetch(self, sql: str, progress: Callable[[float], None] | None = None) -> Any:
@@ -320,6 +375,8 @@ class TableRun:
                 items = sorted(samples[rule.id], key=lambda it: it[ROW])
                 result.samples = _samples(items[: self.options.sample_size], slots.sample_columns)
             self.results[rule.id] = result
+        for column, alias in query.marker_counts.items():
+            self.marker_counts[column] = int(total.sums.get(alias, 0))
         for gi, column in enumerate(query.group_columns):
             self.groups.append(self._breakdown(column, by_group[gi], query))
         self._column_metrics(query, total)
@@ -356,7 +413,8 @@ class TableRun:
                 and rule.column.lower() == column.lower()
                 and rule.id in total.violations
             ):
-                return max(0, total.violations[rule.id] - nulls)
+                markers = self.marker_counts.get(column, 0)
+                return max(0, total.violations[rule.id] - nulls - markers)
         return None
 
     def _rule_result(self, rule: m.RuleBase, slots: RuleSlots, t: _Totals, n: int) -> RuleResult:
@@ -507,7 +565,8 @@ class TableRun:
         sql = (
             f"SELECT count(*) AS __n, {self.engine.count_if(applies)}, "
             f"{self.engine.count_if(violating)}, "
-            f"{self.engine.sample(violating, [child_col], self.options.sample_size)} "
+            # At least 1: a bounded sample of 0 rows is an error on DuckDB (cut to 0 below).
+            f"{self.engine.sample(violating, [child_col], max(self.options.sample_size, 1))} "
             f"FROM {q(self.name)} AS c LEFT JOIN "
             f"(SELECT DISTINCT {self.engine.as_text(ref_col)} AS __k "
             f"FROM {q(ref.name)}) AS r ON {child} = r.__k"
@@ -527,7 +586,7 @@ class TableRun:
             violating_rows=v,
             denominator=d,
             pct_violating=pct,
-            samples=_samples(raw),
+            samples=_samples(raw)[: self.options.sample_size],
             message=("table has no rows" if n == 0 else "no values to look up")
             if status == "not_applicable"
             else None,
@@ -560,6 +619,9 @@ def run_contract(
             if not location:
                 raise ContractError(f"no data given for table '{name}'", path=contract.path)
         ro = (read_options or {}).get(name) or ReadOptions()
+        aliases = {c: s.aliases for c, s in spec.columns.items() if s.aliases}
+        if aliases:
+            ro = replace(ro, aliases={**aliases, **ro.aliases})
         registered[name.lower()] = register_source(engine, name, location, ro)
     tables: list[TableResult] = []
     rules: list[RuleResult] = []
@@ -584,6 +646,7 @@ def run_contract(
                 elapsed_ms=(time.perf_counter() - t0) * 1000,
                 scans=table_run.scans,
                 warnings=list(reg.warnings),
+                bindings=dict(reg.bindings),
             )
         )
         rules += [table_run.results[r.id] for r in spec.rules if r.id in table_run.results]

@@ -149,11 +149,17 @@ def _locked(handle: IO[bytes]) -> Iterator[None]:
 
 def _parse(line: bytes) -> dict[str, Any] | None:
     """An event from one line, or None when the line is not a JSON object with a hash."""
+    event = _parse_any(line)
+    return event if event is not None and isinstance(event.get("hash"), str) else None
+
+
+def _parse_any(line: bytes) -> dict[str, Any] | None:
+    """A JSON object from one line, or None (UnicodeDecodeError is a ValueError too)."""
     try:
-        event = json.loads(line.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError is a ValueError too
+        value = json.loads(line.decode("utf-8"))
+    except ValueError:
         return None
-    return event if isinstance(event, dict) and isinstance(event.get("hash"), str) else None
+    return value if isinstance(value, dict) else None
 
 
 @dataclass
@@ -523,11 +529,24 @@ class AuditLog:
             return f"unknown chain {str(chain)[:32]!r}"
         if event.get("action") == QUARANTINE_ACTION:
             detail = event.get("detail") or {}
+            kept = "" if self._quarantined(detail.get("sha256")) else " (no longer in that file)"
             found.warnings.append(
                 f"line {number}: {detail.get('bytes')} unreadable bytes were quarantined at "
-                f"{event.get('ts')} to {detail.get('quarantine')}"
+                f"{event.get('ts')} to {detail.get('quarantine')}{kept}"
             )
         return None
+
+    def _quarantined(self, digest: object) -> bool:
+        """Whether the quarantine file still holds the bytes with this SHA-256."""
+        qpath = self.path.with_name(self.path.name + ".quarantine")
+        try:
+            with open(qpath, "rb") as handle:
+                return any(
+                    (kept := _parse_any(line)) is not None and kept.get("sha256") == digest
+                    for line in handle
+                )
+        except OSError:
+            return False
 
     @staticmethod
     def _bad(found: Verification, line: int, reason: str) -> Verification:

@@ -30,8 +30,8 @@ IDENTIFIER_KINDS: tuple[str, ...] = (
 _POSTCODE = re.compile(r"^\s*([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\s*$", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 # Values that are already masks, so that masking twice leaves them as they are.
-_MASKED_NHS = re.compile(r"^\d{3} \*\*\* \*\*\d{2}$")
-_MASKED_POSTCODE = re.compile(r"^[A-Z0-9]{0,4} ?\*\*\*$")
+_MASKED_NHS = re.compile(r"^\d{3}([ -])\*\*\*\1\*\*\d{2}$")
+_MASKED_POSTCODE = re.compile(r"^[A-Z0-9]{0,4} ?\*\*\*$", re.IGNORECASE)
 
 
 def _mask_nhs_number(value: Any) -> str:
@@ -40,8 +40,10 @@ def _mask_nhs_number(value: Any) -> str:
         return text
     digits = re.sub(r"[\s-]", "", text)
     if len(digits) == 10 and digits.isdigit():
-        # Same shape as the NHS's own display format (3-3-4), so reviewers recognise it.
-        return f"{digits[:3]} *** **{digits[-2:]}"
+        # Same shape as the NHS's own display format (3-3-4), so reviewers recognise it; dashes
+        # stay visible when the value had them (they may be the finding).
+        sep = "-" if "-" in text else " "
+        return f"{digits[:3]}{sep}***{sep}**{digits[-2:]}"
     # Junk: keep the first two characters so the kind of junk is visible ("N/A", "00..."),
     # but never enough to reconstruct a short value.
     if len(text) <= 3:
@@ -55,7 +57,9 @@ def _mask_postcode(value: Any) -> str:
         return text
     match = _POSTCODE.match(text)
     if match:
-        return f"{match.group(1).upper()} {MASK}"
+        # As written: letter case and a missing space may be the finding (postcode_format).
+        space = " " if text[match.end(1) : match.start(2)] else ""
+        return f"{match.group(1)}{space}{MASK}"
     # Not a postcode shape: the outward code cannot be told apart, keep only two characters.
     stripped = text.strip()
     if len(stripped) <= 3:

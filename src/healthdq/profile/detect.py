@@ -142,7 +142,7 @@ def choose_validator(col: ColumnProfile, kinds: dict[str, str]) -> str | None:
     best: tuple[int, float, int] | None = None
     chosen = None
     for name, pct in col.validators.items():
-        if pct < PASS_MIN:
+        if pct < PASS_MIN or kinds.get(name) == "finding":
             continue
         if kinds.get(name) == "valueset" and not _valueset_plausible(col, name):
             continue

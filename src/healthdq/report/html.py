@@ -368,6 +368,7 @@ def _tables_view(result: RunResult) -> list[dict[str, Any]]:
                 "scans": table.scans,
                 "score": _fmt_score(score) if score is not None else "",
                 "warnings": list(table.warnings),
+                "bindings": ", ".join(f"{c} = {s}" for c, s in table.bindings.items() if c != s),
             }
         )
     return out

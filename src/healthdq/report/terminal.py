@@ -88,6 +88,10 @@ def print_summary(result: RunResult, console: Console | None = None, verbose: bo
             style="dim" if result.masked else "bold red",
         )
     )
+    for table in result.tables:
+        if any(c != s for c, s in table.bindings.items()):
+            pairs = ", ".join(f"{c} = {s}" for c, s in table.bindings.items() if c != s)
+            console.print(Text(f"{table.name}: columns bound: {pairs}", style="dim"))
 
     _print_score(console, result)
 

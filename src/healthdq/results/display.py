@@ -55,6 +55,17 @@ def _cell(value: Any) -> str:
     return f"<td>{escape('' if value is None else str(value))}</td>"
 
 
+def _dqmi_text(result: RunResult) -> str:
+    """'; DQMI 99.8', or the insufficient state with how many rules ran (never a bare number)."""
+    d = result.scores.dqmi
+    if d is None or d.state == "not_scored":
+        return ""
+    ran = f"{d.ran.rules_ran} of {d.ran.rules_total} rules ran"
+    if d.state == "insufficient":
+        return f"; <b>DQMI insufficient</b> ({ran})"
+    return f"; DQMI {d.score:.1f}" + ("" if d.ran.rules_ran == d.ran.rules_total else f" ({ran})")
+
+
 def summary_html(result: RunResult) -> str:
     """A compact summary for Jupyter: counts by status, then the failing rules."""
     counts = {s: result.summary.get(s, 0) for s in ("passed", "failed", "error", "not_applicable")}
@@ -63,6 +74,7 @@ def summary_html(result: RunResult) -> str:
         f"<b>healthdq</b> {escape(result.contract)} on {escape(tables)} "
         f"({escape(result.engine)}): "
         + ", ".join(f"{n} {escape(s.replace('_', ' '))}" for s, n in counts.items())
+        + _dqmi_text(result)
         + ("" if result.masked else " &mdash; <b>identifiers unmasked</b>")
     )
     failing = [r for r in result.rules if is_failing(r.status)]

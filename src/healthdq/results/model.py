@@ -62,6 +62,8 @@ class TableResult(BaseModel):
     elapsed_ms: float = 0.0
     scans: int = 0  # queries that read this table's rows
     warnings: list[str] = Field(default_factory=list)  # e.g. encoding guessed, column unmapped
+    # Contract column -> the source column bound to it (by --map or by a pack's aliases).
+    bindings: dict[str, str] = Field(default_factory=dict)
 
 
 class GroupRow(BaseModel):

@@ -244,20 +244,46 @@ Rule = Annotated[
 RULE_KINDS: tuple[str, ...] = tuple(KIND_DEFAULTS)
 
 
+def _markers(v: Any) -> Any:
+    """Markers are text, compared after trimming spaces and tabs (as extracts pad them)."""
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return list(dict.fromkeys(str(x).strip(" \t") for x in v))
+    return v
+
+
 class ColumnSpec(Strict):
     """What a column holds; identifiers are masked in outputs."""
 
     description: str = ""
     # nhs_number | postcode | date_of_birth | name | address | local_id | none
     identifier: str | None = None
+    # Values that mean "missing" (HES '&' not known, '-' not applicable): counted as missing by
+    # not_null, as defaults by default_value, and never judged by validity rules.
+    missing: list[str] = Field(default_factory=list)
+    # Other names the column is known by in extracts (HES, SUS, ECDS), matched case-insensitively.
+    aliases: list[str] = Field(default_factory=list)
+
+    @field_validator("missing", mode="before")
+    @classmethod
+    def _trim_markers(cls, v: Any) -> Any:
+        return _markers(v)
 
 
 class TableSpec(Strict):
     source: str | None = None
     description: str = ""
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    # Missing-value markers for every text column of the table (a column adds its own).
+    missing: list[str] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     group_by: list[str] = Field(default_factory=list)
+
+    @field_validator("missing", mode="before")
+    @classmethod
+    def _trim_markers(cls, v: Any) -> Any:
+        return _markers(v)
 
 
 class Contract(Strict):

@@ -36,6 +36,8 @@ class ReadOptions:
     # Type every CSV column from all of its values, integers included (OMOP CDM files); by
     # default integer-looking columns stay text so codes keep leading zeros.
     infer_all_types: bool = False
+    # Canonical name -> other names it is known by (a pack's HES/SUS/ECDS field names).
+    aliases: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,6 +49,8 @@ class RegisteredTable:
     rows: int
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # local files read (to name a corrupt one)
+    # Canonical column -> the source column bound to it (by --map or by a pack alias).
+    bindings: dict[str, str] = field(default_factory=dict)
 
 
 def quote_ident(name: str) -> str:

@@ -63,7 +63,7 @@ def register(
     except duckdb.Error as exc:
         raise SourceError(first_line(exc), path=_named(exc, files)) from None
     columns = [c for c in describe(con, base) if c != ROW]
-    mapped = map_columns(columns, opts.mapping, location, opts.lower_case)
+    mapped = map_columns(columns, opts.mapping, location, opts.lower_case, opts.aliases)
     select = [quote_ident(ROW)] + [
         quote_ident(src) if src == out else f"{quote_ident(src)} AS {quote_ident(out)}"
         for src, out in mapped.pairs
@@ -84,6 +84,7 @@ def register(
         rows=int(rows[0]) if rows else 0,
         warnings=warnings + mapped.warnings,
         files=files if fmt == "parquet" else [],
+        bindings=mapped.bound,
     )
 
 

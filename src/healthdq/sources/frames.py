@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import SourceError
+from healthdq.sources.aliases import bind_columns
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident
 
 if TYPE_CHECKING:
@@ -171,8 +172,14 @@ def register_duckdb(
     for column, typ in columns.items():
         if _NESTED.search(typ):
             raise _unsupported(label, column, typ)
-    warnings: list[str] = []
-    select = [quote_ident(ROW), *_mapped(list(columns), options.mapping, label, warnings)]
+    binding = bind_columns(list(columns), options.mapping, options.aliases, f"the {label}")
+    warnings: list[str] = list(binding.warnings)
+    select = [quote_ident(ROW)]
+    for col in columns:
+        target = binding.renames.get(col.lower())
+        select.append(
+            f"{quote_ident(col)} AS {quote_ident(target)}" if target else quote_ident(col)
+        )
     con.execute(
         f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "
         f"FROM {quote_ident(base)}"
@@ -191,6 +198,7 @@ def register_duckdb(
         columns={str(r[0]): str(r[1]) for r in described if r[0] != ROW},
         rows=int(count[0]) if count else 0,
         warnings=warnings,
+        bindings=binding.bound,
     )
 
 
@@ -218,22 +226,6 @@ def _type_name(kind: str, frame: Any, column: str, exc: BaseException) -> str:
     return _first_line(exc)
 
 
-def _mapped(
-    columns: list[str], mapping: dict[str, str], label: str, warnings: list[str]
-) -> list[str]:
-    """Select items renaming the user's columns to the contract's (canonical <- source)."""
-    source_to_canonical = {v.lower(): k for k, v in mapping.items()}
-    present = {c.lower() for c in columns}
-    for canonical, src in mapping.items():
-        if src.lower() not in present:
-            warnings.append(f"mapped column '{src}' (for '{canonical}') is not in the {label}")
-    items = []
-    for col in columns:
-        target = source_to_canonical.get(col.lower())
-        items.append(f"{quote_ident(col)} AS {quote_ident(target)}" if target else quote_ident(col))
-    return items
-
-
 # -- Spark -------------------------------------------------------------------------------------
 def frame_view(name: str) -> str:
     """The temp view a Spark DataFrame is registered under (dropped after the run)."""
@@ -255,7 +247,9 @@ def register_spark(
     view = frame_view(name)
     frame.createOrReplaceTempView(view)
     registered = engine.register(
-        name, view, ReadOptions(format="table", mapping=dict(options.mapping))
+        name,
+        view,
+        ReadOptions(format="table", mapping=dict(options.mapping), aliases=dict(options.aliases)),
     )
     registered.source = LABELS["spark"]
     registered.format = "spark"

@@ -89,7 +89,7 @@ def register(
         raise
     except Exception as exc:  # Spark's own errors (unreadable file, no such table)
         raise SourceError(first_line(exc), path=location) from None
-    mapped = map_columns(df.columns, options.mapping, location, options.lower_case)
+    mapped = map_columns(df.columns, options.mapping, location, options.lower_case, options.aliases)
     warnings += mapped.warnings
     df = df.select(
         engine.quote(ROW), *[F.col(engine.quote(src)).alias(out) for src, out in mapped.pairs]
@@ -99,7 +99,13 @@ def register(
         rows = int(engine.spark.sql(f"SELECT count(*) FROM {engine.quote(name)}").collect()[0][0])
     columns = {c: spark_type(t) for c, t in df.dtypes if c != ROW}
     return RegisteredTable(
-        name=name, source=location, format=str(fmt), columns=columns, rows=rows, warnings=warnings
+        name=name,
+        source=location,
+        format=str(fmt),
+        columns=columns,
+        rows=rows,
+        warnings=warnings,
+        bindings=mapped.bound,
     )
 
 

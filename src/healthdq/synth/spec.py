@@ -78,13 +78,19 @@ def _common(kind: str) -> list[DefectSpec]:
         ),
         DefectSpec(
             "nhs_number_bad_format", "nhs_number",
-            "not 10 digits: 9 digits ('999123456'), a letter ('999123456A') or spaced "
-            "('999 123 4567')", 0.003,
-            "CASE dh % 3 WHEN 0 THEN CAST(nhs_body9 AS VARCHAR) "
-            "WHEN 1 THEN CAST(nhs_body9 AS VARCHAR) || 'A' "
-            "ELSE left(nhs_number, 3) || ' ' || substr(nhs_number, 4, 3) || ' ' "
-            "|| right(nhs_number, 4) END",
+            "not 10 digits: 9 digits ('999123456') or a letter ('999123456A')", 0.003,
+            "CASE dh % 2 WHEN 0 THEN CAST(nhs_body9 AS VARCHAR) "
+            "ELSE CAST(nhs_body9 AS VARCHAR) || 'A' END",
             f"{kind}.nhs_number.valid",
+        ),
+        DefectSpec(
+            "nhs_number_separators", "nhs_number",
+            "a valid NHS number typed with separators ('999 123 4567' or '999-123-4567')",
+            0.002,
+            "left(nhs_number, 3) || (CASE dh % 2 WHEN 0 THEN ' ' ELSE '-' END) "
+            "|| substr(nhs_number, 4, 3) || (CASE dh % 2 WHEN 0 THEN ' ' ELSE '-' END) "
+            "|| right(nhs_number, 4)",
+            f"{kind}.nhs_number.format",
         ),
         DefectSpec(
             "dob_missing", "date_of_birth", "date of birth absent (NULL)", 0.005,

@@ -22,7 +22,8 @@ class Validator:
     description: str
     source: str  # citation of the published definition or code list
     build: Builder
-    # 'checksum' | 'format' | 'valueset': value sets are cheap per distinct value
+    # 'checksum' | 'format' | 'valueset' | 'finding' (a valid value written another way: never
+    # used to recognise a column); value sets are cheap per distinct value
     kind: str = "format"
 
 

@@ -12,6 +12,7 @@ multiple of 11 exactly when d10 equals it; r = 1 would need d10 = 10, which no d
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from sqlglot import exp
 
@@ -27,8 +28,11 @@ from healthdq.validators._sql import (
 from healthdq.validators.base import Validator, register
 
 PATTERN = "[0-9]{10}"
+# As people type it: 3-3-4 with spaces or dashes (NHS display format); normalised before the
+# check digit, and reported by the nhs_number_format validator.
+SEPARATED = "[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}"
 WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
-_DIGITS = re.compile(PATTERN)
+_DIGITS = re.compile(SEPARATED)
 _FIRST9 = re.compile("[0-9]{9}")
 
 
@@ -44,10 +48,17 @@ def nhs_number_check_digit(first9: str) -> int | None:
 
 
 def nhs_number_is_valid(value: str) -> bool:
-    """Pure-Python reference: exactly 10 ASCII digits (no spaces) with a correct check digit."""
+    """Pure-Python reference: 10 ASCII digits (3-3-4 spaces or dashes allowed), check digit ok."""
     if not _DIGITS.fullmatch(value):
         return False
-    return nhs_number_check_digit(value[:9]) == int(value[9])
+    digits = value.replace(" ", "").replace("-", "")
+    return nhs_number_check_digit(digits[:9]) == int(digits[9])
+
+
+def normalised(col: exp.Expression) -> exp.Expression:
+    """The value with spaces and dashes removed (REPLACE renders on both engines)."""
+    no_spaces = exp.func("REPLACE", col.copy(), lit(" "), lit(""))
+    return cast(exp.Expression, exp.func("REPLACE", no_spaces, lit("-"), lit("")))
 
 
 def build(col: exp.Expression) -> exp.Expression:
@@ -58,20 +69,35 @@ def build(col: exp.Expression) -> exp.Expression:
     # The checksum goes first so DuckDB's common-subexpression pass sees it (it skips the
     # branches of CASE and AND); the format regex then runs only where the checksum holds.
     # Non-numeric values cast to NULL, so the CASE falls through to FALSE, never NULL.
-    n = try_bigint(col)
+    n = try_bigint(normalised(col))
     weights = (*WEIGHTS, 1)
     terms: list[exp.Expression] = [
         exp.Mul(this=lit(w), expression=mod(int_div(n.copy(), 10 ** (9 - i)), 10))
         for i, w in enumerate(weights)
     ]
     checksum_ok = exp.EQ(this=mod(sum_of(terms), 11), expression=lit(0))
-    return when_else_false(checksum_ok, full_match(col, PATTERN))
+    return when_else_false(checksum_ok, full_match(col, SEPARATED))
+
+
+def build_format(col: exp.Expression) -> exp.Expression:
+    # Only values with a separator pay for the regex; anything that is not an NHS number with
+    # separators passes here (the nhs_number validator judges it).
+    separated = cast(
+        exp.Expression,
+        exp.or_(
+            exp.Like(this=col.copy(), expression=lit("% %")),
+            exp.Like(this=col.copy(), expression=lit("%-%")),
+        ),
+    )
+    return exp.Not(this=when_else_false(separated, full_match(col, SEPARATED)))
 
 
 VALIDATOR = register(
     Validator(
         name="nhs_number",
-        description="NHS Number: exactly 10 digits, no spaces, valid Modulus 11 check digit",
+        description=(
+            "NHS Number: 10 digits (3-3-4 spaces or dashes allowed), valid Modulus 11 check digit"
+        ),
         source=(
             "NHS Data Dictionary, data element NHS NUMBER (format n10, Modulus 11 check digit); "
             "NHS Digital (Connecting for Health) technical note 'NHS Number check digit' "
@@ -79,5 +105,18 @@ VALIDATOR = register(
         ),
         build=build,
         kind="checksum",
+    )
+)
+
+FORMAT_VALIDATOR = register(
+    Validator(
+        name="nhs_number_format",
+        description="NHS Number held as 10 digits without spaces or dashes (format finding)",
+        source=(
+            "NHS Data Dictionary, data element NHS NUMBER: format n10 (the 3-3-4 spaced form is "
+            "for display only)"
+        ),
+        build=build_format,
+        kind="finding",
     )
 )

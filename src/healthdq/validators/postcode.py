@@ -17,16 +17,20 @@ England/UK not otherwise stated, ZZ99 3GZ Wales, ZZ99 1WZ Scotland, ZZ99 2WZ Nor
 and ZZ99 <digit><letter>Z country codes for overseas residents (NHS Postcode Directory). They
 break the letter rules above (Z second, C/V in the unit), so they get their own branch.
 
-Accepted: upper case only (real extracts are upper case; lower case is a quality finding), with
-exactly one space or none. Not accepted: the fixed-width 8-character HES form that pads the
-outward code with extra spaces (e.g. 'M1  1AE'), BFPO numbers and overseas territories' codes.
+Accepted: any letter case, with exactly one space or none; lower case or a missing space is a
+format finding of its own (postcode_format), not an invalid postcode. Not accepted: the
+fixed-width 8-character HES form that pads the outward code with extra spaces (e.g.
+'M1  1AE'), BFPO numbers and overseas territories' codes.
 """
 
 from __future__ import annotations
 
 import re
+from typing import cast
 
-from healthdq.validators._sql import pattern_builder
+from sqlglot import exp
+
+from healthdq.validators._sql import full_match
 from healthdq.validators.base import Validator, register
 
 _OUTWARD = (
@@ -38,26 +42,48 @@ _OUTWARD = (
 )
 _INWARD = "[0-9][ABD-HJLNP-UW-Z]{2}"  # unit letters never C I K M O V
 PATTERN = f"GIR ?0AA|ZZ99 ?[0-9][A-Z]Z|{_OUTWARD} ?{_INWARD}"
+# As published: upper case, one space between outward and inward code.
+CANONICAL = f"GIR 0AA|ZZ99 [0-9][A-Z]Z|{_OUTWARD} {_INWARD}"
 _FORMAT = re.compile(PATTERN)
 
 
 def postcode_is_valid(value: str) -> bool:
-    """Pure-Python reference of the same pattern."""
-    return _FORMAT.fullmatch(value) is not None
+    """Pure-Python reference: the pattern, in any letter case."""
+    return _FORMAT.fullmatch(value.upper()) is not None
+
+
+def build(col: exp.Expression) -> exp.Expression:
+    # Lower case is a format finding (postcode_format), not an invalid postcode.
+    return full_match(exp.Upper(this=col.copy()), PATTERN)
+
+
+def build_format(col: exp.Expression) -> exp.Expression:
+    """Passes unless the value is a postcode written other than as published."""
+    return cast(exp.Expression, exp.or_(full_match(col, CANONICAL), exp.Not(this=build(col))))
 
 
 VALIDATOR = register(
     Validator(
         name="postcode",
         description=(
-            "UK postcode (upper case, one optional space), GIR 0AA, or NHS pseudo-postcode "
-            "ZZ99 <digit><letter>Z"
+            "UK postcode (any letter case, one optional space), GIR 0AA, or NHS "
+            "pseudo-postcode ZZ99 <digit><letter>Z"
         ),
         source=(
             "BS 7666 postcode pattern (Cabinet Office e-GIF BS7666 v2.0 PostCodeType; Royal Mail "
             "postcode format rules); NHS Data Dictionary POSTCODE / POSTCODE OF USUAL ADDRESS "
             "and HES 'homeadd' for ZZ99 pseudo-postcodes"
         ),
-        build=pattern_builder(PATTERN),
+        build=build,
+    )
+)
+
+FORMAT_VALIDATOR = register(
+    Validator(
+        name="postcode_format",
+        description="Postcode written as published: upper case, one space (format finding)",
+        source="Royal Mail postcode format; BS 7666 PostCodeType (upper case, single space)",
+        build=build_format,
+        kind="finding",
     )
 )

@@ -1,0 +1,74 @@
+"""A HES-style APC extract, with HES field names and HES markers, checked with --pack alone.
+
+Written from the HES Data Dictionary conventions (our own rows): field names as HES releases them
+(NEWNHSNO, DOB, HOMEADD, PROCODE3, ADMIDATE, DIAG_4_01, OPERTN_4_01...), '-' for "no operation",
+'&' for "not known", codes padded with spaces or a tab, ETHNOS 'X' for not known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+HEADER = (
+    "EPIKEY,PROVSPNO,NEWNHSNO,DOB,HOMEADD,PROCODE3,SITETRET,SEX,ETHNOS,GPPRAC,ADMIDATE,DISDATE,"
+    "ADMIMETH,ADMISORC,DISMETH,DISDEST,CLASSPAT,TRETSPEF,DIAG_4_01,DIAG_4_02,DIAG_4_03,DIAG_4_04,"
+    "DIAG_4_05,DIAG_4_06,OPERTN_4_01,OPERTN_4_02,OPERTN_4_03,OPERTN_4_04"
+)
+ROWS = [
+    "1,S1,9434765919,1950-01-01,LS1 4AP,RR8,RR801,1,A,B82005,2024-01-01,2024-01-03,"
+    "11,19,1,19,1,100,I219,E119,-,-,-,-,K401,-,-,-",
+    "2,S2,9434765870,1960-02-02,LS2 9JT,RR8,RR801,2,X,B82005,2024-01-02,2024-01-04,"
+    '21,19,1,19,1,300,J189,&,-,-,-,-,"-   ",-,-,-',
+    "3,S3,9434765919,1970-03-03,LS6 2QB,RR8,RR801,1,99,B82005,2024-01-03,2024-01-05,"
+    '11,19,1,19,1,100,I10X,-,-,-,-,-,"&\t ",-,-,-',
+    "4,S4,9434765870,1980-04-04,LS7 3EX,RR8,RR801,2,A,B82005,2024-01-04,2024-01-06,"
+    "12,19,1,19,2,100,K359,-,-,-,-,-,H011,99Z9,-,-",
+]
+
+
+def test_hes_named_extract_runs_with_the_pack_alone(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    data = tmp_path / "apc.csv"
+    data.write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    code, stdout, stderr = cli(
+        "check",
+        data,
+        "--pack",
+        "nhs-apc",
+        "--run-date",
+        "2024-03-01",
+        "--json",
+        out,
+        "--fail-on",
+        "never",
+    )
+    assert code == 0, stdout + stderr
+    doc = json.loads(out.read_text())
+    table = doc["tables"][0]
+    # Every pack column was bound to its HES name, and the output says so.
+    assert table["bindings"]["nhs_number"] == "NEWNHSNO"
+    assert table["bindings"]["opertn_01"] == "OPERTN_4_01"
+    assert table["bindings"]["diag_01"] == "DIAG_4_01"
+    assert len(table["bindings"]) == 28
+    assert "columns bound" in stdout
+    rules = {r["rule_id"]: r for r in doc["rules"]}
+    assert not [r for r in rules.values() if r["status"] == "error"]
+
+    # Markers are never invalid: only 99Z9 is a bad OPCS code (of H011, 99Z9).
+    def counts(rule_id: str) -> tuple[int, int]:
+        return rules[rule_id]["violating_rows"], rules[rule_id]["denominator"]
+
+    assert counts("apc.opertn_01.valid") == (0, 2)
+    assert counts("apc.opertn_02.valid") == (1, 1)
+    for i in (3, 4):
+        assert rules[f"apc.opertn_0{i}.valid"]["status"] == "not_applicable"
+    assert rules["apc.diag_02.valid"]["denominator"] == 1
+    # ETHNOS 'X' is not known: a default for DQMI, not an invalid code; 99 is the other default.
+    assert rules["apc.ethnic_category.valid"]["violating_rows"] == 0
+    assert rules["apc.ethnic_category.default"]["violating_rows"] == 2
+    assert rules["apc.ethnic_category.not_null"]["violating_rows"] == 1
+    assert rules["apc.ethnic_category.not_null"]["observed"] == {"missing_markers": 1}
