@@ -53,7 +53,7 @@ def check(
     delimiter: str | None = None,
     encoding: str | None = None,
     table: str | None = None,
-    store: str | None = None,
+    store: PathLike | None = None,
     keep_run: bool = True,
     dataset: str | None = None,
 ) -> RunResult:
@@ -152,7 +152,7 @@ def omop(
     audit_key_file: PathLike | None = None,
     threads: int | None = None,
     spark_master: str = "local[2]",
-    store: str | None = None,
+    store: PathLike | None = None,
     keep_run: bool = True,
     dataset: str | None = None,
 ) -> RunResult:
@@ -300,6 +300,7 @@ def _settings(
     outputs: Mapping[str, PathLike] | None = None,
     audit_log: PathLike | None = None,
     audit_key_file: PathLike | None = None,
+    store: PathLike | None = None,
     **options: Any,
 ) -> pipeline.Settings:
     from healthdq.report.registry import get_renderer
@@ -312,5 +313,6 @@ def _settings(
         outputs=files,
         audit_log=Path(os.fspath(audit_log)) if audit_log is not None else None,
         audit_key_file=Path(os.fspath(audit_key_file)) if audit_key_file is not None else None,
+        store=os.fspath(store) if store is not None else None,
         **options,
     )

@@ -259,13 +259,14 @@ def contract_sources(
     contract: m.Contract, given: Mapping[str, Any], hint: str = "pass TABLE=PATH"
 ) -> dict[str, Any]:
     """Table -> the data given for it; a table not given falls back to its contract `source:`
-    (relative to the contract file). A table with neither is an error ending in `hint`."""
+    (inside the contract file's folder, rules/sandbox.py). A table with neither is an error
+    ending in `hint`."""
+    from healthdq.rules.sandbox import contract_source
+
     sources = dict(given)
-    base = Path(contract.path).parent if contract.path else Path(".")
     for name, spec in contract.tables.items():
         if name not in sources and spec.source:
-            src = Path(spec.source)
-            sources[name] = str(src if src.is_absolute() else base / src)
+            sources[name] = contract_source(contract, spec.source)
     missing = [n for n in contract.tables if n not in sources]
     if missing:
         raise HealthdqError(f"no data for table(s) {', '.join(missing)}: {hint}")

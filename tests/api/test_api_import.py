@@ -1,4 +1,5 @@
-"""`healthdq.profile` is both the API function and a subpackage: both uses work, in any order."""
+"""`healthdq.profile` and `healthdq.omop` are API functions and subpackages: both uses work, in
+any import order (each order in a fresh interpreter)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ import healthdq
 import pyarrow as pa
 print(healthdq.profile(pa.table({"a": [1, 2]})).rows)
 print(healthdq.profile(pa.table({"a": [1, 2, 3]})).rows, callable(render_profile))
+""",
+    "omop-subpackage-later": """
+import healthdq
+from healthdq.omop.runner import run_omop
+import healthdq.omop.catalogue
+import pyarrow as pa
+print(healthdq.profile(pa.table({"a": [1, 2]})).rows)
+print(healthdq.profile(pa.table({"a": [1, 2, 3]})).rows, healthdq.omop is healthdq.api.omop)
 """,
     "cli-first": """
 import healthdq.cli

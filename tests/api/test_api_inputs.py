@@ -12,6 +12,7 @@ from api_data import COLUMNS, CONTRACT, EXPECTED, NHS, audit_events
 
 import healthdq
 from healthdq.results import RunResult
+from healthdq.store import open_store
 
 
 def _pandas(tmp_path: Path) -> Any:
@@ -97,6 +98,11 @@ def test_each_input_type_gives_the_same_masked_audited_result(tmp_path: Path, ki
     # The audit names what was read, never the frame's contents.
     assert label in events[0]["dataset"] and NHS[1] not in events[0]["dataset"]
     assert result.audit is not None and result.audit.head
+    # Kept in the results store (HEALTHDQ_STORE, set per test), samples masked there too.
+    with open_store() as store:
+        (run,) = store.list_runs()
+        assert run.run_id == result.run_id and run.masked and run.verb == "check"
+        assert not any(n in store.load_run(run.run_id).model_dump_json() for n in NHS)
 
 
 @pytest.mark.parametrize("kind", ["pandas", "polars", "pyarrow"])
@@ -209,3 +215,16 @@ def test_tables_not_given_are_read_from_the_contract_source(tmp_path: Path) -> N
     assert _outcome(result)["v.nhs"] == ("failed", 1, [2])
     with pytest.raises(healthdq.HealthdqError, match=r"no data for table\(s\) visits: give"):
         healthdq.check({"people": tmp_path / "people.csv"}, contract=contract)
+
+
+def test_store_options(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    healthdq.check(pa.table(COLUMNS), contract=CONTRACT, keep_run=False)
+    with open_store() as store:
+        assert store.list_runs() == []
+    elsewhere = tmp_path / "elsewhere.duckdb"
+    result = healthdq.check(pa.table(COLUMNS), contract=CONTRACT, store=elsewhere, dataset="ward9")
+    with open_store(str(elsewhere)) as store:
+        (run,) = store.list_runs(dataset="ward9")
+        assert run.run_id == result.run_id

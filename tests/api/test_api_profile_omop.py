@@ -12,6 +12,7 @@ from api_data import COLUMNS, NHS, audit_events
 
 import healthdq
 from healthdq.results import RunResult
+from healthdq.store import open_store
 
 
 @pytest.mark.parametrize("kind", ["arrow", "pandas", "polars"])
@@ -49,3 +50,5 @@ def test_omop_returns_a_run_result_masked_and_audited(
     assert persons and all(v == "***" for v in persons if v is not None)
     assert json.loads(out.read_text(encoding="utf-8"))
     assert [e["action"] for e in audit_events(tmp_path)] == ["omop.samples"]
+    with open_store() as store:
+        assert [r.run_id for r in store.list_runs(verb="omop")] == [result.run_id]

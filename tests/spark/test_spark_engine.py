@@ -292,3 +292,40 @@ def test_zip_of_csvs_registers_as_folder_tables(tmp_path: Path, spark_engine: An
     assert sorted(folder.tables) == ["death", "person"]
     assert folder.tables["person"].rows == 2
     assert folder.tables["person"].columns["year_of_birth"] == "BIGINT"
+
+
+def test_spark_refuses_contract_escapes_and_seals_sql_on_files(
+    write: Any, spark: Any, spark_engine: Any
+) -> None:
+    """The contract sandbox is engine-neutral; after sources register, no SQL reads a path."""
+    from healthdq.rules import model as m
+
+    secret = write("secret.txt", "healthdq-secret-line\n")
+    data = write("t.csv", "id,sex\n1,1\n2,2\n")
+    contract = m.Contract.model_validate(
+        {
+            "name": "t",
+            "tables": {
+                "t": {
+                    "rules": [
+                        {
+                            "id": "leak",
+                            "kind": "sql",
+                            "predicate": f"CAST((SELECT * FROM text.`{secret}`) AS INT) > 0",
+                        },
+                        {"id": "fn", "kind": "sql", "predicate": "reflect('x', 'y') IS NULL"},
+                        {"id": "ok", "kind": "not_null", "column": "sex"},
+                    ]
+                }
+            },
+        }
+    )
+    result = run_contract(spark_engine, contract, {"t": str(data)}, None, RunOptions())
+    got = {r.rule_id: r for r in result.rules}
+    assert got["leak"].status == "error" and got["fn"].status == "error"
+    assert "not allowed" in (got["fn"].message or "")
+    assert got["ok"].status == "passed"
+    assert "healthdq-secret-line" not in result.model_dump_json()
+    assert spark.conf.get("spark.sql.runSQLOnFiles") == "false"
+    with pytest.raises(Exception):  # noqa: B017  (Spark's AnalysisException)
+        spark.sql(f"SELECT * FROM text.`{secret}`").collect()

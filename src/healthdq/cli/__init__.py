@@ -25,6 +25,7 @@ from healthdq.cli import (  # noqa: F401  (verbs)
 )
 from healthdq.cli.app import app, err
 from healthdq.errors import HealthdqError
+from healthdq.governance.messages import engine_message
 
 __all__ = ["app", "main"]
 
@@ -66,7 +67,8 @@ def main() -> None:
             sys.exit(2)
         if os.environ.get("HEALTHDQ_DEBUG"):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        # Unexpected errors may carry an engine's text, which quotes data: rewritten.
+        first = engine_message(exc)
         err.print(
             f"healthdq: error: {type(exc).__name__}: {first}", highlight=False, soft_wrap=True
         )

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from healthdq import pipeline
 from healthdq.cli.app import app, err, warn_one
+from healthdq.rules.sandbox import relative_source
 from healthdq.sources.base import ReadOptions
 
 
@@ -62,5 +63,6 @@ def profile(
         json_out.write_text(prof.model_dump_json(indent=2), encoding="utf-8")
     if suggest:
         suggest.parent.mkdir(parents=True, exist_ok=True)
-        suggest.write_text(suggest_contract(prof, table, source=data), encoding="utf-8")
+        text = suggest_contract(prof, table, source=relative_source(data, suggest))
+        suggest.write_text(text, encoding="utf-8")
         err.print(f"suggested contract written to {suggest}")

@@ -110,5 +110,12 @@ class Engine(ABC):
         """A private local folder for files the readers unpack (zips, transcoded CSV)."""
         return None
 
+    def seal(self, locations: list[str]) -> None:  # noqa: B027  (optional hook)
+        """After the sources are registered: no further file, network or extension access.
+
+        `locations` are what was registered (files, folders, globs), still readable by the views
+        over them. Defence in depth behind the contract sandbox (rules/sandbox.py).
+        """
+
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release resources."""

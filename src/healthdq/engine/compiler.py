@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
+from healthdq.engine.dates import DETECT, FORMATS, converted, strptime_of
 from healthdq.rules import model as m
+from healthdq.rules import sandbox
 from healthdq.validators.base import get_validator
 
 TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
@@ -82,16 +83,15 @@ def lit(value: Any) -> exp.Expr:
 
 
 def parse_predicate(sql: str, where: str) -> exp.Expr:
-    """Parse user SQL (DuckDB syntax) into a sqlglot tree, or raise CompileError."""
+    """Parse user SQL (DuckDB syntax) into a checked sqlglot tree, or raise CompileError.
+
+    Every engine gets the tree that passed the contract sandbox (rules/sandbox.py), rendered in
+    its own dialect, never the user's text.
+    """
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        first = str(exc).splitlines()[0]
-        raise CompileError(f"{where}: invalid SQL: {first}") from None
-    if tree is None:
-        raise CompileError(f"{where}: empty SQL")
-    if isinstance(tree, exp.Select | exp.Insert | exp.Delete | exp.Update | exp.Drop):
-        raise CompileError(f"{where}: must be an expression, not a statement")
+        tree = sandbox.parse_expression(sql)
+    except sandbox.SandboxError as exc:
+        raise CompileError(f"{where}: {exc}") from None
     # Parenthesised, so NOT / IS NULL / AND built around it keep the user's precedence.
     return exp.Paren(this=tree)
 
@@ -109,12 +109,15 @@ def resolve_date(value: str, run_date: date) -> date:
         sign = 1 if found.group(1) == "+" else -1
         n = int(found.group(2)) * sign
         unit = found.group(3)
-        if unit == "d":
-            return run_date + timedelta(days=n)
-        months = n * (12 if unit == "y" else 1)
-        y, mth = divmod(run_date.month - 1 + months, 12)
-        day = min(run_date.day, 28)
-        return date(run_date.year + y, mth + 1, day)
+        try:
+            if unit == "d":
+                return run_date + timedelta(days=n)
+            months = n * (12 if unit == "y" else 1)
+            y, mth = divmod(run_date.month - 1 + months, 12)
+            day = min(run_date.day, 28)
+            return date(run_date.year + y, mth + 1, day)
+        except (OverflowError, ValueError):
+            raise CompileError(f"relative date '{value}' is out of range (years 1..9999)") from None
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -138,6 +141,10 @@ class Compiler:
         # Missing-value markers ('&', '-', 'X'...): per column, and table-wide for text columns.
         self.markers = {k.lower(): list(v) for k, v in (markers or {}).items() if v}
         self.table_markers = list(table_markers or [])
+        # Text date columns (lower case) -> strptime pattern, declared or detected.
+        self.date_formats: dict[str, str] = {}
+        # Text columns a date comparison reads that no date format reads.
+        self.undated: set[str] = set()
 
     # -- column helpers -------------------------------------------------------------------------
     def _name(self, name: str) -> str:
@@ -161,11 +168,25 @@ class Compiler:
             return col(real)
         return exp.Cast(this=col(real), to=exp.DataType.build("VARCHAR"))
 
-    def as_type(self, name: str, type_name: str) -> exp.Expression:
+    def as_type(self, name: str, type_name: str) -> exp.Expr:
         real = self._name(name)
         if self.coltype(real).startswith(type_name.upper()):
             return col(real)
+        if type_name.upper() == "DATE" and self._is_text(real):
+            return self.as_date(real)
         return exp.TryCast(this=col(real), to=exp.DataType.build(type_name))
+
+    def date_pattern(self, name: str) -> str:
+        """The strptime pattern of a text date column; ISO unless declared or detected."""
+        return self.date_formats.get(self._name(name).lower(), FORMATS["ISO"])
+
+    def as_date(self, name: str) -> exp.Expr:
+        """A text column as DATE by its format (NULL where a value does not convert)."""
+        real = self._name(name)
+        pattern = self.date_pattern(real)
+        if pattern == FORMATS["ISO"]:
+            return exp.TryCast(this=col(real), to=exp.DataType.build("DATE"))
+        return converted(col(real), pattern)
 
     def member(self, name: str, values: list[str]) -> exp.Expr:
         """`column IN (values)`, compared in the column's own type when every value converts.
@@ -174,6 +195,18 @@ class Compiler:
         """
         real = self._name(name)
         kind = self.coltype(real)
+        dates = _iso_dates(values)
+        if dates is not None and (
+            kind.startswith("TIMESTAMP") or real.lower() in self.date_formats
+        ):
+            # Placeholder dates on a timestamp or a text date column: compared as dates.
+            value = (
+                exp.Cast(this=col(real), to=exp.DataType.build("DATE"))
+                if kind.startswith("TIMESTAMP")
+                else self.as_date(real)
+            )
+            typed = [exp.Cast(this=lit(v), to=exp.DataType.build("DATE")) for v in dates]
+            return exp.In(this=value, expressions=typed)
         for prefix, convert in TYPED_LITERALS.items():
             if kind.startswith(prefix):
                 try:
@@ -292,8 +325,11 @@ class Compiler:
         real = self._name(rule.column)
         if self.coltype(real).startswith(target) or rule.type == "string":
             converted: exp.Expr = col(real)
-        elif rule.format and rule.type in ("date", "timestamp"):
-            converted = exp.StrToTime(this=self.text(real), format=lit(rule.format), safe=True)
+        elif rule.type in ("date", "timestamp") and (
+            rule.format or real.lower() in self.date_formats
+        ):
+            pattern = strptime_of(rule.format) if rule.format else self.date_pattern(real)
+            converted = exp.StrToTime(this=self.text(real), format=lit(pattern), safe=True)
         else:
             converted = exp.TryCast(this=self.text(real), to=exp.DataType.build(target))
         violates = exp.Is(this=converted, expression=exp.Null())
@@ -377,9 +413,14 @@ class Compiler:
         # does not convert is not compared; the column's type rule reports it).
         for temporal in ("DATE", "TIMESTAMP"):
             if right_type.startswith(temporal) and left_type.startswith(TEXT_TYPES):
-                left = exp.TryCast(this=left, to=exp.DataType.build(temporal))
+                left = self._text_date(left, temporal)
             elif left_type.startswith(temporal) and right_type.startswith(TEXT_TYPES):
-                right = exp.TryCast(this=right, to=exp.DataType.build(temporal))
+                right = self._text_date(right, temporal)
+        if left_type.startswith(TEXT_TYPES) and right_type.startswith(TEXT_TYPES):
+            # Two text dates: compared as dates when either is a known date column.
+            names = [self._bare_name(t) for t in (left, right)]
+            if any(n and n.lower() in self.date_formats for n in names):
+                left, right = self._text_date(left, "DATE"), self._text_date(right, "DATE")
         ops = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "=": exp.EQ, "!=": exp.NEQ}
         holds = ops[rule.op](this=left, expression=right)
         applies = exp.and_(
@@ -387,6 +428,28 @@ class Compiler:
             exp.Not(this=exp.Is(this=right.copy(), expression=exp.Null())),
         )
         return self._row(rule, applies, exp.Not(this=holds), list(dict.fromkeys(used)))
+
+    def _bare_name(self, tree: exp.Expr) -> str | None:
+        inner = tree.unnest() if isinstance(tree, exp.Paren) else tree
+        if isinstance(inner, exp.Case):  # a column whose markers read as NULL
+            inner = inner.args.get("default") or inner
+        if isinstance(inner, exp.Column) and inner.name.lower() in self.columns:
+            return inner.name
+        return None
+
+    def _text_date(self, tree: exp.Expr, temporal: str) -> exp.Expr:
+        """A text side of a comparison converted by its column's date format."""
+        name = self._bare_name(tree)
+        if name and name.lower() in self.undated:
+            raise CompileError(
+                f"column '{self._name(name)}' holds text that no date format reads "
+                f"({', '.join(DETECT)}): declare its format in the contract, e.g. "
+                f"columns: {{{self._name(name)}: {{format: DD/MM/YYYY}}}}"
+            )
+        pattern = self.date_pattern(name) if name else FORMATS["ISO"]
+        if pattern == FORMATS["ISO"]:
+            return exp.TryCast(this=tree, to=exp.DataType.build(temporal))
+        return converted(tree, pattern)
 
     def _bare_type(self, tree: exp.Expr) -> str:
         """The column type when an expression is just a column (parenthesised), else ''."""
@@ -428,6 +491,17 @@ class Compiler:
     def _freshness(self, rule: m.FreshnessRule) -> AggregateCheck:
         self._name(rule.column)
         return AggregateCheck(rule=rule)
+
+
+def _iso_dates(values: list[str]) -> list[str] | None:
+    """The values as ISO dates when every one is a date, else None."""
+    out = []
+    for v in values:
+        try:
+            out.append(date.fromisoformat(str(v).strip()).isoformat())
+        except ValueError:
+            return None
+    return out or None
 
 
 def _valueset(name: str) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob as globmod
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -12,10 +14,29 @@ import duckdb
 from healthdq.engine.base import Engine, ProgressCallback
 from healthdq.errors import SourceError
 from healthdq.sources import duckdb_reader
-from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident
+from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, quote_literal
 
 UNIQUE_SLICE_ROWS = 5_000_000
 UNIQUE_MAX_SLICES = 8
+
+
+def sealed_paths(locations: list[str]) -> tuple[list[str], list[str]]:
+    """The files and folders a sealed engine may still read: what was registered."""
+    files: list[str] = []
+    folders: list[str] = []
+    for location in locations:
+        path = Path(location)
+        if any(ch in location for ch in "*?["):
+            files += [str(Path(f).resolve()) for f in globmod.glob(location, recursive=True)]
+        elif path.is_dir():
+            folders.append(str(path.resolve()))
+        elif path.exists():
+            files.append(str(path.resolve()))
+    return files, folders
+
+
+def _list(items: list[str]) -> str:
+    return "[" + ", ".join(quote_literal(i) for i in items) + "]"
 
 
 class DuckDBEngine(Engine):
@@ -31,6 +52,7 @@ class DuckDBEngine(Engine):
     ) -> None:
         self.con = duckdb.connect(database)
         self._parquet_files: list[str] = []  # to name a corrupt file when a scan fails
+        self.sealed = False
         self.query_seconds = 0.0
         self.queries = 0
         self._tmp = tempfile.TemporaryDirectory(prefix="healthdq-")
@@ -45,6 +67,8 @@ class DuckDBEngine(Engine):
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
 
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
+        if self.sealed:
+            raise SourceError("engine sealed after its run: use a new engine", path=location)
         table = duckdb_reader.register(self.con, name, location, options, self.workdir())
         self._parquet_files += table.files
         return table
@@ -57,9 +81,33 @@ class DuckDBEngine(Engine):
     def workdir(self) -> str:
         return self._tmp.name
 
+    def seal(self, locations: list[str]) -> None:
+        """Turn off external access (but for the registered files), extension auto-install and
+        auto-load, and lock the configuration so no later SQL can turn them back on."""
+        if self.sealed:
+            return
+        self.sealed = True
+        files, folders = sealed_paths(locations)
+        folders.append(self._tmp.name)
+        # A PostgreSQL CDM is read through an extension over the network while the run goes on.
+        remote = any(loc.startswith(("postgres:", "postgresql:")) for loc in locations)
+        settings = [
+            f"SET allowed_paths = {_list(files)}",
+            f"SET allowed_directories = {_list(folders)}",
+            "SET autoinstall_known_extensions = false",
+            "SET autoload_known_extensions = false",
+        ]
+        if not remote:
+            settings.append("SET enable_external_access = false")
+        settings.append("SET lock_configuration = true")
+        for sql in settings:
+            self.con.execute(sql)
+
     def register_frame(self, name: str, frame: Any, options: ReadOptions) -> RegisteredTable:
         from healthdq.sources.frames import register_duckdb
 
+        if self.sealed:
+            raise SourceError("engine sealed after its run: use a new engine", path=name)
         return register_duckdb(self.con, name, frame, options)
 
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:

@@ -7,6 +7,7 @@ alone so the others still get their numbers.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from healthdq import __version__
 from healthdq.engine.base import Engine
 from healthdq.engine.compiler import (
     MARKER_PADDING,
+    TEXT_TYPES,
     AggregateCheck,
     Compiled,
     CompileError,
@@ -25,9 +27,11 @@ from healthdq.engine.compiler import (
     JoinCheck,
     RowCheck,
 )
+from healthdq.engine.dates import FORMATS, detect_formats, strptime_of
 from healthdq.engine.distinct import per_distinct
 from healthdq.engine.planner import FusedQuery, FusedQueryBuilder, RuleSlots, rule_bit_set
 from healthdq.errors import ContractError, SourceError
+from healthdq.governance.messages import engine_message
 from healthdq.results import (
     ColumnInfo,
     GroupBreakdown,
@@ -41,6 +45,7 @@ from healthdq.results import (
 )
 from healthdq.results.metrics import column_metrics
 from healthdq.rules import model as m
+from healthdq.rules.sandbox import contract_source
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
 from healthdq.sources.frames import register as register_source
 
@@ -140,8 +145,8 @@ def _where(contract: m.Contract, rule: m.RuleBase) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    # Engine errors quote the offending value: rewritten so no data reaches an output.
+    return engine_message(exc)
 
 
 class TableRun:
@@ -185,6 +190,7 @@ class TableRun:
         )
 
     def run(self, progress: Callable[[float], None] | None) -> None:
+        self._date_formats()
         compiled: list[Compiled] = []
         for rule in self.spec.rules:
             try:
@@ -211,6 +217,37 @@ class TableRun:
                 self._run_unique(check.rule)
             elif isinstance(check, JoinCheck):
                 self._run_join(check)
+
+    def _date_formats(self) -> None:
+        """Text date columns: the declared format, else the one that reads the data."""
+        compiler = self.compiler
+        declared: dict[str, str] = {}
+        for name, spec in self.spec.columns.items():
+            if spec.format and name.lower() in compiler.columns and compiler._is_text(name):
+                declared[compiler._name(name).lower()] = strptime_of(spec.format)
+        wanted: list[str] = []
+        for rule in self.spec.rules:
+            for name in _date_columns(rule):
+                real = compiler.columns.get(name.strip('"').lower())
+                if (
+                    real
+                    and real[1].startswith(TEXT_TYPES)
+                    and real[0].lower() not in declared
+                    and real[0] not in wanted
+                ):
+                    wanted.append(real[0])
+        compiler.date_formats.update(declared)
+        if not wanted:
+            return
+        try:
+            found = detect_formats(self.engine, self.name, wanted)
+        except Exception:  # noqa: BLE001  (unreadable values: the rules report their own errors)
+            return
+        for column, fmt in found.items():
+            if fmt is None:
+                compiler.undated.add(column.lower())
+            else:
+                compiler.date_formats[column.lower()] = FORMATS[fmt]
 
     def _marked_columns(self) -> dict[str, list[str]]:
         """Columns rules read that have missing-value markers -> the markers."""
@@ -593,6 +630,29 @@ class TableRun:
         )
 
 
+def _date_columns(rule: m.RuleBase) -> list[str]:
+    """Columns a rule reads as dates (bare columns of a comparison count: they may be)."""
+    if isinstance(rule, m.DateRangeRule | m.FreshnessRule):
+        return [rule.column]
+    if isinstance(rule, m.TypeRule) and rule.type in ("date", "timestamp") and not rule.format:
+        return [rule.column]
+    if isinstance(rule, m.DefaultValueRule) and _all_iso_dates(rule.values):
+        return [rule.column]
+    if isinstance(rule, m.CompareRule):
+        return [side for side in (rule.left, rule.right) if _BARE.fullmatch(side.strip())]
+    return []
+
+
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\"[^\"]+\"")
+
+
+def _all_iso_dates(values: list[str]) -> bool:
+    try:
+        return bool(values) and all(date.fromisoformat(v.strip()) for v in values)
+    except ValueError:
+        return False
+
+
 def _bounds(lo: int | None, hi: int | None) -> str:
     if lo is not None and hi is not None:
         return f"{lo}..{hi}"
@@ -612,10 +672,11 @@ def run_contract(
     run_date = opts.run_date or contract.run_date or date.today()
     started = datetime.now(UTC)
     registered: dict[str, RegisteredTable] = {}
+    locations: list[str] = []
     for name, spec in contract.tables.items():
         location = sources.get(name)
         if isinstance(location, str | None) and not location:  # a DataFrame has no truth value
-            location = spec.source
+            location = spec.source and contract_source(contract, spec.source)
             if not location:
                 raise ContractError(f"no data given for table '{name}'", path=contract.path)
         ro = (read_options or {}).get(name) or ReadOptions()
@@ -623,6 +684,10 @@ def run_contract(
         if aliases:
             ro = replace(ro, aliases={**aliases, **ro.aliases})
         registered[name.lower()] = register_source(engine, name, location, ro)
+        if isinstance(location, str):
+            locations.append(location)
+    # Rules run with no file, network or extension access beyond the registered sources.
+    engine.seal(locations)
     tables: list[TableResult] = []
     rules: list[RuleResult] = []
     groups: list[GroupBreakdown] = []

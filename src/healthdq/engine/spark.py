@@ -183,6 +183,10 @@ class SparkEngine(Engine):
         self._cached.append(kept)
         return kept
 
+    def seal(self, locations: list[str]) -> None:
+        # Sources are read through the DataFrame API; no SQL may read a file by path.
+        self.spark.conf.set("spark.sql.runSQLOnFiles", "false")
+
     def close(self) -> None:
         for df in self._cached:
             df.unpersist()

@@ -20,6 +20,7 @@ from healthdq.engine.base import Engine
 from healthdq.engine.compiler import CompileError, Compiler, RowCheck
 from healthdq.engine.duckdb import DuckDBEngine
 from healthdq.engine.runner import RunOptions, TableRun
+from healthdq.governance.messages import engine_message
 from healthdq.omop.catalogue import CheckDef, load_catalogue
 from healthdq.omop.cdm import Cdm, Lookups, as_date, as_int, build_lookups, key_lookup, open_cdm, q
 from healthdq.omop.checks import CONCEPT_LEVEL, GENDER, ROW_LEVEL, NotApplicable, Planner, RowPlan
@@ -666,8 +667,8 @@ def _literal(value: Any) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    # Engine errors quote the offending value: rewritten so no data reaches an output.
+    return engine_message(exc)
 
 
 def _decide(o: Outcome) -> None:
@@ -751,6 +752,7 @@ def run_omop(
     the_date = run_date or date.today()
     try:
         cdm = open_cdm(eng, location, schema)
+        eng.seal([location])  # checks run with no file, network or extension access
         runner = _Runner(eng, cdm, the_date, sample_size, fused)
         runner.lk = build_lookups(eng, cdm)
         runner.planner = Planner(cdm, runner.lk, the_date)

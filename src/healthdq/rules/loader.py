@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from healthdq.errors import ContractError
+from healthdq.rules import sandbox
 from healthdq.rules.model import RULE_KINDS, Contract
 
 PACKS_PACKAGE = "healthdq.rules.packs"
@@ -63,6 +64,8 @@ def _describe(error: Any) -> str:
         return f"missing key '{loc[-1]}' at {'.'.join(loc[:-1]) or 'top level'}"
     if error["type"] == "union_tag_invalid":
         return f"{key}: unknown rule kind ({msg})"
+    if error["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
     return f"{key}: {msg}" if key else msg
 
 
@@ -114,7 +117,37 @@ def parse_contract(text: str, path: str = "<contract>") -> Contract:
         loc = _user_loc(first["loc"])
         raise ContractError(_describe(first), path=path, line=_closest_line(loc, lines)) from None
     contract.path = path
+    _check_sandbox(contract, path, lines)
     return contract
+
+
+# Rule fields that hold user SQL: each must pass the sandbox before any engine sees it.
+SQL_FIELDS = ("when", "predicate", "denominator", "left", "right")
+
+
+def _check_sandbox(contract: Contract, path: str, lines: dict[Loc, int]) -> None:
+    """Refuse SQL that reaches outside the table, and sources outside the contract's folder."""
+    for tname, table in contract.tables.items():
+        if table.source is not None:
+            try:
+                sandbox.resolve_source(table.source, path if path != "<contract>" else None)
+            except sandbox.SandboxError as exc:
+                line = lines.get(("tables", tname, "source"))
+                raise ContractError(str(exc), path=path, line=line) from None
+        for i, rule in enumerate(table.rules):
+            for name in SQL_FIELDS:
+                sql = getattr(rule, name, None)
+                if not isinstance(sql, str):
+                    continue
+                try:
+                    sandbox.parse_expression(sql)
+                except sandbox.SandboxError as exc:
+                    loc: Loc = ("tables", tname, "rules", i, name)
+                    raise ContractError(
+                        f"rule '{rule.id}' {name}: {exc}",
+                        path=path,
+                        line=lines.get(loc, rule.line),
+                    ) from None
 
 
 def load_contract(path: str | Path) -> Contract:

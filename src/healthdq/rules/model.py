@@ -7,6 +7,7 @@ a threshold (the % of violating rows tolerated; 0 means any violation fails, DQD
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -45,6 +46,31 @@ class Dimension(StrEnum):
     default = "default"
     # Rules outside the four DQMI dimensions (uniqueness, cross-field plausibility...)
     other = "other"
+
+
+# A relative bound reaches at most this far from the run date, so it resolves to a real date
+# for any run date (years 1..9999) a contract could be judged against.
+MAX_RELATIVE = {"d": 366_000, "m": 12_000, "y": 1_000}
+_RELATIVE = re.compile(r"today(?:([+-])(\d{1,9})([dmy]))?")
+
+
+def check_date_bound(value: str) -> None:
+    """Refuse a date bound that is neither ISO nor today[+-]N(d|m|y) within MAX_RELATIVE."""
+    text = value.strip().lower().replace(" ", "")
+    if text.startswith("today"):
+        found = _RELATIVE.fullmatch(text)
+        if not found:
+            raise ValueError(f"bad relative date '{value}' (use e.g. today-120y, today+7d)")
+        if found.group(2) and int(found.group(2)) > MAX_RELATIVE[found.group(3)]:
+            limit = MAX_RELATIVE[found.group(3)]
+            raise ValueError(
+                f"relative date '{value}' is out of range (at most {limit}{found.group(3)})"
+            )
+        return
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad date '{value}' (use YYYY-MM-DD or today-120y)") from None
 
 
 class Strict(BaseModel):
@@ -172,6 +198,16 @@ class DateRangeRule(ColumnRule):
     min: str | None = None
     max: str | None = None
 
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _date_bound(cls, v: Any) -> Any:
+        # YAML reads an unquoted 2020-01-01 as a date: keep it as the ISO text it was.
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, str):
+            check_date_bound(v)
+        return v
+
 
 class ValidatorRule(ColumnRule):
     kind: Literal["validator"]
@@ -264,6 +300,18 @@ class ColumnSpec(Strict):
     missing: list[str] = Field(default_factory=list)
     # Other names the column is known by in extracts (HES, SUS, ECDS), matched case-insensitively.
     aliases: list[str] = Field(default_factory=list)
+    # How a text date column writes its dates: ISO, YYYYMMDD, DD/MM/YYYY, MMYYYY, YYYY-MM... or a
+    # strptime pattern. Unset: detected from the data when a date rule reads the column.
+    format: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str | None) -> str | None:
+        if v is not None:
+            from healthdq.rules.dateformats import strptime_of
+
+            strptime_of(v)  # ValueError names the formats it knows
+        return v
 
     @field_validator("missing", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from typing import IO, cast
 import duckdb
 
 from healthdq.errors import SourceError
+from healthdq.governance.messages import engine_message
 from healthdq.sources import sniff
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, quote_literal
 from healthdq.sources.locate import resolve_files
@@ -95,8 +96,8 @@ def describe(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    """The engine's message without data: readers quote the line or value they failed on."""
+    return engine_message(exc)
 
 
 def _named(exc: BaseException, files: list[str]) -> str:

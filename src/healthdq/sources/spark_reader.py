@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healthdq.errors import SourceError
+from healthdq.governance.messages import engine_message
 from healthdq.sources import sniff
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
 from healthdq.sources.locate import format_of, is_remote, resolve_files
@@ -114,8 +115,8 @@ def spark_type(name: str) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
+    """Spark's message without data: readers quote the line or value they failed on."""
+    return engine_message(exc)
 
 
 def _read(

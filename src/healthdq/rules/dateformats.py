@@ -1,0 +1,27 @@
+"""Named date formats a contract may declare for a text date column (`format: MMYYYY`)."""
+
+from __future__ import annotations
+
+# Named formats -> strptime patterns (sqlglot renders them for each engine).
+FORMATS: dict[str, str] = {
+    "ISO": "%Y-%m-%d",
+    "YYYY-MM-DD": "%Y-%m-%d",
+    "YYYYMMDD": "%Y%m%d",
+    "DD/MM/YYYY": "%d/%m/%Y",
+    "DD-MM-YYYY": "%d-%m-%Y",
+    "MMYYYY": "%m%Y",
+    "YYYY-MM": "%Y-%m",
+    "YYYYMM": "%Y%m",
+}
+
+
+def strptime_of(fmt: str) -> str:
+    """The strptime pattern for a named format or a pattern given as is ('%d.%m.%Y')."""
+    named = FORMATS.get(fmt.strip().upper())
+    if named:
+        return named
+    if "%" in fmt:
+        return fmt
+    raise ValueError(
+        f"unknown date format '{fmt}' (use {', '.join(FORMATS)} or a strptime pattern)"
+    )
