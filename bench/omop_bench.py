@@ -208,15 +208,15 @@ def timed(path: Path, fused: bool, threads: int | None) -> dict[str, Any]:
     finally:
         engine.close()
     seconds = time.perf_counter() - t0
-    executed = [o for o in run.outcomes if o.status in ("passed", "failed")]
+    executed = [o for o in run.rules if o.status in ("passed", "failed")]
     return {
         "seconds": round(seconds, 2),
-        "queries": run.queries,
-        "checks": len(run.outcomes),
+        "queries": sum(t.scans for t in run.tables),
+        "checks": len(run.rules),
         "evaluated": len(executed),
-        "failed": sum(o.status == "failed" for o in run.outcomes),
-        "errors": sum(o.status == "error" for o in run.outcomes),
-        "outcomes": {o.check.check_id: (o.status, o.violated, o.denominator) for o in run.outcomes},
+        "failed": sum(o.status == "failed" for o in run.rules),
+        "errors": sum(o.status == "error" for o in run.rules),
+        "outcomes": {o.rule_id: (o.status, o.violating_rows, o.denominator) for o in run.rules},
     }
 
 

@@ -46,6 +46,8 @@ class Settings:
     on_warning: Callable[[str], None] | None = None
     # Outputs: renderer name (json, html, junit, dqd-json...) -> file.
     outputs: dict[str, Path] = field(default_factory=dict)
+    # Options of each renderer, by name, e.g. {"dqd-json": {"case": "snake"}}.
+    output_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Engine construction when the job is given an engine name.
     threads: int | None = None
     spark_master: str = "local[2]"
@@ -196,12 +198,15 @@ def _settle(result: RunResult) -> RunResult:
     return RunResult.model_validate_json(result.model_dump_json())
 
 
-def _render(result: RunResult, settings: Settings, skip: tuple[str, ...] = ()) -> None:
+def _render(
+    result: RunResult, settings: Settings, defaults: Mapping[str, dict[str, Any]] | None = None
+) -> None:
+    """Every output through the registry; a job's defaults yield to the settings' options."""
     from healthdq.report.registry import render
 
     for name, path in settings.outputs.items():
-        if name not in skip:
-            render(name, result, path)
+        options = {**(defaults or {}).get(name, {}), **settings.output_options.get(name, {})}
+        render(name, result, path, **options)
 
 
 # -- jobs --------------------------------------------------------------------------------------
@@ -311,17 +316,21 @@ def omop(
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> RunResult:
-    """OHDSI DQD's OMOP CDM v5.4 checks on `location`; govern, audit, render."""
-    from healthdq.omop.dqd_json import write_dqd_json
+    """OHDSI DQD's OMOP CDM v5.4 checks on `location`; govern, audit, render.
+
+    `dqd_case` is the dqd-json renderer's field case (camel: DQD 2.x, snake: DQD 1.x).
+    """
     from healthdq.omop.runner import run_omop
     from healthdq.scoring import score
 
+    if dqd_case not in ("camel", "snake"):
+        raise HealthdqError(f"--dqd-case must be camel or snake, got '{dqd_case}'")
     cfg = settings or Settings()
     _audit_preflight(cfg)
     store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
     try:
-        run = run_omop(
+        result = run_omop(
             location,
             engine=eng,
             run_date=run_date,
@@ -333,7 +342,7 @@ def omop(
     finally:
         if owned:
             eng.close()
-    result = score(run.result)
+    result = score(result)
     # OMOP ids are pseudonymous, but person_id still identifies a row: mask it like an NHS number.
     identifiers = {(t.name, "person_id"): "local_id" for t in result.tables if t.name}
     # Plausibility samples carry the person's birth and death dates (__p_birth, __p_death60):
@@ -346,9 +355,7 @@ def omop(
     result = _govern(result, identifiers, cfg)
     _audit_run("omop.samples", result, location, cfg)
     result = _settle(result)
-    if "dqd-json" in cfg.outputs:
-        write_dqd_json(run, cfg.outputs["dqd-json"], "snake" if dqd_case == "snake" else "camel")
-    _render(result, cfg, skip=("dqd-json",))
+    _render(result, cfg, {"dqd-json": {"case": dqd_case}})
     _keep(store, result, "omop", cfg)
     return result
 
@@ -360,8 +367,11 @@ def profile(
     read_options: ReadOptions | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
+    top_n: int = 10,
 ) -> TableProfile:
-    """Profile every column of `location` (a path or a DataFrame); govern, audit."""
+    """Profile every column of `location` (a path or a DataFrame) on any engine; govern
+    (identifiers masked unless unmasked), audit."""
+    from healthdq.governance.masking import mask_profile
     from healthdq.profile import profile_table
     from healthdq.sources.frames import register
 
@@ -370,19 +380,19 @@ def profile(
     eng, owned = _engine(engine, cfg)
     try:
         register(eng, table, location, read_options or ReadOptions())
-        con = getattr(eng, "con", None)
-        if con is None:
-            raise HealthdqError(f"profile does not run on the {eng.name} engine yet")
-        prof = profile_table(con, table)
+        prof = profile_table(eng, table, top_n)
     finally:
         if owned:
             eng.close()
+    if not cfg.unmask:
+        mask_profile(prof)
     # A profile reads every row and shows values (identifiers masked): an audited access.
     _audit(
         "profile",
         source_label(location),
-        int(getattr(prof, "rows", 0) or 0),
-        [c.name for c in getattr(prof, "columns", [])],
+        prof.rows,
+        [c.name for c in prof.columns],
         cfg,
+        {"identifiers": {c.name: c.identifier for c in prof.columns if c.identifier}},
     )
     return prof

@@ -34,6 +34,7 @@ def test_hes_named_extract_runs_with_the_pack_alone(
     data = tmp_path / "apc.csv"
     data.write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
     out = tmp_path / "r.json"
+    html = tmp_path / "r.html"
     code, stdout, stderr = cli(
         "check",
         data,
@@ -45,6 +46,9 @@ def test_hes_named_extract_runs_with_the_pack_alone(
         out,
         "--fail-on",
         "never",
+        "--html",
+        html,
+        "--verbose",
     )
     assert code == 0, stdout + stderr
     doc = json.loads(out.read_text())
@@ -72,3 +76,10 @@ def test_hes_named_extract_runs_with_the_pack_alone(
     assert rules["apc.ethnic_category.default"]["violating_rows"] == 2
     assert rules["apc.ethnic_category.not_null"]["violating_rows"] == 1
     assert rules["apc.ethnic_category.not_null"]["observed"] == {"missing_markers": 1}
+    # Samples and rule columns are labelled with the user's names, the pack's beside them.
+    page = html.read_text(encoding="utf-8")
+    assert "OPERTN_4_02 (opertn_02)" in page
+    # --verbose, which the summary suggests, exists and lists every failed rule.
+    failed = [r for r in rules.values() if r["status"] in ("failed", "error")]
+    assert all(r["rule_id"] in stdout for r in failed)
+    assert "more (--verbose" not in stdout

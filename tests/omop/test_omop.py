@@ -10,16 +10,22 @@ import pytest
 from omop_fixture import TABLES, MakeCdm, build
 from typer.testing import CliRunner
 
+from healthdq import pipeline
 from healthdq.cli import app
+from healthdq.errors import HealthdqError
 from healthdq.omop import load_catalogue, run_omop
-from healthdq.omop.dqd_json import to_dqd
-from healthdq.omop.runner import OmopRun, Outcome
+from healthdq.omop import runner as omop_runner
+from healthdq.omop.runner import summary_by_category
+from healthdq.report.dqd_json import to_dqd
+from healthdq.report.json_report import load_json
+from healthdq.report.registry import render
+from healthdq.results import RuleResult, RunResult
 
 RUN_DATE = date(2025, 1, 1)
 
 
-def _by_id(run: OmopRun) -> dict[str, Outcome]:
-    return {o.check.check_id: o for o in run.outcomes}
+def _by_id(run: RunResult) -> dict[str, RuleResult]:
+    return {o.rule_id: o for o in run.rules}
 
 
 def test_catalogue_is_dqd_v54() -> None:
@@ -40,14 +46,19 @@ def test_catalogue_is_dqd_v54() -> None:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+def seeded_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     import duckdb
 
     path = tmp_path_factory.mktemp("omop") / "cdm.duckdb"
     con = duckdb.connect(str(path))
     build(con)
     con.close()
-    return _by_id(run_omop(str(path), run_date=RUN_DATE))
+    return run_omop(str(path), run_date=RUN_DATE)
+
+
+@pytest.fixture(scope="module")
+def seeded(seeded_run: RunResult) -> dict[str, RuleResult]:
+    return _by_id(seeded_run)
 
 
 @pytest.mark.parametrize(
@@ -74,23 +85,24 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     ],
 )
 def test_seeded_defects(
-    seeded: dict[str, Outcome], check_id: str, violated: int, denominator: int, status: str
+    seeded: dict[str, RuleResult], check_id: str, violated: int, denominator: int, status: str
 ) -> None:
     o = seeded[check_id]
-    assert (o.violated, o.denominator, o.status) == (violated, denominator, status), o
+    assert (o.violating_rows, o.denominator, o.status) == (violated, denominator, status), o
 
 
-def test_not_applicable_reasons_follow_dqd(seeded: dict[str, Outcome]) -> None:
-    assert seeded["field_isrequired_note_note_id"].na_reason == "Table NOTE does not exist."
+def test_not_applicable_reasons_follow_dqd(seeded: dict[str, RuleResult]) -> None:
+    note = seeded["field_isrequired_note_note_id"]
+    assert note.not_applicable_reason == "Table NOTE does not exist."
     assert seeded["field_cdmfield_note_note_id"].status == "not_applicable"
     # A CDM field absent from the table (visit_detail_id is not in the fixture).
     o = seeded["field_isforeignkey_measurement_visit_detail_id"]
-    assert o.na_reason == "Field MEASUREMENT.VISIT_DETAIL_ID does not exist."
+    assert o.not_applicable_reason == "Field MEASUREMENT.VISIT_DETAIL_ID does not exist."
     assert seeded["field_cdmfield_measurement_visit_detail_id"].status == "failed"
     # A concept never recorded: concept-level check not applicable.
     missing = seeded["concept_plausiblegender_condition_occurrence_condition_concept_id_26935"]
     assert (
-        missing.na_reason
+        missing.not_applicable_reason
         == "CONDITION_CONCEPT_ID=26935 is missing from the CONDITION_OCCURRENCE table."
     )
     assert not any(o.status == "error" for o in seeded.values())
@@ -101,35 +113,36 @@ def test_fused_equals_one_query_per_check(
     make_cdm: MakeCdm, monkeypatch: pytest.MonkeyPatch, per_distinct_min_rows: int
 ) -> None:
     # 0: concept checks evaluated once per distinct concept id; 10**9: joined per row.
-    monkeypatch.setattr("healthdq.omop.runner.PER_DISTINCT_MIN_ROWS", per_distinct_min_rows)
+    monkeypatch.setattr(omop_runner, "PER_DISTINCT_MIN_ROWS", per_distinct_min_rows)
     path = make_cdm("parquet")
     fused = run_omop(str(path), run_date=RUN_DATE, tables=["measurement", "condition_occurrence"])
     naive = run_omop(
         str(path), run_date=RUN_DATE, tables=["measurement", "condition_occurrence"], fused=False
     )
-    a = {o.check.check_id: (o.status, o.violated, o.denominator) for o in fused.outcomes}
-    b = {o.check.check_id: (o.status, o.violated, o.denominator) for o in naive.outcomes}
+    a = {o.rule_id: (o.status, o.violating_rows, o.denominator) for o in fused.rules}
+    b = {o.rule_id: (o.status, o.violating_rows, o.denominator) for o in naive.rules}
     assert a == b
-    assert fused.queries < naive.queries
+    assert sum(t.scans for t in fused.tables) < sum(t.scans for t in naive.tables)
 
 
 def test_vocabulary_absent_is_not_applicable(make_cdm: MakeCdm) -> None:
     run = run_omop(str(make_cdm("csv", skip=("concept",))), run_date=RUN_DATE)
     got = _by_id(run)
     o = got["field_fkdomain_measurement_unit_concept_id"]
-    assert (o.status, o.na_reason) == ("not_applicable", "Table CONCEPT does not exist.")
+    assert o.status == "not_applicable"
+    assert o.not_applicable_reason == "Table CONCEPT does not exist."
     assert (
         got["field_isforeignkey_measurement_person_id"].status == "passed"
     )  # no vocabulary needed
-    assert not any(o.status == "error" for o in run.outcomes)
+    assert not any(o.status == "error" for o in run.rules)
 
 
 def test_mixed_case_names(make_cdm: MakeCdm) -> None:
     run = run_omop(str(make_cdm("csv", upper=True)), run_date=RUN_DATE)
     got = _by_id(run)
     assert got["table_cdmtable_measurement"].status == "passed"
-    assert got["field_withinvisitdates_measurement_measurement_date"].violated == 1
-    assert not any(o.status == "error" for o in run.outcomes)
+    assert got["field_withinvisitdates_measurement_measurement_date"].violating_rows == 1
+    assert not any(o.status == "error" for o in run.rules)
 
 
 def test_wrong_column_types_are_results(make_cdm: MakeCdm) -> None:
@@ -145,11 +158,11 @@ def test_wrong_column_types_are_results(make_cdm: MakeCdm) -> None:
     }
     run = run_omop(str(make_cdm("duckdb", extra=extra)), run_date=RUN_DATE)
     got = _by_id(run)
-    assert got["field_cdmdatatype_measurement_measurement_id"].violated == 1
-    assert got["field_cdmdatatype_measurement_person_id"].violated == 1
-    assert got["field_isforeignkey_measurement_person_id"].violated == 1
-    assert got["field_withinvisitdates_measurement_measurement_date"].violated == 1
-    assert not any(o.status == "error" for o in run.outcomes)
+    assert got["field_cdmdatatype_measurement_measurement_id"].violating_rows == 1
+    assert got["field_cdmdatatype_measurement_person_id"].violating_rows == 1
+    assert got["field_isforeignkey_measurement_person_id"].violating_rows == 1
+    assert got["field_withinvisitdates_measurement_measurement_date"].violating_rows == 1
+    assert not any(o.status == "error" for o in run.rules)
 
 
 def test_empty_cdm(tmp_path: Path) -> None:
@@ -160,10 +173,12 @@ def test_empty_cdm(tmp_path: Path) -> None:
     run = run_omop(str(folder), run_date=RUN_DATE)
     got = _by_id(run)
     assert got["table_cdmtable_person"].status == "passed"
-    assert got["field_isrequired_person_person_id"].na_reason == "Table PERSON is empty."
+    empty = got["field_isrequired_person_person_id"]
+    assert empty.not_applicable_reason == "Table PERSON is empty."
     assert got["table_cdmtable_measurement"].status == "failed"
-    assert not any(o.status == "error" for o in run.outcomes)
-    assert run.summary()["Total"]["passed"] + run.summary()["Total"]["failed"] > 0
+    assert not any(o.status == "error" for o in run.rules)
+    total = summary_by_category(run)["Total"]
+    assert total["passed"] + total["failed"] > 0
 
 
 def test_dqd_json_and_cli(make_cdm: MakeCdm, tmp_path: Path) -> None:
@@ -218,9 +233,69 @@ def test_dqd_json_and_cli(make_cdm: MakeCdm, tmp_path: Path) -> None:
     assert (tmp_path / "r.html").exists()
 
 
-def test_to_dqd_pct_is_fraction(seeded: dict[str, Outcome]) -> None:
-    o = seeded["field_isrequired_measurement_person_id"]
-    assert o.pct == pytest.approx(0.2)
+def test_to_dqd_pct_is_fraction(seeded_run: RunResult) -> None:
+    o = _by_id(seeded_run)["field_isrequired_measurement_person_id"]
+    assert o.pct_violating == pytest.approx(20.0)
+    item = next(i for i in to_dqd(seeded_run)["CheckResults"] if i["checkId"] == o.rule_id)
+    assert item["pctViolatedRows"] == pytest.approx(0.2)
+    assert (item["numViolatedRows"], item["numDenominatorRows"], item["failed"]) == (1, 5, 1)
+    assert (item["cdmTableName"], item["cdmFieldName"], item["checkName"]) == (
+        "MEASUREMENT",
+        "PERSON_ID",
+        "isRequired",
+    )
+
+
+def test_rule_results_carry_time_queries_and_reasons(seeded: dict[str, RuleResult]) -> None:
+    na = seeded["field_isrequired_note_note_id"]
+    assert na.not_applicable_reason == na.message == "Table NOTE does not exist."
+    assert na.error is None
+    pk = seeded["field_isprimarykey_measurement_measurement_id"]
+    assert pk.queries is not None and pk.queries >= 1
+    assert pk.elapsed_ms is not None and pk.elapsed_ms > 0
+    assert pk.query_text and "measurement_id" in pk.query_text
+    assert pk.reference is not None and pk.reference.check_level == "FIELD"
+    failed = seeded["field_isrequired_measurement_person_id"]
+    assert failed.samples  # failing rows kept; passing and n/a checks keep none
+    assert not na.samples and not pk.samples
+
+
+@pytest.mark.parametrize("case", ["camel", "snake"])
+def test_dqd_json_rerenders_byte_identical_from_stored_run(
+    make_cdm: MakeCdm, tmp_path: Path, case: str
+) -> None:
+    extra = {
+        "cdm_source": "SELECT 'Seeded CDM' AS cdm_source_name, DATE '2024-05-01' AS "
+        "source_release_date, 'v5.4' AS cdm_version"
+    }
+    path = make_cdm("csv", extra=extra)
+    direct, stored = tmp_path / "dqd.json", tmp_path / "run.json"
+    res = CliRunner().invoke(
+        app,
+        ["omop", str(path), "--dqd-json", str(direct), "--dqd-case", case, "--json", str(stored)]
+        + ["--run-date", "2025-01-01", "--quiet", "--audit-log", str(tmp_path / "audit.jsonl")],
+    )
+    assert res.exit_code == 0, res.output
+    again = tmp_path / "again.json"
+    render("dqd-json", load_json(stored), again, case=case)
+    assert again.read_bytes() == direct.read_bytes()
+    data = json.loads(direct.read_text())
+    key = "CDM_SOURCE_NAME"
+    assert data["Metadata"][0][key] == "Seeded CDM"
+    assert data["Metadata"][0]["SOURCE_RELEASE_DATE"] == "2024-05-01"
+    items = data["CheckResults"]
+    status = "STATUS" if case == "snake" else "status"
+    assert status not in items[0]
+    failed = "FAILED" if case == "snake" else "failed"
+    assert data["Overview"]["countThresholdFailed"] == sum(i[failed] for i in items) > 0
+
+
+def test_bad_dqd_case_is_refused_before_running(make_cdm: MakeCdm, tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    settings = pipeline.Settings(audit_log=audit, outputs={"dqd-json": tmp_path / "d.json"})
+    with pytest.raises(HealthdqError, match="--dqd-case must be camel or snake, got 'kebab'"):
+        pipeline.omop(str(make_cdm("csv")), dqd_case="kebab", settings=settings)
+    assert not audit.exists() and not (tmp_path / "d.json").exists()
 
 
 def test_dqd_snake_case(make_cdm: MakeCdm) -> None:

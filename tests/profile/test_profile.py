@@ -14,10 +14,11 @@ from rich.console import Console
 
 from healthdq.engine.duckdb import DuckDBEngine
 from healthdq.engine.runner import run_contract
+from healthdq.governance.masking import mask_profile
 from healthdq.profile import profile_table, render_profile, suggest_contract
 from healthdq.profile import profiler as profiler_module
 from healthdq.rules.loader import parse_contract
-from healthdq.sources.base import register_source
+from healthdq.sources.base import ReadOptions
 
 ROWS = 240
 POSTCODES = ["LS1 4AP", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT", "W1A 0AX", "EC1A 1BB"]
@@ -99,10 +100,14 @@ def parquet_path(csv_path: Path) -> Path:
     return path
 
 
-def profiled(location: Path, **kwargs: Any) -> profiler_module.TableProfile:
-    con = duckdb.connect()
-    register_source(con, "apc", str(location))
-    return profile_table(con, "apc", **kwargs)
+def profiled(location: Path, masked: bool = True, **kwargs: Any) -> profiler_module.TableProfile:
+    engine = DuckDBEngine()
+    try:
+        engine.register("apc", str(location), ReadOptions())
+        p = profile_table(engine, "apc", **kwargs)
+    finally:
+        engine.close()
+    return mask_profile(p) if masked else p
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +138,8 @@ def test_counts_and_ranges_are_exact(
     assert dob.family == "date"
     assert dob.min == "1900-01-01"  # min over every value, placeholders included
     real = [r["date_of_birth"] for r in rows if r["date_of_birth"] != "1900-01-01"]
-    # A date of birth is an identifier: the profile keeps its year only.
-    assert dob.date_min == min(real)[:4] and dob.max == max(real)[:4]
+    # A date of birth is an identifier: masked as check masks samples (the year only).
+    assert dob.date_min == min(real)[:4] + "-**-**" and dob.max == max(real)[:4] + "-**-**"
     assert dob.placeholders == {"1900-01-01": 5}
     admitted = p.column("admission_date")
     assert (admitted.min, admitted.max) == ("2023-01-01", "2023-08-28")
@@ -169,6 +174,9 @@ def test_detected_kinds(csv_profile: profiler_module.TableProfile) -> None:
         "nhs_number": "nhs_number",
         "postcode": "postcode",
         "date_of_birth": "date_of_birth",
+        # Mostly unique strings are masked whatever their name.
+        "spell_id": "local_id",
+        "episode_id": "local_id",
     }
     nhs = csv_profile.column("nhs_number")
     assert nhs.validators["nhs_number"] == 100.0
@@ -178,55 +186,48 @@ def test_detected_kinds(csv_profile: profiler_module.TableProfile) -> None:
 def test_identifiers_are_masked(
     csv_profile: profiler_module.TableProfile, csv_path: Path, rows: list[dict[str, str]]
 ) -> None:
-    for name in ("nhs_number", "postcode"):
+    for name in ("nhs_number", "postcode", "spell_id"):
         col = csv_profile.column(name)
-        assert col.min is None and col.max is None and col.top_values == []
+        assert col.top_values == [] and "***" in str(col.min) and "***" in str(col.max)
+    assert csv_profile.masked
     text = csv_profile.model_dump_json() + suggest_contract(csv_profile, "apc")
     dobs = [r["date_of_birth"] for r in rows if r["date_of_birth"] != "1900-01-01"]
-    for value in (nhs_number(1), "LS1 4AP", min(dobs), max(dobs)):
+    nhs = sorted({r["nhs_number"] for r in rows if r["nhs_number"].strip()})
+    for value in (*nhs, *POSTCODES, min(dobs), max(dobs), "S000000", "S000239"):
         assert value not in text
-    unmasked = profiled(csv_path, mask_identifiers=False)
+    unmasked = profiled(csv_path, masked=False)
     assert unmasked.column("date_of_birth").date_min == min(dobs)
     assert unmasked.column("postcode").top_values
 
 
-def test_one_scan_and_a_narrow_confirmation(csv_path: Path) -> None:
-    con = duckdb.connect()
-    register_source(con, "apc", str(csv_path))
-    counting = Counting(con)
-    p = profile_table(counting, "apc", confirm=False)  # type: ignore[arg-type]
-    assert p.scans == 1
-    assert counting.reads("apc") == 1
-    counting = Counting(con)
-    p = profile_table(counting, "apc")  # type: ignore[arg-type]
-    # spell_id and nhs_number look unique: one more query makes that exact.
-    assert p.scans == 2 and counting.reads("apc") == 2
+def test_two_reads_of_the_data(csv_path: Path) -> None:
+    engine = Counting()
+    engine.register("apc", str(csv_path), ReadOptions())
+    p = profile_table(engine, "apc")
+    # The aggregate scan and the unpivot; everything else reads the grouped values.
+    assert p.scans == 2 and engine.reads("apc") == 2
     assert p.column("spell_id").exact_distinct == ROWS
+    assert p.queries == len(engine.statements)
+    engine.close()
 
 
-def test_sampled_columns_are_confirmed_exactly(
-    csv_path: Path, rows: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(profiler_module, "SAMPLE_SIZE", 50)
-    p = profiled(csv_path)
-    gp = p.column("gp_practice")
-    assert gp.checked == 50 < gp.count
-    # The chosen validator's pass count is exact (every row), not the sample's.
-    assert gp.validator == "gp_practice"
-    assert gp.validator_passes == sum(1 for r in rows if r["gp_practice"] in PRACTICES) + 5
+def test_sampled_columns_are_confirmed_exactly(csv_path: Path, rows: list[dict[str, str]]) -> None:
+    p = profiled(csv_path, sample_size=50)
+    nhs = p.column("nhs_number")
+    assert 0 < nhs.checked < nhs.count
+    # The chosen validator's pass count is exact (every value), not the sample's.
+    assert nhs.validator == "nhs_number" and nhs.validator_passes == nhs.count
     referral = p.column("referral_date")
-    assert referral.checked == 50
+    assert 0 < referral.checked < referral.count
     assert referral.date_values == ROWS - 1 and referral.date_min == "2022-06-01"
-    assert p.column("nhs_number").kind == "nhs_number"
-    # The sample is the same rows on every run.
-    again = profiled(csv_path)
-    assert again.column("gp_practice").validators == gp.validators
+    # The sample is the same values on every run.
+    again = profiled(csv_path, sample_size=50)
+    assert again.column("referral_date").top_patterns == referral.top_patterns
+    assert again.column("nhs_number").checked == nhs.checked
 
 
-def test_unsampled_profile_matches(
-    csv_path: Path, csv_profile: profiler_module.TableProfile
-) -> None:
-    full = profiled(csv_path, sample=False)
+def test_full_sample_matches(csv_path: Path, csv_profile: profiler_module.TableProfile) -> None:
+    full = profiled(csv_path, sample_size=10**9)
     for a, b in zip(full.columns, csv_profile.columns, strict=True):
         assert (a.checked, a.validators, a.kind, a.date_min) == (
             b.checked,
@@ -315,7 +316,7 @@ def test_render_profile(csv_profile: profiler_module.TableProfile) -> None:
     out = console.export_text()
     assert "apc: 240 rows, 16 columns" in out
     assert "nhs_number (100.0% valid, identifier)" in out
-    assert "•••" in out and "LS1 4AP" not in out
+    assert "B33 ***" in out and "LS1 4AP" not in out
     assert "code (3 values)" in out
 
 
@@ -331,15 +332,16 @@ def test_empty_and_odd_columns(tmp_path: Path) -> None:
 
 
 def test_any_relation_and_types() -> None:
-    """A relation without __row (sampled with random()), typed and nested columns, no rows."""
-    con = duckdb.connect()
+    """A relation without __row, typed and nested columns, no rows."""
+    engine = DuckDBEngine()
+    con = engine.con
     con.execute(
         "CREATE TABLE t AS SELECT x AS id, x % 3 = 0 AS flag, (x / 7.0)::DECIMAL(10, 2) AS amount, "
         "{'a': x} AS s, TIMESTAMP '2024-01-01 10:00' + INTERVAL (x) HOUR AS ts, "
         "NULL::VARCHAR AS empty, CASE WHEN x % 2 = 0 THEN '01' ELSE '02' END AS code "
         "FROM range(500) r(x)"
     )
-    p = profile_table(con, "t")
+    p = profile_table(engine, "t")
     kinds = {c.name: c.kind for c in p.columns}
     assert kinds == {
         "id": "unique id",
@@ -353,25 +355,29 @@ def test_any_relation_and_types() -> None:
     assert p.column("amount").max == 71.29 and p.column("ts").min == "2024-01-01T10:00:00"
     parse_contract(suggest_contract(p, "t"), "t.yaml")
     con.execute("CREATE TABLE nothing (a VARCHAR, b DATE)")
-    empty = profile_table(con, "nothing")
+    empty = profile_table(engine, "nothing")
     assert empty.rows == 0 and [c.kind for c in empty.columns] == ["empty", "empty"]
     assert (
         parse_contract(suggest_contract(empty, "nothing"), "n.yaml").tables["nothing"].rules == []
     )
 
 
-class Counting:
-    """A connection stand-in that records every statement, to count reads of a relation."""
+class Counting(DuckDBEngine):
+    """The DuckDB engine, recording every statement, to count reads of a relation."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
+    def __init__(self) -> None:
+        super().__init__()
         self.statements: list[str] = []
 
-    def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
+    def fetch(self, sql: str, progress: Any = None) -> list[tuple[Any, ...]]:
         self.statements.append(sql)
-        return self.con.execute(sql, *args)
+        return super().fetch(sql, progress)
+
+    def create_temp(
+        self, name: str, sql: str, materialize: bool = False, native: bool = False
+    ) -> None:
+        self.statements.append(sql)
+        super().create_temp(name, sql, materialize, native)
 
     def reads(self, relation: str) -> int:
-        return sum(
-            1 for s in self.statements if f'FROM "{relation}"' in s and not s.startswith("DESCRIBE")
-        )
+        return sum(1 for s in self.statements if f'FROM "{relation}"' in s)

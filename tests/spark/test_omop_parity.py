@@ -18,8 +18,9 @@ import pytest
 from healthdq.engine.duckdb import DuckDBEngine
 from healthdq.errors import SourceError
 from healthdq.omop import runner as omop_runner
-from healthdq.omop.dqd_json import overview
-from healthdq.omop.runner import OmopRun, run_omop
+from healthdq.omop.runner import run_omop, summary_by_category
+from healthdq.report.dqd_json import overview
+from healthdq.results import RunResult
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "omop"))
 from omop_fixture import build  # noqa: E402  (the OMOP tests' seeded CDM)
@@ -54,36 +55,35 @@ def cdm_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return folders
 
 
-def _outcomes(run: OmopRun) -> dict[str, tuple[Any, ...]]:
+def _outcomes(run: RunResult) -> dict[str, tuple[Any, ...]]:
     return {
-        o.check.check_id: (o.status, o.violated, o.denominator, o.na_reason, o.error)
-        for o in run.outcomes
+        r.rule_id: (r.status, r.violating_rows, r.denominator, r.not_applicable_reason, r.error)
+        for r in run.rules
     }
 
 
-def _samples(run: OmopRun) -> dict[str, list[tuple[Any, ...]]]:
-    return {r.rule_id: [(x.row, x.values) for x in r.samples] for r in run.result.rules}
+def _samples(run: RunResult) -> dict[str, list[tuple[Any, ...]]]:
+    return {r.rule_id: [(x.row, x.values) for x in r.samples] for r in run.rules}
 
 
-def _duckdb(folder: Path) -> OmopRun:
+def _duckdb(folder: Path) -> RunResult:
     return run_omop(str(folder), engine=DuckDBEngine(), run_date=RUN_DATE)
 
 
-def assert_same(duck: OmopRun, spark: OmopRun) -> None:
+def assert_same(duck: RunResult, spark: RunResult) -> None:
     a, b = _outcomes(duck), _outcomes(spark)
     differing = {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}
     assert not differing, f"{len(differing)} checks differ: {list(differing.items())[:5]}"
     assert overview(spark) == overview(duck)
     # Failing-row samples too: same row numbers and values.
     assert _samples(spark) == _samples(duck)
-    assert [(t.name, t.rows) for t in spark.cdm.tables.values()] == [
-        (t.name, t.rows) for t in duck.cdm.tables.values()
-    ]
-    for name, table in duck.cdm.tables.items():
+    assert [(t.name, t.rows) for t in spark.tables] == [(t.name, t.rows) for t in duck.tables]
+    for table in duck.tables:
         # A Parquet column of nothing but NULLs has no type: DuckDB says "NULL", Spark INTEGER.
-        typed = {c: t for c, t in table.columns.items() if t != '"NULL"'}
-        assert {c: spark.cdm.tables[name].columns[c] for c in typed} == typed, name
-    assert spark.metadata == duck.metadata
+        typed = {c.name: c.type for c in table.columns if c.type != '"NULL"'}
+        theirs = {c.name: c.type for t in spark.tables if t.name == table.name for c in t.columns}
+        assert {c: theirs[c] for c in typed} == typed, table.name
+    assert spark.source_metadata == duck.source_metadata
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -92,12 +92,12 @@ def test_omop_outcomes_match_duckdb(
 ) -> None:
     duck = _duckdb(cdm_folders[fmt])
     spark = run_omop(str(cdm_folders[fmt]), engine=spark_engine, run_date=RUN_DATE)
-    assert spark.result.engine == "spark"
-    summary = duck.summary()["Total"]
+    assert spark.engine == "spark"
+    summary = summary_by_category(duck)["Total"]
     assert summary["executed"] == 2535 and summary["failed"] > 0 and summary["error"] == 0
     assert_same(duck, spark)
     if fmt == "csv":
-        types = spark.cdm.tables["note"].columns
+        types = {c.name: c.type for t in spark.tables if t.name == "note" for c in t.columns}
         assert types["note_id"] == "BIGINT" and types["note_date"] == "DATE"
         assert types["note_datetime"] == "TIMESTAMP" and types["note_title"] == "BOOLEAN"
         assert types["note_text"] == "VARCHAR" and types["encoding_concept_id"] == "BIGINT"
@@ -128,8 +128,8 @@ def test_per_distinct_concept_path_matches_duckdb(
         for k, v in before.items():
             spark.conf.set(k, v)
     # Concept 999 is unknown: the check became membership in the failing ids.
-    assert any(" IN (999)" in o.query for o in spark_run.outcomes)
-    assert any(o.status == "failed" for o in spark_run.outcomes)
+    assert any(" IN (999)" in o.query_text for o in spark_run.rules)
+    assert any(o.status == "failed" for o in spark_run.rules)
     assert_same(duck, spark_run)
 
 
@@ -149,7 +149,7 @@ def test_one_query_per_check_matches_duckdb(
     }
     duck = run_omop(str(cdm_folders["parquet"]), run_date=RUN_DATE, **only)
     spark = run_omop(str(cdm_folders["parquet"]), engine=spark_engine, run_date=RUN_DATE, **only)
-    assert any(o.status == "failed" for o in spark.outcomes)
+    assert any(o.status == "failed" for o in spark.rules)
     assert_same(duck, spark)
 
 

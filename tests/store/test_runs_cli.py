@@ -221,17 +221,14 @@ def test_python_api_keeps_runs_and_reports_a_bad_store(
         healthdq.check(str(apc_file), pack="nhs-apc", store=str(blocker / "runs.duckdb"))
 
 
+@pytest.mark.parametrize("case", ["camel", "snake"])
 def test_omop_dqd_json_re_renders_byte_identical(
-    cli: Cli, tmp_path: Path, make_cdm: Callable[..., Path]
+    cli: Cli, tmp_path: Path, make_cdm: Callable[..., Path], case: str
 ) -> None:
-    from healthdq.report.registry import renderer_names
-
-    if "dqd-json" not in renderer_names():
-        pytest.skip("the dqd-json renderer is not in report/registry.py yet")
     direct = tmp_path / "direct.json"
-    code, _, err = cli("omop", make_cdm("csv"), "-q", "--dqd-json", direct)
+    code, _, err = cli("omop", make_cdm("csv"), "-q", "--dqd-json", direct, "--dqd-case", case)
     assert code == 0, err
     again = tmp_path / "again.json"
-    code, _, err = cli("runs", "render", "latest", "--dqd-json", again)
+    code, _, err = cli("runs", "render", "latest", "--dqd-json", again, "--dqd-case", case)
     assert code == 0, err
     assert again.read_bytes() == direct.read_bytes()

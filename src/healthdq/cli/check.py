@@ -108,6 +108,10 @@ def check(
     threads: Annotated[
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="List every failed rule and group in the summary."),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -179,7 +183,7 @@ def check(
     else:
         result = pipeline.check(spec, sources, **job)  # type: ignore[arg-type]
     if not quiet:
-        print_summary(result, Console())
+        print_summary(result, Console(), verbose=verbose)
     warn(w for t in result.tables for w in t.warnings)
     if pipeline.empty_tables(result) and not allow_empty:
         raise typer.Exit(1)

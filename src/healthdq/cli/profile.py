@@ -36,6 +36,12 @@ def profile(
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
+    engine_name: Annotated[
+        str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
+    ] = "duckdb",
+    spark_master: Annotated[
+        str, typer.Option(help="Spark master URL for --engine spark.")
+    ] = "local[2]",
     audit_key_file: Annotated[
         Path | None,
         typer.Option(
@@ -53,8 +59,12 @@ def profile(
         read_options=ReadOptions(
             format=fmt, delimiter=delimiter, encoding=encoding, union_by_name=union_by_name
         ),
+        engine=engine_name,
         settings=pipeline.Settings(
-            audit_log=audit_log, audit_key_file=audit_key_file, on_warning=warn_one
+            audit_log=audit_log,
+            audit_key_file=audit_key_file,
+            on_warning=warn_one,
+            spark_master=spark_master,
         ),
     )
     render_profile(prof, Console())

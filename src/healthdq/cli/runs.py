@@ -156,6 +156,9 @@ def render(
     dqd_json: Annotated[
         Path | None, typer.Option("--dqd-json", help="Write DQD-format JSON here (OMOP runs).")
     ] = None,
+    dqd_case: Annotated[
+        str, typer.Option("--dqd-case", help="DQD JSON field case: camel (DQD 2.x) or snake (1.x).")
+    ] = "camel",
     stored: Annotated[
         bool,
         typer.Option(
@@ -181,4 +184,4 @@ def render(
         return
     result = st.load_run(run_id)
     for name, path in wanted.items():
-        render_output(name, result, path)
+        render_output(name, result, path, **({"case": dqd_case} if name == "dqd-json" else {}))

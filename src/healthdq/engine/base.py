@@ -86,12 +86,27 @@ class Engine(ABC):
             return sql
         return self.render(sqlglot.parse_one(sql, read="duckdb"))
 
-    def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
-        """Make a SELECT (DuckDB's SQL) queryable as the session-local relation `name`.
+    def create_temp(
+        self, name: str, sql: str, materialize: bool = False, native: bool = False
+    ) -> None:
+        """Make a SELECT (DuckDB's SQL; this engine's own SQL when `native`) queryable as the
+        session-local relation `name`.
 
         `materialize` computes it once (a lookup read by many queries); otherwise it is a view.
         """
         raise NotImplementedError(f"{self.name} engine cannot create temporary relations")
+
+    def drop_temp(self, name: str) -> None:  # noqa: B027  (optional hook)
+        """Forget a relation made by create_temp (and free what it held)."""
+
+    def top_k(self, item: str, weight: str, k: int) -> str:
+        """Aggregate (this engine's SQL): a list of the `k` items of largest weight."""
+        raise NotImplementedError(f"{self.name} engine cannot collect top values")
+
+    def unpivot(self, relation: str, items: list[tuple[int, str]]) -> str:
+        """A SELECT (this engine's SQL) of `c, v`: for every row of `relation`, one row per item
+        (label, text-valued expression), in one read of the relation."""
+        raise NotImplementedError(f"{self.name} engine cannot unpivot")
 
     def describe(self, relation: str) -> dict[str, str]:
         """Column name -> type of a relation, types spelled as DuckDB spells them."""

@@ -163,8 +163,10 @@ class SparkEngine(Engine):
         return self._tmp.name
 
     # -- hand-written SQL (the OMOP runner) ---------------------------------------------------
-    def create_temp(self, name: str, sql: str, materialize: bool = False) -> None:
-        df = self.spark.sql(self.translate(sql))
+    def create_temp(
+        self, name: str, sql: str, materialize: bool = False, native: bool = False
+    ) -> None:
+        df = self.spark.sql(sql if native else self.translate(sql))
         previous = self._temps.pop(name, None)
         if previous is not None:
             previous.unpersist()  # a lookup built again (a second run on this session)
@@ -172,6 +174,24 @@ class SparkEngine(Engine):
             df = self.keep(df)
             self._temps[name] = df
         df.createOrReplaceTempView(name)
+
+    def drop_temp(self, name: str) -> None:
+        previous = self._temps.pop(name, None)
+        if previous is not None:
+            previous.unpersist()
+        self.spark.catalog.dropTempView(name)
+
+    def top_k(self, item: str, weight: str, k: int) -> str:
+        if self._bounded_min_by:
+            return f"max_by({item}, {weight}, {int(k)})"
+        # Spark 3.5: collect, sort by weight descending, keep the first k.
+        pairs = f"collect_list(named_struct('w', {weight}, 'x', {item}))"
+        return f"transform(slice(sort_array({pairs}, false), 1, {int(k)}), p -> p.x)"
+
+    def unpivot(self, relation: str, items: list[tuple[int, str]]) -> str:
+        # stack() emits one row per (label, value) pair of each input row: one pass.
+        pairs = ", ".join(f"{c}, {v}" for c, v in items)
+        return f"SELECT stack({len(items)}, {pairs}) AS (c, v) FROM {self.quote(relation)}"
 
     def describe(self, relation: str) -> dict[str, str]:
         dtypes = self.spark.table(self.quote(relation)).dtypes

@@ -151,3 +151,38 @@ def mask_metrics(
         )
     ]
     return result
+
+
+# Identifier kinds whose value shapes ('999 999 9999', 'AA9 9AA') are the data-quality finding
+# and single nobody out; the shapes of names, local ids and free text can (a rare length).
+SHAPE_SAFE = ("nhs_number", "postcode", "date_of_birth")
+_PLACEHOLDER_DATES = ("1800-01-01", "1801-01-01", "1900-01-01")
+
+
+def _mask_profile_value(kind: str, value: Any) -> Any:
+    # Placeholder dates ('1900-01-01' = not known) identify nobody and are the finding.
+    if kind == "date_of_birth" and str(value)[:10] in _PLACEHOLDER_DATES:
+        return value
+    return mask_value(kind, value)
+
+
+def mask_profile(profile: Any) -> Any:
+    """Mask every identifier column of a TableProfile in place (and return it).
+
+    Values are masked as `check` masks samples (mask_value): min, max and the date range; the
+    most frequent values are dropped, as are the value shapes of names, local ids and free
+    text. Counts stay. Known placeholder values stay (they are codes, not people).
+    """
+    for col in profile.columns:
+        kind = col.identifier
+        if not kind or kind == "none":
+            continue
+        for field in ("min", "max", "date_min", "date_max"):
+            value = getattr(col, field)
+            if value is not None:
+                setattr(col, field, _mask_profile_value(kind, value))
+        col.top_values = []
+        if kind not in SHAPE_SAFE:
+            col.top_patterns = []
+    profile.masked = True
+    return profile

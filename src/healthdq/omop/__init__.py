@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from healthdq.omop.catalogue import CheckDef, load_catalogue
-from healthdq.omop.runner import OmopRun, run_omop
+from healthdq.omop.runner import run_omop
 
-__all__ = ["CheckDef", "OmopRun", "load_catalogue", "run_omop"]
+__all__ = ["CheckDef", "load_catalogue", "run_omop"]

@@ -22,8 +22,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from healthdq.omop.dqd_json import overview, write_dqd_json
-from healthdq.omop.runner import OmopRun, run_omop
+from healthdq.omop.runner import run_omop, summary_by_category
+from healthdq.report.dqd_json import overview, write_dqd_json
+from healthdq.results import RunResult
 
 # A fixed 'today' keeps the plausibleValueHigh (future date) checks reproducible.
 RUN_DATE = date(2025, 1, 1)
@@ -40,14 +41,14 @@ def _extract(archive: Path, into: Path) -> Path:
     return into
 
 
-def _outcomes(run: OmopRun) -> dict[str, tuple[Any, ...]]:
+def _outcomes(run: RunResult) -> dict[str, tuple[Any, ...]]:
     return {
-        o.check.check_id: (o.status, o.violated, o.denominator, o.na_reason, o.error)
-        for o in run.outcomes
+        r.rule_id: (r.status, r.violating_rows, r.denominator, r.not_applicable_reason, r.error)
+        for r in run.rules
     }
 
 
-def parity(folder: Path, duck: OmopRun) -> dict[str, Any] | None:
+def parity(folder: Path, duck: RunResult) -> dict[str, Any] | None:
     """Run the CDM at `folder` on Spark and list the checks whose outcome differs from `duck`."""
     if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
         print("spark parity: skipped (needs pyspark and a Java runtime)")
@@ -83,7 +84,7 @@ def parity(folder: Path, duck: OmopRun) -> dict[str, Any] | None:
         "checks": len(mine),
         "differing": differing,
         "seconds": round(seconds, 3),
-        "summary": spark.summary()["Total"],
+        "summary": summary_by_category(spark)["Total"],
     }
 
 
@@ -108,13 +109,14 @@ def main(argv: list[str]) -> int:
         if args.parity:
             checked = parity(folder, run)
     write_dqd_json(run, out / "omop-dqd.json")
-    summary = run.summary()
-    seconds = (run.finished - run.started).total_seconds()
+    summary = summary_by_category(run)
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    queries = sum(t.scans for t in run.tables)
     payload = {
         "source": str(archive),
         "run_date": RUN_DATE.isoformat(),
-        "tables": len(run.cdm.tables),
-        "queries": run.queries,
+        "tables": len(run.tables),
+        "queries": queries,
         "seconds": round(seconds, 3),
         "by_category": summary,
         "dqd_overview": overview(run),
@@ -123,8 +125,8 @@ def main(argv: list[str]) -> int:
         payload["spark_parity"] = checked
     (out / "omop-summary.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
     print(
-        f"OMOP CDM v5.4 (DQD checks) on {archive.name}: {len(run.cdm.tables)} tables, "
-        f"{run.queries} queries, {seconds:.1f} s"
+        f"OMOP CDM v5.4 (DQD checks) on {archive.name}: {len(run.tables)} tables, "
+        f"{queries} queries, {seconds:.1f} s"
     )
     print(f"{'category':14} {'executed':>8} {'passed':>7} {'failed':>7} {'n/a':>6} {'error':>6}")
     for cat, c in summary.items():
@@ -136,9 +138,9 @@ def main(argv: list[str]) -> int:
     status = 0
     errors = summary.get("Total", {}).get("error", 0)
     if errors:
-        for o in run.outcomes:
-            if o.status == "error":
-                print(f"error: {o.check.check_id}: {o.error}", file=sys.stderr)
+        for r in run.rules:
+            if r.status == "error":
+                print(f"error: {r.rule_id}: {r.error}", file=sys.stderr)
         status = 1
     if checked is not None:
         differing = checked["differing"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from healthdq import __version__
@@ -24,7 +24,7 @@ from healthdq.governance.messages import engine_message
 from healthdq.omop.catalogue import CheckDef, load_catalogue
 from healthdq.omop.cdm import Cdm, Lookups, as_date, as_int, build_lookups, key_lookup, open_cdm, q
 from healthdq.omop.checks import CONCEPT_LEVEL, GENDER, ROW_LEVEL, NotApplicable, Planner, RowPlan
-from healthdq.results import ColumnInfo, RuleResult, RunResult, TableResult
+from healthdq.results import ColumnInfo, Reference, RuleResult, RunResult, TableResult
 from healthdq.rules import model as m
 from healthdq.sources.base import RegisteredTable
 
@@ -38,52 +38,49 @@ SEVERITY = {"fatal": "fatal", "convention": "warning", "characterization": "info
 NO_NA_WHEN_FIELD_EMPTY = {"measureValueCompleteness"}
 
 
-@dataclass
-class Outcome:
-    """One check's numbers and status, in DQD's terms."""
-
-    check: CheckDef
-    violated: int | None = None
-    denominator: int | None = None
-    error: str | None = None
-    na_reason: str | None = None  # set before evaluation: vocabulary/table absent
-    seconds: float = 0.0
-    query: str = ""
-    status: str = "passed"  # passed | failed | not_applicable | error
-
-    @property
-    def pct(self) -> float | None:
-        if self.violated is None or self.denominator is None:
-            return None
-        return self.violated / self.denominator if self.denominator else 0.0
+@cache
+def _catalogue_by_id() -> dict[str, CheckDef]:
+    return {c.check_id: c for c in load_catalogue()}
 
 
-@dataclass
-class OmopRun:
-    cdm: Cdm
-    outcomes: list[Outcome]
-    result: RunResult
-    started: datetime
-    finished: datetime
-    queries: int
-    metadata: list[dict[str, Any]] = field(default_factory=list)
+def _check(rule: RuleResult) -> CheckDef:
+    """The catalogue entry a rule result was made for (its rule_id is DQD's checkId)."""
+    return _catalogue_by_id()[rule.rule_id]
 
-    def summary(self) -> dict[str, dict[str, int]]:
-        """Executed / passed / failed / not applicable / error, per Kahn category and overall."""
-        out: dict[str, dict[str, int]] = {
-            key: {"executed": 0, "passed": 0, "failed": 0, "not_applicable": 0, "error": 0}
-            for key in ("Conformance", "Completeness", "Plausibility")
-        }
-        for o in self.outcomes:
-            for key in (o.check.category or "Other", "Total"):
-                counts = out.setdefault(
-                    key,
-                    {"executed": 0, "passed": 0, "failed": 0, "not_applicable": 0, "error": 0},
-                )
-                counts["executed"] += 1
-                counts[o.status] += 1
-        out["Total"] = out.pop("Total", {})  # last
-        return out
+
+def _rule_result(c: CheckDef) -> RuleResult:
+    """A check's result before it runs: DQD's metadata, statuses and numbers still to come."""
+    return RuleResult(
+        rule_id=c.check_id,
+        table=c.table.lower(),
+        kind=c.check_name,
+        description=c.description,
+        columns=[c.field.lower()] if c.field else [],
+        category=c.category.lower() or None,
+        subcategory=c.subcategory.lower() or None,
+        context=c.context.lower() or None,
+        dimension="other",
+        severity=SEVERITY.get(c.severity, "error"),
+        threshold=c.threshold,
+        status="passed",
+        elapsed_ms=0.0,
+        queries=0,
+        query_text="",
+        reference=Reference(
+            catalogue="dqd",
+            check_name=c.check_name,
+            check_level=c.check_level,
+            table=c.table,
+            field=c.field,
+            concept_id=c.concept_id,
+            unit_concept_id=c.unit_concept_id,
+            sql_file=c.sql_file,
+            category=c.category,
+            subcategory=c.subcategory or None,
+            context=c.context,
+            notes=c.notes,
+        ),
+    )
 
 
 def summary_by_category(result: RunResult) -> dict[str, dict[str, int]]:
@@ -131,9 +128,9 @@ class _Runner:
         self.fused = fused
         self.lk: Lookups = Lookups()
         self.planner = Planner(cdm, self.lk, run_date)
-        self.rule_results: dict[str, RuleResult] = {}
         self.scans: dict[str, int] = {}
         self.elapsed: dict[str, float] = {}
+        self.queries = 0  # statements run so far; a check's count is the difference it makes
 
     def fetch(self, sql: str, table: str) -> list[tuple[Any, ...]]:
         self.scans[table] = self.scans.get(table, 0) + 1
@@ -141,7 +138,13 @@ class _Runner:
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Run SQL written in DuckDB's dialect on the engine, translated when it is not DuckDB."""
+        self.queries += 1
         return self.engine.fetch(self.engine.translate(sql))
+
+    def _timed(self, r: RuleResult, t0: float, q0: int) -> None:
+        """Time and statements since (t0, q0), shared by every check a statement answered."""
+        r.elapsed_ms = 1000 * (time.perf_counter() - t0)
+        r.queries = self.queries - q0
 
     # -- row-level -------------------------------------------------------------------------------
     def _view(self, table: str, needs: set[str], name: str) -> RegisteredTable:
@@ -164,8 +167,8 @@ class _Runner:
             rows=self.cdm.tables[table].rows,
         )
 
-    def _rule(self, o: Outcome, plan: RowPlan) -> m.SqlRule:
-        c = o.check
+    def _rule(self, r: RuleResult, plan: RowPlan) -> m.SqlRule:
+        c = _check(r)
         return m.SqlRule(
             kind="sql",
             id=c.check_id,
@@ -179,7 +182,7 @@ class _Runner:
             threshold=min(max(c.threshold, 0.0), 100.0),
         )
 
-    def run_rows(self, table: str, items: list[tuple[Outcome, RowPlan]]) -> None:
+    def run_rows(self, table: str, items: list[tuple[RuleResult, RowPlan]]) -> None:
         if not items:
             return
         if self.fused:
@@ -189,8 +192,8 @@ class _Runner:
                 self._run_row_alone(table, *item)
 
     def _per_distinct(
-        self, table: str, items: list[tuple[Outcome, RowPlan]]
-    ) -> list[tuple[Outcome, RowPlan]]:
+        self, table: str, items: list[tuple[RuleResult, RowPlan]]
+    ) -> list[tuple[RuleResult, RowPlan]]:
         """Evaluate concept checks once per distinct concept id instead of joining every row.
 
         Concept ids are low-cardinality (hundreds of values in millions of rows): one GROUPING
@@ -224,19 +227,19 @@ class _Runner:
             for i, f in enumerate(fields):
                 if row[2 * i + 1] == 0 and row[2 * i] is not None:
                     values[f].append(row[2 * i])
-        out: list[tuple[Outcome, RowPlan]] = []
+        out: list[tuple[RuleResult, RowPlan]] = []
         by_field: dict[str, list[int]] = {}
-        for idx, (o, p) in enumerate(items):
+        for idx, (r, p) in enumerate(items):
             need = next(iter(p.needs)) if len(p.needs) == 1 else ""
             f = need.split(":", 1)[1] if need.startswith("concept:") else ""
             if f in values and len(values[f]) <= MAX_DISTINCT:
                 by_field.setdefault(f, []).append(idx)
-            out.append((o, p))
+            out.append((r, p))
         for f, indexes in by_field.items():
             if not values[f]:
                 for idx in indexes:
-                    o, p = out[idx]
-                    out[idx] = (o, RowPlan("TRUE", p.denominator))
+                    r, p = out[idx]
+                    out[idx] = (r, RowPlan("TRUE", p.denominator))
                 continue
             literal = ", ".join(_literal(v) for v in values[f])
             view = self.planner.enriched_sql(table, {f"concept:{f}"}, {})
@@ -252,27 +255,27 @@ class _Runner:
                 failing = sorted(r[0] for r in verdict_rows if r[k + 1])
                 if len(failing) > MAX_FAILING:
                     continue
-                o, p = out[idx]
+                r, p = out[idx]
                 predicate = (
                     f"NOT coalesce({q(f)} IN ({', '.join(_literal(v) for v in failing)}), FALSE)"
                     if failing
                     else "TRUE"
                 )
-                out[idx] = (o, RowPlan(predicate, p.denominator))
+                out[idx] = (r, RowPlan(predicate, p.denominator))
         return out
 
-    def _run_rows_fused(self, table: str, items: list[tuple[Outcome, RowPlan]]) -> None:
+    def _run_rows_fused(self, table: str, items: list[tuple[RuleResult, RowPlan]]) -> None:
+        t0, q0 = time.perf_counter(), self.queries
         items = self._per_distinct(table, items)
         needs: set[str] = set().union(*(p.needs for _, p in items))
-        t0 = time.perf_counter()
         view = f"{table}__dq"
         try:
             registered = self._view(table, needs, view)
         except Exception as exc:  # a lookup that cannot be built: every check on it errors
-            for o, _ in items:
-                o.error = _one_line(exc)
+            for r, _ in items:
+                r.error = _one_line(exc)
             return
-        rules: list[m.Rule] = [self._rule(o, p) for o, p in items]
+        rules: list[m.Rule] = [self._rule(r, p) for r, p in items]
         spec = m.TableSpec(rules=rules)
         contract = m.Contract(name="omop-cdm-5.4", tables={view: spec})
         options = RunOptions(
@@ -281,29 +284,28 @@ class _Runner:
         run = TableRun(self.engine, contract, view, spec, registered, options, self.run_date)
         run.run(None)
         self.scans[table] = self.scans.get(table, 0) + run.scans
-        seconds = time.perf_counter() - t0
-        for o, p in items:
-            r = run.results.get(o.check.check_id)
-            o.seconds = seconds
-            o.query = p.predicate
-            if r is None:
-                o.error = "not evaluated"
-                continue
-            self.rule_results[o.check.check_id] = r
-            if r.status == "error":
-                o.error = r.message or "error"
+        elapsed_ms = 1000 * (time.perf_counter() - t0)
+        queries = self.queries - q0 + run.scans
+        for r, p in items:
+            scanned = run.results.get(r.rule_id)
+            r.elapsed_ms, r.queries, r.query_text = elapsed_ms, queries, p.predicate
+            if scanned is None:
+                r.error = "not evaluated"
+            elif scanned.status == "error":
+                r.error = scanned.message or "error"
             else:
-                o.violated = r.violating_rows or 0
-                o.denominator = r.denominator if r.denominator is not None else 0
+                r.violating_rows = scanned.violating_rows or 0
+                r.denominator = scanned.denominator if scanned.denominator is not None else 0
+                r.samples = scanned.samples
 
-    def _run_row_alone(self, table: str, o: Outcome, plan: RowPlan) -> None:
+    def _run_row_alone(self, table: str, r: RuleResult, plan: RowPlan) -> None:
         """The baseline, in DQD's query shape: one statement per check, with a violated-rows
         subquery and a denominator subquery, each joining only what it needs."""
-        t0 = time.perf_counter()
+        t0, q0 = time.perf_counter(), self.queries
         try:
             registered = self._view(table, plan.needs, f"{table}__one")
             compiler = Compiler(registered.name, registered.columns, self.run_date)
-            check = compiler.compile(self._rule(o, plan))
+            check = compiler.compile(self._rule(r, plan))
             assert isinstance(check, RowCheck)
             # Written in DuckDB's SQL like the rest of the statement; fetch translates it all.
             applies = check.applies.sql(dialect="duckdb")
@@ -316,74 +318,74 @@ class _Runner:
                 f"({violating}))"
             )
             den, viol = self.fetch(sql, table)[0]
-            o.denominator, o.violated = int(den or 0), int(viol or 0)
-            o.query = sql
+            r.denominator, r.violating_rows = int(den or 0), int(viol or 0)
+            r.query_text = sql
         except NotApplicable as exc:
-            o.na_reason = str(exc)
+            r.not_applicable_reason = str(exc)
         except (CompileError, Exception) as exc:
-            o.error = _one_line(exc)
-        o.seconds = time.perf_counter() - t0
+            r.error = _one_line(exc)
+        self._timed(r, t0, q0)
 
-    def probe(self, o: Outcome, sql: str, table: str) -> None:
+    def probe(self, r: RuleResult, sql: str, table: str) -> None:
         """Baseline only: cdmTable / cdmField as DQD runs them, a query touching the column.
 
         The fused run answers both from the source's catalogue without reading rows."""
-        t0 = time.perf_counter()
+        t0, q0 = time.perf_counter(), self.queries
         try:
             self.fetch(sql, table)
         except Exception as exc:
-            o.error = _one_line(exc)
-        o.query = sql
-        o.seconds = time.perf_counter() - t0
+            r.error = _one_line(exc)
+        r.query_text = sql
+        self._timed(r, t0, q0)
 
     # -- aggregates ------------------------------------------------------------------------------
-    def _aggregate(self, o: Outcome, sql: str, table: str) -> None:
-        t0 = time.perf_counter()
-        o.query = sql
+    def _aggregate(self, r: RuleResult, sql: str, table: str) -> None:
+        t0, q0 = time.perf_counter(), self.queries
+        r.query_text = sql
         try:
             row = self.fetch(sql, table)[0]
-            o.denominator, o.violated = int(row[0] or 0), int(row[1] or 0)
+            r.denominator, r.violating_rows = int(row[0] or 0), int(row[1] or 0)
         except Exception as exc:
-            o.error = _one_line(exc)
-        o.seconds = time.perf_counter() - t0
+            r.error = _one_line(exc)
+        self._timed(r, t0, q0)
 
-    def run_table_aggregates(self, table: str, items: list[Outcome]) -> None:
+    def run_table_aggregates(self, table: str, items: list[RuleResult]) -> None:
         cols = self.cdm.tables[table].columns
-        distinct: list[tuple[Outcome, str]] = []
-        for o in items:
-            f = (o.check.field or "").lower()
-            if o.check.check_name == "isPrimaryKey":
-                self._primary_key(o, table, f)
+        distinct: list[tuple[RuleResult, str]] = []
+        for r in items:
+            f = (_check(r).field or "").lower()
+            if _check(r).check_name == "isPrimaryKey":
+                self._primary_key(r, table, f)
             else:  # sourceValueCompleteness: distinct source values whose concept is 0
-                std = o.check.param("standardConceptFieldName").lower()
+                std = _check(r).param("standardConceptFieldName").lower()
                 if std not in cols:
-                    o.na_reason = f"Field {table.upper()}.{std.upper()} does not exist."
+                    r.not_applicable_reason = f"Field {table.upper()}.{std.upper()} does not exist."
                     continue
                 zero = f"{as_int(q(std), cols[std])} = 0"
                 distinct.append(
-                    (o, f"count(DISTINCT {q(f)}), count(DISTINCT {q(f)}) FILTER (WHERE {zero})")
+                    (r, f"count(DISTINCT {q(f)}), count(DISTINCT {q(f)}) FILTER (WHERE {zero})")
                 )
         if not distinct:
             return
         if not self.fused:
-            for o, agg in distinct:
-                self._aggregate(o, f"SELECT {agg} FROM {q(table)}", table)
+            for r, agg in distinct:
+                self._aggregate(r, f"SELECT {agg} FROM {q(table)}", table)
             return
         # Every distinct count of the table in one query.
         sql = f"SELECT {', '.join(a for _, a in distinct)} FROM {q(table)}"
-        t0 = time.perf_counter()
+        t0, q0 = time.perf_counter(), self.queries
         try:
             row = self.fetch(sql, table)[0]
         except Exception as exc:
-            for o, _ in distinct:
-                o.error = _one_line(exc)
+            for r, _ in distinct:
+                r.error = _one_line(exc)
             return
-        for i, (o, agg) in enumerate(distinct):
-            o.denominator, o.violated = int(row[2 * i] or 0), int(row[2 * i + 1] or 0)
-            o.query = f"SELECT {agg} FROM {q(table)}"
-            o.seconds = time.perf_counter() - t0
+        for i, (r, agg) in enumerate(distinct):
+            r.denominator, r.violating_rows = int(row[2 * i] or 0), int(row[2 * i + 1] or 0)
+            r.query_text = f"SELECT {agg} FROM {q(table)}"
+            self._timed(r, t0, q0)
 
-    def _primary_key(self, o: Outcome, table: str, f: str) -> None:
+    def _primary_key(self, r: RuleResult, table: str, f: str) -> None:
         """Rows whose key value occurs more than once (NULL counts as one value, as in DQD).
 
         An integer key is first proved unique with a bitmap of its range (one cheap pass,
@@ -392,7 +394,7 @@ class _Runner:
         """
         kind = self.cdm.tables[table].columns[f].upper()
         col = q(f)
-        t0 = time.perf_counter()
+        t0, q0 = time.perf_counter(), self.queries
         if kind.startswith(INTEGER_PREFIXES) and self.engine.bitmaps:
             try:
                 n, nonnull, lo, hi = self.fetch(
@@ -406,8 +408,8 @@ class _Runner:
                     )
                     distinct = self.fetch(sql, table)[0][0]
                     if distinct == nonnull and n - nonnull <= 1:
-                        o.denominator, o.violated, o.query = int(n), 0, sql
-                        o.seconds = time.perf_counter() - t0
+                        r.denominator, r.violating_rows, r.query_text = int(n), 0, sql
+                        self._timed(r, t0, q0)
                         return
             except Exception:
                 pass  # the exact query below reports any real problem
@@ -415,34 +417,35 @@ class _Runner:
             f"SELECT sum(n), coalesce(sum(n) FILTER (WHERE n > 1), 0) FROM "
             f"(SELECT count(*) AS n FROM {q(table)} GROUP BY {col}) AS __k"
         )
-        self._aggregate(o, sql, table)
-        o.seconds = time.perf_counter() - t0
+        self._aggregate(r, sql, table)
+        self._timed(r, t0, q0)
 
-    def run_concept_level(self, table: str, items: list[Outcome]) -> None:
+    def run_concept_level(self, table: str, items: list[RuleResult]) -> None:
         """Gender and unit plausibility for listed concepts: one GROUP BY per field."""
-        by_field: dict[str, list[Outcome]] = {}
-        for o in items:
-            by_field.setdefault((o.check.field or "").lower(), []).append(o)
+        by_field: dict[str, list[RuleResult]] = {}
+        for r in items:
+            by_field.setdefault((_check(r).field or "").lower(), []).append(r)
         cols = self.cdm.tables[table].columns
-        for f, outcomes in by_field.items():
-            ready: list[Outcome] = []
-            for o in outcomes:
-                name = o.check.check_name
+        for f, results in by_field.items():
+            ready: list[RuleResult] = []
+            for r in results:
+                name = _check(r).check_name
                 if name.startswith("plausibleGender") and not self.lk.person:
-                    o.na_reason = "Table PERSON does not exist."
+                    r.not_applicable_reason = "Table PERSON does not exist."
                 elif name.startswith("plausibleGender") and "person_id" not in cols:
-                    o.na_reason = f"Field {table.upper()}.PERSON_ID does not exist."
+                    r.not_applicable_reason = f"Field {table.upper()}.PERSON_ID does not exist."
                 elif name == "plausibleGenderUseDescendants" and not self.cdm.has(
                     "concept_ancestor", "ancestor_concept_id", "descendant_concept_id"
                 ):
-                    o.na_reason = "Table CONCEPT_ANCESTOR does not exist."
+                    r.not_applicable_reason = "Table CONCEPT_ANCESTOR does not exist."
                 elif name == "plausibleUnitConceptIds" and not {
                     "unit_concept_id",
                     "value_as_number",
                 } <= set(cols):
-                    o.na_reason = f"Field {table.upper()}.UNIT_CONCEPT_ID does not exist."
+                    missing = f"{table.upper()}.UNIT_CONCEPT_ID"
+                    r.not_applicable_reason = f"Field {missing} does not exist."
                 else:
-                    ready.append(o)
+                    ready.append(r)
             if ready:
                 self._concept_groups(table, f, ready)
 
@@ -461,28 +464,28 @@ class _Runner:
             out.setdefault(int(anc), set()).add(int(desc))
         return out
 
-    def _concept_groups(self, table: str, f: str, outcomes: list[Outcome]) -> None:
+    def _concept_groups(self, table: str, f: str, results: list[RuleResult]) -> None:
         cols = self.cdm.tables[table].columns
         concept = as_int(q(f), cols[f], "__b")
-        gender = any(o.check.check_name.startswith("plausibleGender") for o in outcomes)
-        unit = any(o.check.check_name == "plausibleUnitConceptIds" for o in outcomes)
-        t0 = time.perf_counter()
+        gender = any(_check(r).check_name.startswith("plausibleGender") for r in results)
+        unit = any(_check(r).check_name == "plausibleUnitConceptIds" for r in results)
+        t0, q0 = time.perf_counter(), self.queries
         try:
             desc = self._descendants(
                 sorted(
                     {
                         str(cid)
-                        for o in outcomes
-                        if o.check.check_name == "plausibleGenderUseDescendants"
-                        for cid in _concept_ids(o.check)
+                        for r in results
+                        if _check(r).check_name == "plausibleGenderUseDescendants"
+                        for cid in _concept_ids(_check(r))
                     }
                 )
             )
         except Exception as exc:
-            for o in outcomes:
-                o.error = _one_line(exc)
+            for r in results:
+                r.error = _one_line(exc)
             return
-        wanted = {cid for o in outcomes for cid in _concept_ids(o.check)}
+        wanted = {cid for r in results for cid in _concept_ids(_check(r))}
         for members in desc.values():
             wanted |= members
         keys = [f"{concept} AS c"]
@@ -505,44 +508,43 @@ class _Runner:
         )
         if not self.fused:
             # The baseline: each concept check scans the table for itself.
-            for o in outcomes:
-                self._concept_one(table, o, concept, join, keys, desc)
+            for r in results:
+                self._concept_one(table, r, concept, join, keys, desc)
             return
         try:
             groups = self.fetch(sql, table)
         except Exception as exc:
-            for o in outcomes:
-                o.error = _one_line(exc)
+            for r in results:
+                r.error = _one_line(exc)
             return
-        seconds = time.perf_counter() - t0
-        for o in outcomes:
-            o.denominator, o.violated = _concept_counts(o.check, groups, desc)
-            o.query = sql
-            o.seconds = seconds
+        for r in results:
+            r.denominator, r.violating_rows = _concept_counts(_check(r), groups, desc)
+            r.query_text = sql
+            self._timed(r, t0, q0)
 
     def _concept_one(
         self,
         table: str,
-        o: Outcome,
+        r: RuleResult,
         concept: str,
         join: str,
         keys: list[str],
         desc: dict[int, set[int]],
     ) -> None:
-        members = _members(o.check, desc)
+        members = _members(_check(r), desc)
         in_list = ", ".join(str(x) for x in sorted(members)) or "NULL"
         sql = (
             f"SELECT {', '.join(keys)}, count(*) FROM {q(table)} AS __b {join} "
             f"WHERE {concept} IN ({in_list}) GROUP BY ALL"
         )
-        t0 = time.perf_counter()
+        t0, q0 = time.perf_counter(), self.queries
         try:
             groups = self.fetch(sql, table)
-            o.denominator, o.violated = _concept_counts(o.check, groups, desc)
+            r.denominator, r.violating_rows = _concept_counts(_check(r), groups, desc)
         except Exception as exc:
-            o.error = _one_line(exc)
-        o.query = sql
-        o.seconds = time.perf_counter() - t0
+            r.error = _one_line(exc)
+        r.query_text = sql
+        self._timed(r, t0, q0)
 
     def _person_span(self) -> tuple[int, int] | None:
         """The person id range, when small enough for a bitmap."""
@@ -558,16 +560,16 @@ class _Runner:
                 self._span = None
         return self._span
 
-    def run_person_level(self, o: Outcome) -> None:
-        name = o.check.check_name
-        t = o.check.table.lower()
+    def run_person_level(self, r: RuleResult) -> None:
+        name = _check(r).check_name
+        t = _check(r).table.lower()
         tables = self.cdm.tables
         if name == "measurePersonCompleteness":
             if not self.lk.person:
-                o.na_reason = "Table PERSON does not exist."
+                r.not_applicable_reason = "Table PERSON does not exist."
                 return
             if "person_id" not in tables[t].columns:
-                o.na_reason = f"Field {t.upper()}.PERSON_ID does not exist."
+                r.not_applicable_reason = f"Field {t.upper()}.PERSON_ID does not exist."
                 return
             pid = as_int(q("person_id"), tables[t].columns["person_id"])
             sql = (
@@ -589,10 +591,10 @@ class _Runner:
         elif name == "measureConditionEraCompleteness":
             co = tables.get("condition_occurrence")
             if co is None:
-                o.na_reason = "Table CONDITION_OCCURRENCE is empty."
+                r.not_applicable_reason = "Table CONDITION_OCCURRENCE is empty."
                 return
             if "person_id" not in co.columns or "person_id" not in tables[t].columns:
-                o.na_reason = "Field PERSON_ID does not exist."
+                r.not_applicable_reason = "Field PERSON_ID does not exist."
                 return
             a = as_int(q("person_id"), co.columns["person_id"])
             b = as_int(q("person_id"), tables[t].columns["person_id"])
@@ -607,7 +609,7 @@ class _Runner:
             need = ("person_id", "observation_period_start_date", "observation_period_end_date")
             missing = [c for c in need if c not in cols]
             if missing:
-                o.na_reason = f"Field {t.upper()}.{missing[0].upper()} does not exist."
+                r.not_applicable_reason = f"Field {t.upper()}.{missing[0].upper()} does not exist."
                 return
             pid = as_int(q("person_id"), cols["person_id"])
             s = as_date(q(need[1]), cols[need[1]])
@@ -621,7 +623,7 @@ class _Runner:
                 f"(SELECT {pid} AS k, {s} AS s, {e} AS e FROM {q(t)} WHERE {pid} IS NOT NULL) "
                 "AS __o) AS __w"
             )
-        self._aggregate(o, sql, t)
+        self._aggregate(r, sql, t)
 
 
 def _concept_ids(check: CheckDef) -> set[int]:
@@ -671,27 +673,27 @@ def _one_line(exc: BaseException) -> str:
     return engine_message(exc)
 
 
-def _decide(o: Outcome) -> None:
-    if o.error is not None:
-        o.status = "error"
+def _decide(r: RuleResult) -> None:
+    if r.error is not None:
+        r.status = "error"
         return
-    v, d = o.violated or 0, o.denominator or 0
-    o.status = "failed" if d > 0 and v > 0 and 100.0 * v / d > o.check.threshold else "passed"
+    v, d = r.violating_rows or 0, r.denominator or 0
+    r.status = "failed" if d > 0 and v > 0 and 100.0 * v / d > _check(r).threshold else "passed"
 
 
-def _apply_not_applicable(outcomes: list[Outcome], cdm: Cdm) -> None:
+def _apply_not_applicable(results: list[RuleResult], cdm: Cdm) -> None:
     """DQD's Not Applicable rules (calculateNotApplicableStatus), plus absent lookups."""
     empty_fields = {
-        (o.check.table, o.check.field)
-        for o in outcomes
-        if o.check.check_name == "measureValueCompleteness"
-        and o.error is None
-        and o.denominator
-        and o.violated == o.denominator
+        (_check(r).table, _check(r).field)
+        for r in results
+        if _check(r).check_name == "measureValueCompleteness"
+        and r.error is None
+        and r.denominator
+        and r.violating_rows == r.denominator
     }
     co = cdm.tables.get("condition_occurrence")
-    for o in outcomes:
-        c = o.check
+    for r in results:
+        c = _check(r)
         table = cdm.tables.get(c.table.lower())
         table_missing = table is None
         field_missing = (
@@ -706,28 +708,28 @@ def _apply_not_applicable(outcomes: list[Outcome], cdm: Cdm) -> None:
         elif table_missing:
             reason = f"Table {c.table} does not exist."
         elif c.check_name == "measurePersonCompleteness":
-            reason = o.na_reason
+            reason = r.not_applicable_reason
         elif c.check_name == "cdmField":
             reason = None
         elif field_missing:
             reason = f"Field {c.table}.{c.field} does not exist."
-        elif o.error is not None:
+        elif r.error is not None:
             reason = None
         elif table is not None and table.rows == 0:
             reason = f"Table {c.table} is empty."
-        elif o.na_reason:
-            reason = o.na_reason
+        elif r.not_applicable_reason:
+            reason = r.not_applicable_reason
         elif c.check_name in NO_NA_WHEN_FIELD_EMPTY:
             reason = None
         elif (c.table, c.field) in empty_fields:
             reason = f"Field {c.table}.{c.field} is not populated."
-        elif c.check_level == "CONCEPT" and not o.denominator:
+        elif c.check_level == "CONCEPT" and not r.denominator:
             reason = f"{c.field}={c.concept_id} is missing from the {c.table} table."
         if reason:
-            o.status = "not_applicable"
-            o.na_reason = reason
+            r.status = "not_applicable"
+            r.not_applicable_reason = reason
         else:
-            o.na_reason = None
+            r.not_applicable_reason = None
 
 
 def run_omop(
@@ -740,11 +742,12 @@ def run_omop(
     check_names: list[str] | None = None,
     tables: list[str] | None = None,
     fused: bool = True,
-) -> OmopRun:
+) -> RunResult:
     """Run DQD's CDM v5.4 checks on the CDM at `location` (DuckDB file, folder, postgres:DSN).
 
-    `engine` defaults to an in-process DuckDB; a SparkEngine reads a folder of CSV/Parquet and
-    gives the same outcomes.
+    One RuleResult per check (rule_id is DQD's checkId; DQD's own metadata in `reference`);
+    CDM_SOURCE rows in `source_metadata`. `engine` defaults to an in-process DuckDB; a
+    SparkEngine reads a folder of CSV/Parquet and gives the same results.
     """
     own = engine is None
     eng: Engine = engine or DuckDBEngine()
@@ -756,67 +759,60 @@ def run_omop(
         runner = _Runner(eng, cdm, the_date, sample_size, fused)
         runner.lk = build_lookups(eng, cdm)
         runner.planner = Planner(cdm, runner.lk, the_date)
-        outcomes = [Outcome(check=c) for c in _select(load_catalogue(), check_names, tables)]
-        rows: dict[str, list[tuple[Outcome, RowPlan]]] = {}
-        aggregates: dict[str, list[Outcome]] = {}
-        concepts: dict[str, list[Outcome]] = {}
-        for o in outcomes:
-            c = o.check
+        results = [_rule_result(c) for c in _select(load_catalogue(), check_names, tables)]
+        rows: dict[str, list[tuple[RuleResult, RowPlan]]] = {}
+        aggregates: dict[str, list[RuleResult]] = {}
+        concepts: dict[str, list[RuleResult]] = {}
+        for r in results:
+            c = _check(r)
             t = c.table.lower()
             table = cdm.tables.get(t)
             if c.check_name == "cdmTable":
-                o.denominator, o.violated = 1, 0 if table is not None else 1
+                r.denominator, r.violating_rows = 1, 0 if table is not None else 1
                 if table is not None and not fused:
-                    runner.probe(o, f"SELECT count(*) FROM {q(t)}", t)  # DQD queries the table
+                    runner.probe(r, f"SELECT count(*) FROM {q(t)}", t)  # DQD queries the table
                 continue
             if table is None:
                 continue  # Not Applicable: table missing
             if c.check_name == "cdmField":
                 present = (c.field or "").lower() in table.columns
-                o.denominator, o.violated = 1, 0 if present else 1
+                r.denominator, r.violating_rows = 1, 0 if present else 1
                 if present and not fused:
                     f = q((c.field or "").lower())
-                    runner.probe(o, f"SELECT count({f}) FROM {q(t)}", t)
+                    runner.probe(r, f"SELECT count({f}) FROM {q(t)}", t)
                 continue
             if c.field and c.field.lower() not in table.columns:
                 continue  # Not Applicable: field missing
             try:
                 if c.check_name in ROW_LEVEL:
-                    rows.setdefault(t, []).append((o, runner.planner.row_plan(c)))
+                    rows.setdefault(t, []).append((r, runner.planner.row_plan(c)))
                 elif c.check_name in CONCEPT_LEVEL:
-                    concepts.setdefault(t, []).append(o)
+                    concepts.setdefault(t, []).append(r)
                 elif c.check_name in ("isPrimaryKey", "sourceValueCompleteness"):
-                    aggregates.setdefault(t, []).append(o)
+                    aggregates.setdefault(t, []).append(r)
                 else:
-                    runner.run_person_level(o)
+                    runner.run_person_level(r)
             except NotApplicable as exc:
-                o.na_reason = str(exc)
+                r.not_applicable_reason = str(exc)
         for t in sorted(set(rows) | set(aggregates) | set(concepts)):
             t0 = time.perf_counter()
             runner.run_rows(t, rows.get(t, []))
             runner.run_table_aggregates(t, aggregates.get(t, []))
             runner.run_concept_level(t, concepts.get(t, []))
             runner.elapsed[t] = runner.elapsed.get(t, 0.0) + time.perf_counter() - t0
-        for o in outcomes:
-            if o.na_reason and o.error is None and o.violated is None:
-                o.violated = o.denominator = 0
-            _decide(o)
-        _apply_not_applicable(outcomes, cdm)
+        for r in results:
+            if r.not_applicable_reason and r.error is None and r.violating_rows is None:
+                r.violating_rows = r.denominator = 0
+            _decide(r)
+        _apply_not_applicable(results, cdm)
         metadata = _metadata(eng, cdm)
     finally:
         if own:
             eng.close()
     finished = datetime.now(UTC)
-    result = _run_result(cdm, outcomes, runner, started, finished, the_date, eng)
-    return OmopRun(
-        cdm=cdm,
-        outcomes=outcomes,
-        result=result,
-        started=started,
-        finished=finished,
-        queries=sum(runner.scans.values()),
-        metadata=metadata,
-    )
+    result = _run_result(cdm, results, runner, started, finished, the_date, eng)
+    result.source_metadata = metadata
+    return result
 
 
 def _metadata(engine: Engine, cdm: Cdm) -> list[dict[str, Any]]:
@@ -828,50 +824,35 @@ def _metadata(engine: Engine, cdm: Cdm) -> list[dict[str, Any]]:
     except Exception:
         return []
     names = list(cdm.tables["cdm_source"].columns)
-    return [
-        {
-            n.upper(): (v.isoformat() if isinstance(v, date) else v)
-            for n, v in zip(names, r, strict=False)
-        }
-        for r in rows
-    ]
+    return [{n.upper(): _plain(v) for n, v in zip(names, r, strict=False)} for r in rows]
+
+
+def _plain(value: Any) -> Any:
+    """A CDM_SOURCE value as JSON keeps it, so a stored run renders the same metadata."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _run_result(
     cdm: Cdm,
-    outcomes: list[Outcome],
+    rules: list[RuleResult],
     runner: _Runner,
     started: datetime,
     finished: datetime,
     run_date: date,
     engine: Engine,
 ) -> RunResult:
-    """The healthdq view of the run, for the usual reports and scores."""
-    rules: list[RuleResult] = []
-    for o in outcomes:
-        c = o.check
-        fused = runner.rule_results.get(c.check_id)
-        rules.append(
-            RuleResult(
-                rule_id=c.check_id,
-                table=c.table.lower(),
-                kind=c.check_name,
-                description=c.description,
-                columns=[c.field.lower()] if c.field else [],
-                category=c.category.lower() or None,
-                subcategory=c.subcategory.lower() or None,
-                context=c.context.lower() or None,
-                dimension="other",
-                severity=SEVERITY.get(c.severity, "error"),
-                threshold=c.threshold,
-                status=o.status,  # type: ignore[arg-type]
-                violating_rows=o.violated,
-                denominator=o.denominator,
-                pct_violating=None if o.pct is None else 100.0 * o.pct,
-                message=o.error or o.na_reason,
-                samples=fused.samples if fused is not None and o.status == "failed" else [],
-            )
-        )
+    """The run as healthdq's RunResult: percentages, messages and samples of failing checks."""
+    for r in rules:
+        if r.violating_rows is not None and r.denominator is not None:
+            fraction = r.violating_rows / r.denominator if r.denominator else 0.0
+            r.pct_violating = 100.0 * fraction
+        r.message = r.error or r.not_applicable_reason
+        if r.status != "failed":
+            r.samples = []
     tables = [
         TableResult(
             name=t.name,

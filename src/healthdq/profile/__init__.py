@@ -31,9 +31,11 @@ def render_profile(profile: TableProfile, console: Console) -> None:
     table = Table(
         title=escape(
             f"{profile.relation}: {profile.rows:,} rows, {len(profile.columns)} columns "
-            f"({profile.seconds:.2f}s, {profile.scans} quer{'ies' if profile.scans != 1 else 'y'}"
+            f"({profile.seconds:.2f}s on {profile.engine}, {profile.scans} "
+            f"scan{'s' if profile.scans != 1 else ''} of the data"
             + (
-                f"; patterns and validators on {profile.sample_size:,} sampled values per column"
+                f"; patterns and validators on ~{profile.sample_size:,} sampled distinct values "
+                "per column"
                 if any(c.checked < c.count for c in profile.columns if c.checked)
                 else ""
             )
@@ -51,7 +53,8 @@ def render_profile(profile: TableProfile, console: Console) -> None:
     table.add_column("top patterns", max_width=24)
     table.add_column("detected", ratio=1)
     for col in profile.columns:
-        masked = col.identifier in ("nhs_number", "postcode") and col.min is None and col.count
+        # The pipeline masked identifier values; an identifier without them shows the mask.
+        masked = bool(col.identifier) and col.min is None and col.count
         if col.exact_distinct is not None:
             distinct = f"{col.exact_distinct:,}"
         else:

@@ -1,48 +1,56 @@
-"""One-pass column profile of a relation: completeness, distinct values, ranges, shapes, validators.
+"""Column profile of a relation through the Engine interface: two reads of the data, any width.
 
-Everything per column comes from ONE query that reads the relation once, however many columns:
+1. **One aggregate scan** over every row: per column the non-null and non-blank counts, min/max,
+   min/max length of text, and for typed dates the range, future dates and placeholder dates.
+2. **One unpivot + GROUP BY**: every column's values as text, unpivoted to (column, value) in one
+   pass (`Engine.unpivot`) and grouped to (column, value, rows), kept as a temporary relation.
 
-* Whole-column aggregates over every row: counts, nulls and blanks, approximate distinct counts
-  (HyperLogLog), min/max, lengths, the most frequent values (approx_top_k), typed date ranges and
-  known NHS placeholder values.
-* A bounded, uniform sample of each column: `arg_min(value, hash(__row), SAMPLE_SIZE)` keeps the
-  non-null values of the SAMPLE_SIZE rows with the smallest row hashes (the same rows for every
-  column, the same rows on every run). Shape patterns, every candidate validator and spotting
-  dates held as text run on the sample in the same query, after the scan. They cost far more per
-  value than the aggregates (regexes, checksums), and per-row CASE guards measured ~4x slower
-  than sampling this way; a column with no more than SAMPLE_SIZE values is checked in full.
+Everything else is read from that (much smaller) grouped relation, with no further read of the
+data: exact distinct counts, the most frequent values, placeholder values and their rows, text
+dates, and a deterministic sample of each column's distinct values (by hash, at most about
+SAMPLE_SIZE of them) on which shape patterns, content shapes and every candidate validator run,
+weighted by rows. The chosen validator's pass count is then made exact over all distinct values
+of a sampled column. Each query's expressions are per validator or per content shape, not per
+column and validator, so cost grows with the data's size and not with columns x validators.
 
-A second, narrow query then makes exact what a contract must get exactly right: count(DISTINCT)
-for columns that look unique (a uniqueness rule cannot rest on HyperLogLog), the pass count of the
-validator chosen for each sampled column, the date range of text columns holding dates, and rows
-per placeholder value where several were found.
+All SQL is written in DuckDB's dialect and run through `Engine.translate`, so the same profile
+comes out of DuckDB and Spark. The profile holds values as read: masking identifiers is
+governance's job (healthdq.governance.masking.mask_profile, applied by the pipeline).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+import sqlglot
 from pydantic import BaseModel, Field, PrivateAttr
 from sqlglot import exp
 
 from healthdq.sources.base import ROW, quote_ident, quote_literal
+from healthdq.validators._sql import full_match
+
+if TYPE_CHECKING:
+    from healthdq.engine.base import Engine
 
 # Values of a code set up to this size are listed in a suggested allowed_values rule.
 MAX_ALLOWED = 20
-# approx_top_k tracks every value while there are no more than k distinct ones, so asking for
-# MAX_ALLOWED + 1 tells us whether the top list is the complete set of values.
+# Most frequent values kept per column: one more than MAX_ALLOWED tells a complete set apart.
 TOP_K_VALUES = MAX_ALLOWED + 1
-# A column is a uniqueness candidate when its approximate distinct count (HyperLogLog, a few %
-# error) is at least this share of its non-null values; the exact check then decides.
+# A column is a uniqueness candidate when its distinct count is at least this share of its values.
 UNIQUE_CANDIDATE = 0.95
-# Values per column that patterns and validators see: +-0.3% on a 95% pass rate, and a bounded
-# cost (and memory) whatever the table's size.
-SAMPLE_SIZE = 20_000
+# Distinct values per column that patterns, content shapes and validators see (about: the
+# sample keeps values whose hash falls under a per-column cut-off).
+SAMPLE_SIZE = 1_000
+TOP_PATTERNS = 10
+HASH_BUCKETS = 1_000_003
+# Columns with at most this many distinct values (HyperLogLog) are grouped in full: exact
+# distinct counts and top values. Wider ones are grouped on a sample of rows only.
+FULL_DISTINCT = 10_000
 
 # Known NHS placeholder ("default") values. Dates: NHS England DQMI default DOBs. Text: the
 # 'no fixed abode / not known' ZZ99 pseudo-postcodes, the V8199x 'no/unknown GP practice' codes,
@@ -50,8 +58,26 @@ SAMPLE_SIZE = 20_000
 PLACEHOLDER_DATES = ("1800-01-01", "1801-01-01", "1900-01-01")
 PLACEHOLDER_TEXT = ("V81997", "V81998", "V81999", "99", "X", *PLACEHOLDER_DATES)
 PLACEHOLDER_PREFIX = "ZZ99"
-# Enough to list every distinct placeholder a column can hold.
-PLACEHOLDER_K = 32
+
+# Shapes of values that say what a column holds whatever its name (regexes, anchored by
+# full_match; the common subset of RE2 and java.util.regex). Share of sampled values, 0..100.
+_DAY, _MONTH, _YEAR = "(?:0?[1-9]|[12][0-9]|3[01])", "(?:0?[1-9]|1[0-2])", "(?:18|19|20)[0-9]{2}"
+SHAPES: dict[str, str] = {
+    # Ten digits, as typed: 9434765919, 943 476 5919, 943-476-5919.
+    "nhs_like": "[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}",
+    # Postcode-shaped, valid or not: any case, with or without the space.
+    "postcode_like": "[A-Za-z]{1,2}[0-9][A-Za-z0-9]? *[0-9][A-Za-z]{2}",
+    "date_dmy": f"{_DAY}[/.-]{_MONTH}[/.-]{_YEAR}",
+    "date_mmyyyy": f"(?:0[1-9]|1[0-2]){_YEAR}",
+    "date_yyyymmdd": f"{_YEAR}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])",
+    "date_iso": f"{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])(?:[ T].*)?",
+    # A 3-character ICD-10 code (HES DIAG_3_nn): letter and two digits.
+    "icd10_3": "[A-Z][0-9]{2}",
+    # Words of letters (a person's name, once the column name says so).
+    "name_like": "[A-Za-z][A-Za-z'.]*(?:[ -][A-Za-z][A-Za-z'.]*)*",
+}
+# The year inside each date shape (1-based position), for the span of text dates.
+DATE_SHAPE_YEAR = {"date_iso": 1, "date_yyyymmdd": 1, "date_mmyyyy": 3}
 
 FAMILIES = {
     "VARCHAR": "text",
@@ -81,7 +107,7 @@ Scalar = str | int | float | bool | None
 
 
 class ColumnProfile(BaseModel):
-    """What one pass learnt about a column. Percentages are 0..100."""
+    """What the profile learnt about a column. Percentages are 0..100."""
 
     name: str
     type: str  # engine type, e.g. VARCHAR
@@ -90,36 +116,40 @@ class ColumnProfile(BaseModel):
     nulls: int = 0  # null or blank
     blanks: int = 0  # text that is not NULL but blank: a check's not-null filter keeps these
     null_pct: float = 0.0
-    approx_distinct: int = 0
-    exact_distinct: int | None = None  # only for uniqueness candidates (second query)
+    approx_distinct: int = 0  # kept for readers of older profiles: equal to exact_distinct
+    # Distinct non-null values, as a unique rule counts them (blank strings included).
+    exact_distinct: int | None = None
     min: Scalar = None
     max: Scalar = None
     min_length: int | None = None
     max_length: int | None = None
-    # Most frequent first (approximate order); empty for identifier columns (masked).
+    # Most frequent first (ties by value); empty once masked for an identifier column.
     top_values: list[str] = Field(default_factory=list)
     # True when top_values lists every distinct value (at most MAX_ALLOWED of them).
     all_values_seen: bool = False
     top_patterns: list[str] = Field(default_factory=list)
-    # Non-null values in the column's sample: patterns, validators and text-date spotting ran on
-    # these (every value when checked == count).
+    # Non-null values in the column's sample of distinct values (weighted by rows): patterns,
+    # shapes and validators ran on these (every value when checked == count).
     checked: int = 0
     # Validator name -> % of the checked values it accepts.
     validators: dict[str, float] = Field(default_factory=dict)
-    # Known NHS placeholder values found (PLACEHOLDER_*, value-set default codes, ZZ99
-    # pseudo-postcodes), the rows holding any of them, and the rows per value (exact; empty
-    # only when several were found and the confirming query did not run).
+    # Content shape (SHAPES) -> % of the checked values of that shape.
+    shapes: dict[str, float] = Field(default_factory=dict)
+    # Known NHS placeholder values found, the rows holding any of them, and rows per value.
     placeholder_values: list[str] = Field(default_factory=list)
     placeholder_rows: int = 0
     placeholders: dict[str, int] = Field(default_factory=dict)
-    # Date columns (typed, or text where dates parse): % of values that are dates, range and
-    # future dates. date_min ignores placeholder dates so a suggested range is the real one.
+    # Date columns (typed, or ISO text): % of values that are dates, range and future dates.
+    # date_min ignores placeholder dates so a suggested range is the real one.
     date_pct: float | None = None
     date_values: int = 0
     date_min: str | None = None
     date_max: str | None = None
     future_dates: int = 0
-    # Filled by detection (healthdq.profile.detect) after the scan.
+    # Earliest and latest year of dates held as text in any common format (SHAPES date_*).
+    year_min: int | None = None
+    year_max: int | None = None
+    # Filled by detection (healthdq.profile.detect) after the queries.
     kind: str = ""
     validator: str | None = None
     # Exact number of non-null values the chosen validator accepts (every value, not a sample).
@@ -138,13 +168,18 @@ class TableProfile(BaseModel):
     """A table's profile and how it was computed."""
 
     relation: str
+    engine: str = "duckdb"
     rows: int
-    # Most non-null values per column that patterns and validators saw (0: every value).
+    # Most distinct values per column that patterns and validators saw.
     sample_size: int
     columns: list[ColumnProfile]
-    # Queries that read the relation's rows: 1 for the profile, +1 for the exact confirmations.
+    # Queries that read the relation's rows (the aggregate scan and the unpivot).
     scans: int
+    # Queries in all, the grouped relation's included.
+    queries: int = 0
     seconds: float
+    # False only when a run was explicitly unmasked (and audited as such).
+    masked: bool = False
     sql: list[str] = Field(default_factory=list, exclude=True)
     warnings: list[str] = Field(default_factory=list)
 
@@ -165,7 +200,7 @@ def text_placeholders() -> tuple[str, ...]:
 
 
 def family_of(engine_type: str) -> str:
-    """Broad family of a DuckDB type: what the profile can compute for it."""
+    """Broad family of an engine type (spelled as DuckDB spells it): what the profile computes."""
     t = engine_type.upper()
     if t.startswith("DECIMAL"):
         return "decimal"
@@ -179,36 +214,6 @@ def load_validators() -> dict[str, Any]:
 
     registry: dict[str, Any] = getattr(pkg, "REGISTRY", REGISTRY)
     return dict(registry)
-
-
-class _Query:
-    """Aggregates over one input, and where each result goes in the profile."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.inner: list[str] = []  # per-row projections the aggregates read
-        self.aggs: list[str] = []
-        self.slots: list[tuple[int, str, str | None]] = []  # (column index, field, key)
-
-    def derive(self, sql: str) -> str:
-        alias = f"_{self.prefix}d{len(self.inner)}"
-        self.inner.append(f"{sql} AS {alias}")
-        return alias
-
-    def add(self, sql: str, col: int, field: str, key: str | None = None) -> None:
-        self.aggs.append(sql)
-        self.slots.append((col, field, key))
-
-    def select(self, source: str) -> str:
-        inner = ", ".join(self.inner) or "1"
-        aggs = ", ".join(f"{a} AS _{self.prefix}{n}" for n, a in enumerate(self.aggs))
-        return f"SELECT {aggs} FROM (SELECT {inner} FROM {source})"
-
-
-def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[list[tuple[str, str]], bool]:
-    rows = con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()
-    columns = [(str(r[0]), str(r[1])) for r in rows if r[0] != ROW]
-    return columns, any(r[0] == ROW for r in rows)
 
 
 def pattern_sql(value_sql: str) -> str:
@@ -238,97 +243,8 @@ def value_sql(column: str, family: str) -> str:
     return f"CASE WHEN {c} < '!' AND trim({c}) = '' THEN NULL ELSE {c} END"
 
 
-def text_sql(column: str, family: str) -> str:
-    """The value as text, as the engine hands it to validators (codes compare as strings)."""
-    v = value_sql(column, family)
-    return v if family == "text" else f"CAST({v} AS VARCHAR)"
-
-
-def _as_text(column: str, family: str) -> str:
-    """Placeholder values as the profile records them: text, dates as ISO strings."""
-    if family == "text":
-        return value_sql(column, family)
-    if family == "timestamp":
-        return f"CAST(CAST({quote_ident(column)} AS DATE) AS VARCHAR)"
-    return f"CAST({quote_ident(column)} AS VARCHAR)"
-
-
-def _validator_sql(validator: Any, text_sql: str) -> str:
-    built: exp.Expression = validator.build(exp.column(text_sql, quoted=True))
-    return built.sql(dialect="duckdb")
-
-
-def _plan_column(q: _Query, i: int, name: str, family: str, top_n: int) -> str | None:
-    """Whole-column aggregates for one column. Returns the column's value alias when it should
-    be sampled for patterns and validators (text and integer columns), else None."""
-    v = q.derive(value_sql(name, family))
-    q.add(f"count({v})", i, "count")
-    if family == "text":
-        q.add(f"count({q.derive(quote_ident(name))})", i, "present")
-    if family == "other":
-        return None
-    q.add(f"approx_count_distinct({v})", i, "approx_distinct")
-    q.add(f"min({v})", i, "min")
-    q.add(f"max({v})", i, "max")
-    if family in ("text", "integer", "boolean", "date"):
-        q.add(f"approx_top_k({v}, {max(top_n, TOP_K_VALUES)})", i, "top_values")
-    if family == "text":
-        q.add(f"min(length({v}))", i, "min_length")
-        q.add(f"max(length({v}))", i, "max_length")
-        known = f"{v} IN {_in_list(text_placeholders())}"
-        pseudo = f"starts_with({v}, '{PLACEHOLDER_PREFIX}')"
-        _plan_placeholders(q, i, f"CASE WHEN {known} OR {pseudo} THEN {v} END")
-    elif family in ("date", "timestamp"):
-        d = v if family == "date" else q.derive(f"CAST({v} AS DATE)")
-        dates = _in_list(PLACEHOLDER_DATES, "DATE ")
-        _plan_placeholders(q, i, f"CASE WHEN {d} IN {dates} THEN CAST({d} AS VARCHAR) END")
-        _plan_dates(q, i, d)
-    return v if family in ("text", "integer") else None
-
-
-def _plan_placeholders(q: _Query, i: int, found_sql: str) -> None:
-    """Which placeholder values occur (there are few, so approx_top_k lists them all) and in how
-    many rows. Not histogram(): DuckDB plans it as a GROUP BY over a materialised copy of the
-    scan, which measured slower than everything else; per-value counts come from _confirm."""
-    found = q.derive(found_sql)
-    q.add(f"approx_top_k({found}, {PLACEHOLDER_K})", i, "placeholder_values")
-    q.add(f"count({found})", i, "placeholder_rows")
-
-
-def _plan_dates(q: _Query, i: int, d: str) -> None:
-    not_placeholder = f"{d} NOT IN {_in_list(PLACEHOLDER_DATES, 'DATE ')}"
-    q.add(f"min({d}) FILTER (WHERE {not_placeholder})", i, "date_min")
-    q.add(f"max({d})", i, "date_max")
-    # current_date is the run date: the suggested range's max is 'today'.
-    q.add(f"count_if({d} > current_date)", i, "future_dates")
-
-
-def _plan_text_dates(q: _Query, i: int, x: str, derive: bool = True) -> None:
-    cast = f"TRY_CAST({x} AS DATE)"  # as the engine's date_range reads text
-    d = q.derive(cast) if derive else cast
-    _plan_dates(q, i, d)
-    q.add(f"count({d})", i, "date_values")
-
-
-def _plan_sample(
-    q: _Query, i: int, x: str, family: str, top_n: int, validators: dict[str, Any]
-) -> list[str]:
-    """Aggregates over a column's sampled values `x` (text); returns warnings."""
-    warnings: list[str] = []
-    q.add(f"count({x})", i, "checked")
-    q.add(f"approx_top_k({pattern_sql(x)}, {top_n})", i, "top_patterns")
-    for name, validator in validators.items():
-        try:
-            sql = _validator_sql(validator, x)
-        except Exception as exc:  # a broken validator must not stop the profile
-            warnings.append(f"validator {name} could not be built: {exc}")
-            continue
-        # count_if counts TRUE only: NULL input (missing value) is neither pass nor fail.
-        q.add(f"count_if({sql})", i, "validators", name)
-    if family == "text":
-        # Not derived: x may be an unnest() in the same projection, which no alias can reach.
-        _plan_text_dates(q, i, x, derive=False)
-    return warnings
+def _duck(expression: exp.Expression) -> str:
+    return expression.sql(dialect="duckdb")
 
 
 def _scalar(value: Any) -> Scalar:
@@ -341,202 +257,443 @@ def _scalar(value: Any) -> Scalar:
     return str(value)
 
 
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)[:10]
+
+
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 4) if whole else 0.0
 
 
-def _store(col: ColumnProfile, field: str, key: str | None, value: Any) -> None:
-    """Put one query result into the column profile."""
-    if field == "validators" and key is not None:
-        col._passes[key] = int(value or 0)
-    elif field == "placeholders" and key is not None:
-        col.placeholders[key] = int(value or 0)
-    elif field == "passes":
-        col.validator_passes = int(value or 0)
-    elif field in ("top_values", "top_patterns", "placeholder_values"):
-        setattr(col, field, [str(x) for x in (value or [])])
-    elif field in ("date_min", "date_max"):
-        setattr(col, field, value.isoformat() if value is not None else None)
-    elif field in ("min", "max"):
-        setattr(col, field, _scalar(value))
-    else:
-        setattr(col, field, int(value or 0))
+class _Run:
+    """The queries of one profile, their SQL and their count."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sql: list[str] = []
+
+    def fetch(self, duck_sql: str) -> list[tuple[Any, ...]]:
+        return self.native(self.engine.translate(duck_sql))
+
+    def native(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run SQL already in the engine's dialect."""
+        self.sql.append(sql)
+        return self.engine.fetch(sql)
+
+    def top(self, duck_sql: str, value: str, weight: str, k: int) -> dict[int, list[str]]:
+        """Per column c of `duck_sql`'s rows, the k values of largest weight (ties by value)."""
+        eng = self.engine
+        item = f"concat({weight}, chr(1), {value})"
+        sql = (
+            f"SELECT c, {eng.top_k(item, weight, k)} FROM ({eng.translate(duck_sql)}) AS s "
+            "GROUP BY c"
+        )
+        found: dict[int, list[str]] = {}
+        for c, items in self.native(sql):
+            pairs = [str(x).split("\x01", 1) for x in items or []]
+            ranked = sorted(((-int(w), v) for w, v in pairs))
+            found[int(c)] = [v for _, v in ranked]
+        return found
 
 
-def _finish(profiles: list[ColumnProfile], rows: int, present: dict[int, int], top_n: int) -> None:
-    """Derived numbers once the scan's results are in."""
-    for i, col in enumerate(profiles):
+# -- 1. the aggregate scan ---------------------------------------------------------------------
+def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
+    """Counts, HyperLogLog distinct counts, min/max, lengths and typed-date figures of every
+    column: one read of the rows."""
+    aggs: list[str] = ["count(*)"]
+    slots: list[tuple[int, str, str | None]] = []
+
+    def add(sql: str, i: int, field: str, key: str | None = None) -> None:
+        aggs.append(sql)
+        slots.append((i, field, key))
+
+    dates = _in_list(PLACEHOLDER_DATES, "DATE ")
+    # Each column's value is projected once below the aggregates: the same CASE repeated in
+    # every aggregate made DuckDB's planning grow faster than the column count.
+    inner: list[str] = []
+    for i, col in enumerate(cols):
+        v = f"_v{i}"
+        inner.append(f"{value_sql(col.name, col.family)} AS {v}")
+        add(f"count({v})", i, "count")
+        if col.family == "text":
+            inner.append(f"{quote_ident(col.name)} AS _r{i}")
+            add(f"count(_r{i})", i, "present")
+            add(f"min(length({v}))", i, "min_length")
+            add(f"max(length({v}))", i, "max_length")
+        if col.family == "other":
+            continue
+        add(f"approx_count_distinct({v})", i, "approx_distinct")
+        add(f"min({v})", i, "min")
+        add(f"max({v})", i, "max")
+        if col.family in ("date", "timestamp"):
+            d = v
+            if col.family == "timestamp":
+                d = f"_d{i}"
+                inner.append(f"CAST({quote_ident(col.name)} AS DATE) AS {d}")
+            add(f"min(CASE WHEN {d} NOT IN {dates} THEN {d} END)", i, "date_min")
+            add(f"max({d})", i, "date_max")
+            # current_date is the run date: the suggested range's max is 'today'.
+            add(f"count_if({d} > current_date)", i, "future_dates")
+            for day in PLACEHOLDER_DATES:
+                add(f"count_if({d} = DATE '{day}')", i, "placeholders", day)
+    source = f"(SELECT {', '.join(inner) or '1'} FROM {quote_ident(relation)}) AS s"
+    row = run.fetch(f"SELECT {', '.join(aggs)} FROM {source}")[0]
+    present: dict[int, int] = {}
+    for (i, field, key), value in zip(slots, row[1:], strict=True):
+        col = cols[i]
+        if field == "present":
+            present[i] = int(value or 0)
+        elif field == "placeholders" and key is not None:
+            if value:
+                col.placeholders[key] = int(value)
+        elif field in ("min", "max"):
+            setattr(col, field, _scalar(value))
+        elif field in ("date_min", "date_max"):
+            setattr(col, field, _iso(value))
+        else:
+            setattr(col, field, int(value or 0))
+    rows = int(row[0] or 0)
+    for i, col in enumerate(cols):
         col.nulls = rows - col.count
         col.blanks = present.get(i, col.count) - col.count
         col.null_pct = _pct(col.nulls, rows)
-        col.validators = {k: _pct(n, col.checked) for k, n in col._passes.items()}
-        col.all_values_seen = len(col.top_values) < TOP_K_VALUES and col.family != "other"
-        if not col.all_values_seen:
-            col.top_values = col.top_values[:top_n]
-        if len(col.placeholder_values) == 1:
-            col.placeholders = {col.placeholder_values[0]: col.placeholder_rows}
         if col.family in ("date", "timestamp"):
             col.date_values = col.count
             col.date_pct = 100.0 if col.count else None
-        elif col.family == "text" and col.checked:
-            col.date_pct = _pct(col.date_values, col.checked)
-            if col.checked < col.count:
-                # A sample's date range is not the column's: _confirm measures it if needed.
-                col.date_min = col.date_max = None
-                col.future_dates = 0
+    return rows
 
 
-def _confirm(
-    con: duckdb.DuckDBPyConnection, profile: TableProfile, validators: dict[str, Any]
-) -> str | None:
-    """Second, narrow query: exact distinct counts for unique-looking columns, rows per value
-    where several placeholders were found and, for sampled columns, the chosen validator's exact
-    pass count and the date statistics of text columns holding dates. Returns its SQL, or None
-    when nothing needed confirming."""
-    from healthdq.profile.detect import is_date
-
-    q = _Query("c")
-    for i, col in enumerate(profile.columns):
-        sampled = col.checked < col.count
-        if sampled and col.family == "text" and is_date(col):
-            _plan_text_dates(q, i, q.derive(value_sql(col.name, col.family)))
-        if (
-            col.family in ("text", "integer")
-            and col.count >= 2
-            and col.approx_distinct >= UNIQUE_CANDIDATE * col.count
-        ):
-            # Raw values, as a unique rule counts them (a repeated blank string is a duplicate).
-            q.add(f"count(DISTINCT {q.derive(quote_ident(col.name))})", i, "exact_distinct")
-        if sampled and col.validator in validators:
-            s = q.derive(text_sql(col.name, col.family))
-            q.add(f"count_if({_validator_sql(validators[col.validator], s)})", i, "passes")
-        if len(col.placeholder_values) > 1:
-            t = q.derive(_as_text(col.name, col.family))
-            for value in col.placeholder_values:
-                q.add(f"count_if({t} = {quote_literal(value)})", i, "placeholders", value)
-    if not q.aggs:
-        return None
-    sql = q.select(quote_ident(profile.relation))
-    row = con.execute(sql).fetchone()
-    assert row is not None  # an ungrouped aggregate always returns one row
-    for (i, field, key), value in zip(q.slots, row, strict=True):
-        col = profile.columns[i]
-        _store(col, field, key, value)
-        if field == "passes" and col.validator is not None:
-            col.validators[col.validator] = _pct(col.validator_passes or 0, col.count)
-        elif field == "date_values":
-            col.date_pct = _pct(col.date_values, col.count)
-    return sql
+# -- 2. the grouped values ---------------------------------------------------------------------
+def _group(
+    run: _Run, relation: str, cols: list[ColumnProfile], name: str, rows: int, size: int, row: bool
+) -> list[int]:
+    """(c, v, n): column index, value as text and rows, materialised once from one read of the
+    rows. Columns with more than FULL_DISTINCT values (HyperLogLog) hold only the values of a
+    sample of about `size` rows: grouping every value of every wide column is what made width
+    cost more than linear. Returns the columns whose values are all held."""
+    eng = run.engine
+    held = [i for i, c in enumerate(cols) if c.family != "other" and c.count + c.blanks]
+    full = [i for i in held if cols[i].approx_distinct <= FULL_DISTINCT or not row]
+    if not held:
+        return full
+    cut = min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(rows, 1)))
+    picked = f"abs({eng.hash_key([ROW])} % {HASH_BUCKETS}) < {cut}"
+    items = []
+    for i in held:
+        col = cols[i]
+        value = eng.quote(col.name) if col.family == "text" else eng.as_text(col.name)
+        items.append((i, value if i in full else f"CASE WHEN {picked} THEN {value} END"))
+    sql = (
+        f"SELECT c, v, count(*) AS n FROM ({eng.unpivot(relation, items)}) AS u "
+        "WHERE v IS NOT NULL GROUP BY c, v"
+    )
+    run.sql.append(sql)
+    eng.create_temp(name, sql, materialize=True, native=True)
+    return full
 
 
-def _scan_sql(source: str, main: _Query, sample: _Query, lists: list[str]) -> str:
-    """One query: the whole-column aggregates (with each column's sample list) computed once in
-    a materialised CTE, then the sample aggregates over the unnested lists."""
-    if not lists:
-        return main.select(source)
-    keep = ", ".join(f"_m{n}" for n in range(len(main.aggs)) if f"_m{n}" not in lists)
+def _blank(v: str = "v") -> str:
+    return f"({v} < '!' AND trim({v}) = '')"
+
+
+def _ids(columns: list[int]) -> str:
+    return f"c IN ({', '.join(map(str, columns))})"
+
+
+def _values(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
+    """Exact distinct counts and the most frequent values of every column held in full; the
+    most frequent values of the row sample for wide columns."""
+    if full:
+        for c, d in run.fetch(f"SELECT c, count(*) FROM {g} WHERE {_ids(full)} GROUP BY c"):
+            cols[int(c)].exact_distinct = int(d)
+    tops = run.top(f"SELECT c, v, n FROM {g} WHERE NOT {_blank()}", "v", "n", TOP_K_VALUES)
+    for c, values in tops.items():
+        cols[c].top_values = values
+
+
+def _placeholders(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
+    """Rows per known placeholder value (text codes, ZZ99 pseudo-postcodes); exact for columns
+    held in full, found in the sample (and counted by _confirm) for wide ones."""
+    text = [i for i, c in enumerate(cols) if c.family in ("text", "integer")]
+    if not text:
+        return
+    rows = run.fetch(
+        f"SELECT c, v, n FROM {g} WHERE {_ids(text)} AND (v IN {_in_list(text_placeholders())} "
+        f"OR starts_with(v, '{PLACEHOLDER_PREFIX}')) ORDER BY c, v"
+    )
+    for c, v, n in rows:
+        col = cols[int(c)]
+        if col.family == "text" or str(v) in text_placeholders():
+            col.placeholders[str(v)] = int(n) if int(c) in full else 0
+    for col in cols:
+        col.placeholder_values = sorted(col.placeholders)
+        col.placeholder_rows = sum(col.placeholders.values())
+
+
+def _sample_where(cols: list[ColumnProfile], checked: list[int], full: list[int], size: int) -> str:
+    """Rows of the grouped values in each checked column's sample of distinct values: a hash
+    cut-off per column held in full (all values when few); wide columns hold a sample already."""
+    cuts = " ".join(
+        f"WHEN {i} THEN "
+        + str(min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(cols[i].distinct, 1))))
+        if i in full
+        else f"WHEN {i} THEN {HASH_BUCKETS}"
+        for i in checked
+    )
     return (
-        f"WITH _scan AS MATERIALIZED ({main.select(source)}), "
-        f"_sample AS ({sample.select('_scan')}) "
-        f"SELECT {keep}, _sample.* FROM _scan, _sample"
+        f"{_ids(checked)} AND NOT {_blank()} AND abs(hash(v) % {HASH_BUCKETS}) < CASE c {cuts} END"
     )
 
 
-def _mask(col: ColumnProfile) -> None:
-    """Keep no patient identifier in the profile: NHS numbers and postcodes lose their values,
-    dates of birth keep only their year (the earliest and latest dates of birth single people
-    out; placeholder dates such as 1900-01-01 are not identifying and stay)."""
-    if col.identifier in ("nhs_number", "postcode"):
-        col.min = col.max = None
-        col.top_values = []
-    elif col.identifier == "date_of_birth":
-        col.top_values = []
-        for field in ("min", "max", "date_min", "date_max"):
-            value = getattr(col, field)
-            if isinstance(value, str) and value[:10] not in PLACEHOLDER_DATES:
-                setattr(col, field, value[:4])
+def sqlglot_replace(value: exp.Expression, char: str) -> exp.Expression:
+    """`value` with every `char` removed (REPLACE: the same on both engines)."""
+    return exp.Anonymous(
+        this="replace", expressions=[value, exp.Literal.string(char), exp.Literal.string("")]
+    )
+
+
+def _sampled(
+    run: _Run,
+    g: str,
+    cols: list[ColumnProfile],
+    full: list[int],
+    validators: dict[str, Any],
+    size: int,
+) -> list[str]:
+    """Validators, content shapes, year spans and patterns on each column's sample."""
+    warnings: list[str] = []
+    checked = [i for i, c in enumerate(cols) if c.family in ("text", "integer") and c.count]
+    if not checked:
+        return warnings
+    v = exp.column("v")
+    named: list[tuple[str, str, str]] = []  # (field, key, predicate)
+    for name, validator in validators.items():
+        try:
+            named.append(("validators", name, _duck(validator.build(v))))
+        except Exception as exc:  # a broken validator must not stop the profile
+            warnings.append(f"validator {name} could not be built: {exc}")
+    for shape, regex in SHAPES.items():
+        named.append(("shapes", shape, _duck(full_match(v, regex))))
+    # Dashed or spaced NHS numbers: the check digit holds once the separators are gone.
+    nhs = validators.get("nhs_number")
+    if nhs is not None:
+        bare = sqlglot_replace(sqlglot_replace(v, " "), "-")
+        named.append(("shapes", "nhs_number_separated", _duck(nhs.build(bare))))
+    years = " ".join(
+        f"WHEN {_duck(full_match(v, SHAPES[s]))} THEN TRY_CAST(substr(v, {p}, 4) AS INTEGER)"
+        for s, p in DATE_SHAPE_YEAR.items()
+    )
+    dmy = _duck(full_match(v, SHAPES["date_dmy"]))
+    years += f" WHEN {dmy} THEN TRY_CAST(right(v, 4) AS INTEGER)"
+    aggs = ["sum(n)"] + [f"sum(CASE WHEN {p} THEN n ELSE 0 END)" for _, _, p in named]
+    aggs += [f"min(CASE {years} END)", f"max(CASE {years} END)"]
+    where = _sample_where(cols, checked, full, size)
+    for row in run.fetch(f"SELECT c, {', '.join(aggs)} FROM {g} WHERE {where} GROUP BY c"):
+        col = cols[int(row[0])]
+        col.checked = int(row[1] or 0)
+        for (field, key, _), value in zip(named, row[2:-2], strict=True):
+            if field == "validators":
+                col._passes[key] = int(value or 0)
+            else:
+                col.shapes[key] = _pct(int(value or 0), col.checked)
+        col.validators = {k: _pct(n, col.checked) for k, n in col._passes.items()}
+        col.year_min, col.year_max = (int(y) if y is not None else None for y in row[-2:])
+    patterns = run.top(
+        f"SELECT c, {pattern_sql('v')} AS p, sum(n) AS m FROM {g} WHERE {where} "
+        f"GROUP BY c, {pattern_sql('v')}",
+        "p",
+        "m",
+        TOP_PATTERNS,
+    )
+    for c, found in patterns.items():
+        cols[c].top_patterns = found
+    return warnings
+
+
+def _date_candidates(cols: list[ColumnProfile]) -> list[int]:
+    """Text columns whose sample held ISO dates: TRY_CAST on every value of every column is dear."""
+    return [
+        i
+        for i, c in enumerate(cols)
+        if c.family == "text" and c.count and c.shapes.get("date_iso", 0.0) >= 50.0
+    ]
+
+
+def _text_dates(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
+    """ISO dates held as text, over every value: rows, range (no placeholders), future dates."""
+    text = [i for i in _date_candidates(cols) if i in full]
+    if not text:
+        return
+    d = "TRY_CAST(v AS DATE)"
+    rows = run.fetch(
+        f"SELECT c, sum(CASE WHEN {d} IS NOT NULL THEN n ELSE 0 END), "
+        f"min(CASE WHEN {d} NOT IN {_in_list(PLACEHOLDER_DATES, 'DATE ')} THEN {d} END), "
+        f"max({d}), sum(CASE WHEN {d} > current_date THEN n ELSE 0 END) "
+        f"FROM {g} WHERE {_ids(text)} AND NOT {_blank()} GROUP BY c"
+    )
+    for c, values, low, high, future in rows:
+        _store_dates(cols[int(c)], values, low, high, future)
+
+
+def _store_dates(col: ColumnProfile, values: Any, low: Any, high: Any, future: Any) -> None:
+    col.date_values = int(values or 0)
+    col.date_pct = _pct(col.date_values, col.count)
+    col.date_min, col.date_max = _iso(low), _iso(high)
+    col.future_dates = int(future or 0)
+
+
+def _confirm(
+    run: _Run, g: str, cols: list[ColumnProfile], full: list[int], validators: dict[str, Any]
+) -> None:
+    """The chosen validator's exact pass count over every distinct value of sampled columns."""
+    exact: list[tuple[int, str]] = []
+    for i, col in enumerate(cols):
+        if col.validator is None or i not in full:
+            continue
+        if col.checked == col.count:
+            col.validator_passes = col._passes[col.validator]  # every value was checked
+        else:
+            exact.append((i, _duck(validators[col.validator].build(exp.column("v")))))
+    if not exact:
+        return
+    when = " OR ".join(f"(c = {i} AND {p})" for i, p in exact)
+    sql = (
+        f"SELECT c, sum(CASE WHEN {when} THEN n ELSE 0 END) FROM {g} "
+        f"WHERE {_ids([i for i, _ in exact])} AND NOT {_blank()} GROUP BY c"
+    )
+    for c, passes in run.fetch(sql):
+        _store_passes(cols[int(c)], passes)
+
+
+def _store_passes(col: ColumnProfile, passes: Any) -> None:
+    col.validator_passes = int(passes or 0)
+    assert col.validator is not None
+    col.validators[col.validator] = _pct(col.validator_passes, col.count)
+
+
+# -- 3. exact figures of wide columns -----------------------------------------------------------
+def _confirm_wide(
+    run: _Run,
+    relation: str,
+    cols: list[ColumnProfile],
+    full: list[int],
+    validators: dict[str, Any],
+) -> bool:
+    """One more read of the rows, only when a wide column needs it: exact distinct counts of
+    unique-looking columns, the chosen validator's pass count, ISO text dates and rows per
+    placeholder found in the sample. Returns whether it ran."""
+    aggs: list[str] = []
+    slots: list[tuple[int, str, str | None]] = []
+    inner: list[str] = []  # each column's values projected once (see _scan)
+    dates = set(_date_candidates(cols))
+    for i, col in enumerate(cols):
+        if i in full or col.family not in ("text", "integer") or not col.count:
+            continue
+        raw, text = f"_r{i}", f"_t{i}"
+        inner.append(f"{quote_ident(col.name)} AS {raw}")
+        value = value_sql(col.name, col.family)
+        inner.append(f"{value if col.family == 'text' else f'CAST({value} AS VARCHAR)'} AS {text}")
+        if col.approx_distinct >= UNIQUE_CANDIDATE * col.count:
+            # Raw values, as a unique rule counts them (a repeated blank is a duplicate).
+            aggs.append(f"count(DISTINCT {raw})")
+            slots.append((i, "distinct", None))
+        if col.validator is not None:
+            built = validators[col.validator].build(sqlglot.parse_one(text, read="duckdb"))
+            aggs.append(f"count_if({_duck(built)})")
+            slots.append((i, "passes", None))
+        if i in dates:
+            d = f"TRY_CAST({text} AS DATE)"
+            not_ph = f"{d} NOT IN {_in_list(PLACEHOLDER_DATES, 'DATE ')}"
+            aggs += [
+                f"count({d})",
+                f"min(CASE WHEN {not_ph} THEN {d} END)",
+                f"max({d})",
+                f"count_if({d} > current_date)",
+            ]
+            slots.append((i, "dates", None))
+        for value in col.placeholder_values:
+            aggs.append(f"count_if({text} = {quote_literal(value)})")
+            slots.append((i, "placeholder", value))
+    if not aggs:
+        return False
+    source = f"(SELECT {', '.join(inner)} FROM {quote_ident(relation)}) AS s"
+    row = list(run.fetch(f"SELECT {', '.join(aggs)} FROM {source}")[0])
+    for i, field, key in slots:
+        col = cols[i]
+        if field == "distinct":
+            col.exact_distinct = int(row.pop(0) or 0)
+        elif field == "passes":
+            _store_passes(col, row.pop(0))
+        elif field == "dates":
+            _store_dates(col, *(row.pop(0) for _ in range(4)))
+        elif key is not None:
+            col.placeholders[key] = int(row.pop(0) or 0)
+    for col in cols:
+        col.placeholder_rows = sum(col.placeholders.values())
+    return True
 
 
 def profile_table(
-    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
     relation: str,
     top_n: int = 10,
     *,
-    sample: bool = True,
-    confirm: bool = True,
-    mask_identifiers: bool = True,
+    sample_size: int | None = None,
 ) -> TableProfile:
-    """Profile every column of `relation` in one query that reads it once.
+    """Profile every column of `relation` (registered on `engine`) in two or three reads.
 
-    `sample`: patterns and candidate validators see a uniform sample of SAMPLE_SIZE values per
-    column (False: every value, slower). `confirm`: a second narrow query for exact uniqueness,
-    the chosen validators' exact pass counts and text-date ranges of sampled columns.
-    `mask_identifiers`: drop values (min, max, top values) of NHS number, postcode and date of
-    birth columns so a printed or saved profile holds no patient identifiers.
+    `sample_size`: distinct values per column (rows, for wide columns) that patterns, shapes and
+    candidate validators see (default SAMPLE_SIZE). Values are as read: the pipeline masks
+    identifiers.
     """
     from healthdq.profile.detect import choose_all, detect_columns
 
     start = time.perf_counter()
-    columns, has_row = _describe(con, relation)
+    size = SAMPLE_SIZE if sample_size is None else sample_size
+    run = _Run(engine)
+    types = engine.describe(relation)
+    cols = [
+        ColumnProfile(name=n, type=t, family=family_of(t)) for n, t in types.items() if n != ROW
+    ]
     validators = load_validators()
-    main, smp = _Query("m"), _Query("s")
-    main.add("count(*)", -1, "rows")
-    # The sample is the rows with the smallest hashes of their row number: uniform over the
-    # file and the same rows for every column and every run. Without a row number, random().
-    h = main.derive(f"hash({quote_ident(ROW)})" if has_row else "random()")
-    profiles: list[ColumnProfile] = []
+    rows = _scan(run, relation, cols)
     warnings: list[str] = []
-    lists: list[str] = []
-    for i, (name, engine_type) in enumerate(columns):
-        family = family_of(engine_type)
-        profiles.append(ColumnProfile(name=name, type=engine_type, family=family))
-        v = _plan_column(main, i, name, family, top_n)
-        if v is None:
-            continue
-        if sample:
-            lists.append(f"_m{len(main.aggs)}")
-            main.add(f"arg_min({v}, {h}, {SAMPLE_SIZE}) FILTER (WHERE {v} IS NOT NULL)", i, "list")
-            # Parallel unnest: shorter lists (columns with fewer values) pad with NULL.
-            x = smp.derive(f"CAST(unnest({lists[-1]}) AS VARCHAR)")
-        else:
-            x = main.derive(f"CAST({v} AS VARCHAR)") if family == "integer" else v
-        warnings += _plan_sample(smp if sample else main, i, x, family, top_n, validators)
-    sql = _scan_sql(quote_ident(relation), main, smp, lists)
-    result = con.execute(sql).fetchone()
-    assert result is not None  # an ungrouped aggregate always returns one row
-    slots = [s for s in main.slots if s[1] != "list"] + (smp.slots if lists else [])
-    present: dict[int, int] = {}
-    rows = 0
-    for (i, field, key), value in zip(slots, result, strict=True):
-        if field == "rows":
-            rows = int(value or 0)
-        elif field == "present":
-            present[i] = int(value or 0)
-        else:
-            _store(profiles[i], field, key, value)
-    _finish(profiles, rows, present, top_n)
+    g = f"__hdq_profile_{uuid.uuid4().hex[:12]}"
+    scans = 1
+    full = _group(run, relation, cols, g, rows, size, ROW in types)
+    grouped = any(c.family != "other" and c.count + c.blanks for c in cols)
+    if grouped:
+        scans = 2
+        _values(run, g, cols, full)
+        _placeholders(run, g, cols, full)
+        warnings += _sampled(run, g, cols, full, validators, size)
+        _text_dates(run, g, cols, full)
+    for i, col in enumerate(cols):
+        col.all_values_seen = i in full and col.count > 0 and len(col.top_values) < TOP_K_VALUES
+        if not col.all_values_seen:
+            col.top_values = col.top_values[:top_n]
+        if col.exact_distinct is not None:
+            col.approx_distinct = col.exact_distinct
     profile = TableProfile(
         relation=relation,
+        engine=engine.name,
         rows=rows,
-        sample_size=SAMPLE_SIZE if sample else 0,
-        columns=profiles,
-        scans=1,
+        sample_size=size,
+        columns=cols,
+        scans=scans,
         seconds=0.0,
-        sql=[sql],
         warnings=warnings,
     )
     choose_all(profile)
-    for col in profiles:
-        if col.validator is not None and col.checked == col.count:
-            col.validator_passes = col._passes[col.validator]  # every value was checked
-    if confirm:
-        extra = _confirm(con, profile, validators)
-        if extra:
-            profile.sql.append(extra)
+    if grouped:
+        _confirm(run, g, cols, full, validators)
+        engine.drop_temp(g)
+        if _confirm_wide(run, relation, cols, full, validators):
             profile.scans += 1
     detect_columns(profile)
-    if mask_identifiers:
-        for c in profile.columns:
-            _mask(c)
+    profile.sql = run.sql
+    profile.queries = len(run.sql)
     profile.seconds = round(time.perf_counter() - start, 3)
     return profile

@@ -127,7 +127,16 @@ def _anchor(rule_id: str, index: int, used: set[str]) -> str:
     return anchor
 
 
-def _rule_view(rule: RuleResult, anchor: str) -> dict[str, Any]:
+def _label(column: str, bindings: dict[str, str]) -> str:
+    """The user's column name, with the pack's beside it when they differ."""
+    source = bindings.get(column, column)
+    return column if source == column else f"{source} ({column})"
+
+
+def _rule_view(
+    rule: RuleResult, anchor: str, bindings: dict[str, str] | None = None
+) -> dict[str, Any]:
+    bindings = bindings or {}
     pct = num(rule.pct_violating)
     columns: list[str] = []
     for sample in rule.samples:
@@ -172,7 +181,7 @@ def _rule_view(rule: RuleResult, anchor: str) -> dict[str, Any]:
         "table": rule.table,
         "kind": rule.kind,
         "description": rule.description,
-        "columns": ", ".join(rule.columns),
+        "columns": ", ".join(_label(c, bindings) for c in rule.columns),
         "category": rule.category or "",
         "subcategory": rule.subcategory or "",
         "context": rule.context or "",
@@ -190,7 +199,7 @@ def _rule_view(rule: RuleResult, anchor: str) -> dict[str, Any]:
         "threshold": f"{rule.threshold:g}%",
         "threshold_sort": rule.threshold,
         "message": rule.message or "",
-        "sample_columns": columns,
+        "sample_columns": [_label(c, bindings) for c in columns],
         "samples": samples,
         "search": search,
     }
@@ -422,7 +431,8 @@ def build_context(result: RunResult) -> dict[str, Any]:
     # Problems first (most severe, highest % first), then the rest in contract order.
     ordered += [r for r in result.rules if id(r) not in seen]
     anchors = {id(r): _anchor(r.rule_id, i, used) for i, r in enumerate(ordered)}
-    rules = [_rule_view(r, anchors[id(r)]) for r in ordered]
+    bindings = {t.name: t.bindings for t in result.tables}
+    rules = [_rule_view(r, anchors[id(r)], bindings.get(r.table)) for r in ordered]
     d = dqmi(result)
     dims = dimension_scores(result)
     cards: list[dict[str, Any]] = []

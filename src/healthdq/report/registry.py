@@ -21,6 +21,7 @@ _BUILTIN: dict[str, str] = {
     "json": "healthdq.report.json_report:write_json",
     "html": "healthdq.report.html:write_html",
     "junit": "healthdq.report.junit:write_junit",
+    "dqd-json": "healthdq.report.dqd_json:write_dqd_json",
 }
 _REGISTERED: dict[str, Renderer] = {}
 

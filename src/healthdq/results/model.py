@@ -25,6 +25,24 @@ class Sample(BaseModel):
     values: dict[str, Any]
 
 
+class Reference(BaseModel):
+    """A rule's entry in an outside catalogue (OHDSI DQD for OMOP), in that catalogue's own
+    terms, so its format can be rendered again from a stored run."""
+
+    catalogue: str  # "dqd"
+    check_name: str
+    check_level: str | None = None
+    table: str | None = None
+    field: str | None = None
+    concept_id: str | None = None
+    unit_concept_id: str | None = None
+    sql_file: str | None = None
+    category: str | None = None
+    subcategory: str | None = None
+    context: str | None = None
+    notes: str | None = None
+
+
 class RuleResult(BaseModel):
     rule_id: str
     table: str
@@ -46,6 +64,14 @@ class RuleResult(BaseModel):
     samples: list[Sample] = Field(default_factory=list)
     # Metric for table-level rules (row count, latest date...).
     observed: Any = None
+    # Filled where known (OMOP checks fill all): the reason apart from `message`, time, queries
+    # run and the SQL that answered, and the outside catalogue's entry.
+    not_applicable_reason: str | None = None
+    error: str | None = None
+    elapsed_ms: float | None = None
+    queries: int | None = None
+    query_text: str | None = None
+    reference: Reference | None = None
 
 
 class ColumnInfo(BaseModel):
@@ -128,6 +154,8 @@ class RunResult(BaseModel):
     summary: dict[str, int] = Field(default_factory=dict)
     metrics: list[Metric] = Field(default_factory=list)
     audit: AuditRef | None = None
+    # What the source says about itself (OMOP: the CDM_SOURCE rows, upper-case keys).
+    source_metadata: list[dict[str, Any]] = Field(default_factory=list)
 
     def worst_failure(self) -> int:
         """Highest severity rank among failed or errored rules (-1 if none).
