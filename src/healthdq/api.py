@@ -116,7 +116,7 @@ def profile(
     delimiter: str | None = None,
     encoding: str | None = None,
 ) -> TableProfile:
-    """Profile every column of `data` (a path or a DataFrame) in one pass; identifiers masked."""
+    """Profile every column of `data` (a path or a DataFrame); identifier values masked."""
     location = _location(data)
     eng, owned = _engine([location], engine, threads, spark_master)
     try:

@@ -30,6 +30,7 @@ COMMON = {
     "dob_default": "date_of_birth.default",
     "sex_invalid": "sex.valid",
     "ethnic_invalid": "ethnic_category.valid",
+    "ethnic_legacy": "ethnic_category.era",
     "ethnic_not_known": "ethnic_category.default",
     "postcode_missing": "postcode.not_null",
     "postcode_invalid": "postcode.valid",

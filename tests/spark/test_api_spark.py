@@ -68,3 +68,15 @@ def test_spark_nested_column_and_mixed_inputs_are_refused(spark: Any) -> None:
         healthdq.check(nested, contract=CONTRACT)
     with pytest.raises(HealthdqError, match="spark engine, not engine='duckdb'"):
         healthdq.check(_frame(spark), contract=CONTRACT, engine="duckdb")
+
+
+def test_profile_of_a_spark_dataframe(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTHDQ_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    prof = healthdq.profile(_frame(spark), table="people")
+    assert prof.rows == 4 and [c.name for c in prof.columns] == ["nhs_number", "sex", "age"]
+    assert not any(n in prof.model_dump_json() for n in NHS)
+    events = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(e["action"], e["dataset"]) for e in events] == [("profile", "Spark DataFrame")]
+    assert not spark.catalog.tableExists(frame_view("people"))

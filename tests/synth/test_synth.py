@@ -37,7 +37,7 @@ def _codes(text: str) -> set[str]:
 
 VALID = {
     "sex": _codes("1 2 9 X"),
-    "ethnic_category": _codes("A B C D E F G H J K L M N P R S Z 99"),
+    "ethnic_category": _codes("A B C D E F G H J K L M N P R S Z 99 0 1 2 3 4 5 6 7 8 9"),
     # The final lists (validators/valuesets/CHANGES-FROM-BRIEF.md added 98 99 here, and 40 42
     # 55 56 to discharge destinations).
     "admission_method": _codes("11 12 13 21 22 23 24 25 2A 2B 2C 2D 28 31 32 81 82 83 98 99"),
@@ -213,6 +213,7 @@ def _checks(kind: str) -> dict[str, Check]:
         "sex_invalid": _rows(_not_in("sex", VALID["sex"])),
         "ethnic_invalid": _rows(_not_in("ethnic_category", VALID["ethnic_category"])),
         "ethnic_not_known": _rows("ethnic_category = '99'"),
+        "ethnic_legacy": _rows("ethnic_category IN ('0', '9')"),
         "postcode_missing": _rows("postcode IS NULL"),
         "postcode_invalid": _py_rows(
             "postcode", lambda v: v != "ZZ99 3VZ" and not POSTCODE.match(v)

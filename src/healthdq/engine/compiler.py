@@ -145,6 +145,8 @@ class Compiler:
         self.date_formats: dict[str, str] = {}
         # Text columns a date comparison reads that no date format reads.
         self.undated: set[str] = set()
+        # The date code sets are judged at when a code_era rule names no date column.
+        self.standard_date: date | None = None
 
     # -- column helpers -------------------------------------------------------------------------
     def _name(self, name: str) -> str:
@@ -395,6 +397,44 @@ class Compiler:
         # NULL from a validator on a non-null value is a failure, never a silent pass.
         violates = exp.Not(this=exp.Coalesce(this=valid, expressions=[exp.false()]))
         return self._row(rule, self.not_null(rule.column), violates, [rule.column])
+
+    def _code_era(self, rule: m.CodeEraRule) -> RowCheck:
+        from healthdq.validators.valueset import get_valueset
+
+        try:
+            codes = get_valueset(rule.value_set).codes
+        except KeyError as exc:
+            raise CompileError(str(exc.args[0])) from None
+        # Judged only on codes valid in some period: values never valid are allowed_values'.
+        applies = exp.and_(
+            self.not_null(rule.column), self.member(rule.column, [c.code for c in codes])
+        )
+        columns = [rule.column]
+        if rule.date_column:
+            day = self.as_type(rule.date_column, "DATE")
+            periods: dict[tuple[date | None, date | None], list[str]] = {}
+            for c in codes:
+                periods.setdefault((c.valid_from, c.valid_to), []).append(c.code)
+            terms: list[exp.Expr] = []
+            for (start, end), listed in periods.items():
+                term = self.member(rule.column, listed)
+                for bound, cls in ((start, exp.GTE), (end, exp.LTE)):
+                    if bound is not None:
+                        literal = exp.Cast(
+                            this=lit(bound.isoformat()), to=exp.DataType.build("DATE")
+                        )
+                        term = exp.and_(term, cls(this=day.copy(), expression=literal))
+                terms.append(term)
+            in_force: exp.Expr = exp.Paren(this=exp.or_(*terms))
+            applies = exp.and_(
+                applies, exp.Not(this=exp.Is(this=day.copy(), expression=exp.Null()))
+            )
+            columns.append(rule.date_column)
+        else:
+            at = rule.as_of or self.standard_date or self.run_date
+            current = [c.code for c in codes if c.in_force(at)]
+            in_force = self.member(rule.column, current) if current else exp.false()
+        return self._row(rule, applies, exp.Not(this=in_force), columns)
 
     def _default_value(self, rule: m.DefaultValueRule) -> RowCheck:
         member = self.member(rule.column, rule.values)

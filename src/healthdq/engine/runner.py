@@ -190,6 +190,7 @@ class TableRun:
         )
 
     def run(self, progress: Callable[[float], None] | None) -> None:
+        self.compiler.standard_date = self.contract.data_standard_date
         self._date_formats()
         compiled: list[Compiled] = []
         for rule in self.spec.rules:
@@ -634,6 +635,8 @@ def _date_columns(rule: m.RuleBase) -> list[str]:
     """Columns a rule reads as dates (bare columns of a comparison count: they may be)."""
     if isinstance(rule, m.DateRangeRule | m.FreshnessRule):
         return [rule.column]
+    if isinstance(rule, m.CodeEraRule):
+        return [rule.date_column] if rule.date_column else []
     if isinstance(rule, m.TypeRule) and rule.type in ("date", "timestamp") and not rule.format:
         return [rule.column]
     if isinstance(rule, m.DefaultValueRule) and _all_iso_dates(rule.values):

@@ -134,7 +134,8 @@ def valueset_codes(name: str) -> frozenset[str] | None:
     from healthdq.validators.valueset import get_valueset
 
     try:
-        return frozenset(c.code for c in get_valueset(name).codes)
+        # Codes in force today: a retired scheme's digits would make counts look like codes.
+        return frozenset(c.code for c in get_valueset(name).codes if c.valid_to is None)
     except KeyError:
         return None
 

@@ -94,6 +94,8 @@ KIND_DEFAULTS: dict[str, tuple[KahnCategory, KahnContext, Dimension]] = {
     "freshness": (KahnCategory.plausibility, KahnContext.validation, Dimension.coverage),
     "default_value": (KahnCategory.plausibility, KahnContext.validation, Dimension.default),
     "sql": (KahnCategory.plausibility, KahnContext.verification, Dimension.other),
+    # A valid code used outside the period it was in force: its own finding, not invalidity.
+    "code_era": (KahnCategory.conformance, KahnContext.verification, Dimension.other),
 }
 
 
@@ -209,6 +211,20 @@ class DateRangeRule(ColumnRule):
         return v
 
 
+class CodeEraRule(ColumnRule):
+    """A code of `value_set` must be in force at the record's date (`date_column`), or at
+    `as_of`, or at the contract's data_standard_date, or at the run date."""
+
+    kind: Literal["code_era"]
+    value_set: str
+    date_column: str | None = None
+    as_of: date | None = None
+
+    @property
+    def columns_used(self) -> list[str]:
+        return [self.column] + ([self.date_column] if self.date_column else [])
+
+
 class ValidatorRule(ColumnRule):
     kind: Literal["validator"]
     validator: str
@@ -266,6 +282,7 @@ Rule = Annotated[
     | LengthRule
     | RangeRule
     | DateRangeRule
+    | CodeEraRule
     | ValidatorRule
     | UniqueRule
     | CompareRule
@@ -343,6 +360,8 @@ class Contract(Strict):
     # Small-number suppression in by-group outputs (NHS statistical disclosure control).
     small_number: int = Field(default=7, ge=0)
     run_date: date | None = None
+    # The date code sets are judged at when a code_era rule names no date column.
+    data_standard_date: date | None = None
     tables: dict[str, TableSpec] = Field(min_length=1)
     # Where the contract came from, for error messages.
     path: str | None = Field(default=None, exclude=True)

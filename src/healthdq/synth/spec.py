@@ -113,8 +113,13 @@ def _common(kind: str) -> list[DefectSpec]:
             _pick(_quote(["M", "F", "3"])), f"{kind}.sex.valid",
         ),
         DefectSpec(
-            "ethnic_invalid", "ethnic_category", "not in the list: '9', 'X1' or '0'", 0.003,
-            _pick(_quote(["9", "X1", "0"])), f"{kind}.ethnic_category.valid",
+            "ethnic_invalid", "ethnic_category", "never a code: 'Q', 'X1' or '11'", 0.003,
+            _pick(_quote(["Q", "X1", "11"])), f"{kind}.ethnic_category.valid",
+        ),
+        DefectSpec(
+            "ethnic_legacy", "ethnic_category",
+            "a pre-2001 code ('0' or '9') in a recent record: valid then, out of era now", 0.002,
+            _pick(_quote(["0", "9"])), f"{kind}.ethnic_category.era",
         ),
         DefectSpec(
             "ethnic_not_known", "ethnic_category",

@@ -12,11 +12,17 @@ Each file holds the code list of one NHS Data Dictionary element:
 
 Codes are compared as strings, exactly: '01' is not '1', and codes must be quoted in the YAML
 so that 01 does not load as the integer 1.
+
+Code sets change over time. A code may carry the period it was in force (`from`/`to`, ISO dates,
+either open) and the `scheme` it belongs to; a `changes:` list at the top cites each change. A
+value from any period is a valid code (allowed_values); the code_era rule reports one used outside
+its period at the record's date.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -35,6 +41,14 @@ class Code:
     code: str
     label: str
     default: bool = False  # listed by the Dictionary as a default code (not known, n/a, ...)
+    valid_from: date | None = None  # first day in force (None: always, as far as we cite)
+    valid_to: date | None = None  # last day in force
+    scheme: str = ""  # e.g. "1991 census categories (0-9)"
+
+    def in_force(self, day: date) -> bool:
+        return (self.valid_from is None or day >= self.valid_from) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,12 @@ class ValueSet:
     license: str
     codes: tuple[Code, ...]
     path: Path
+    # Cited changes over time ("2001-04-01: 2001 census categories A-Z replace 0-9 (source)").
+    changes: tuple[str, ...] = ()
+
+    @property
+    def dated(self) -> bool:
+        return any(c.valid_from or c.valid_to for c in self.codes)
 
 
 def _parse(path: Path) -> ValueSet:
@@ -63,7 +83,16 @@ def _parse(path: Path) -> ValueSet:
             # An unquoted 01 loads as the integer 1 and would silently drop the leading zero.
             raise ValueError(f"{path.name}: codes[{i}] needs a quoted string 'code', got {code!r}")
         label = str(entry.get("label", ""))
-        codes.append(Code(code=code, label=label, default=bool(entry.get("default", False))))
+        codes.append(
+            Code(
+                code=code,
+                label=label,
+                default=bool(entry.get("default", False)),
+                valid_from=_day(entry.get("from"), path, i),
+                valid_to=_day(entry.get("to"), path, i),
+                scheme=str(entry.get("scheme", "")),
+            )
+        )
     seen = [c.code for c in codes]
     dupes = sorted({c for c in seen if seen.count(c) > 1})
     if dupes:
@@ -77,7 +106,19 @@ def _parse(path: Path) -> ValueSet:
         license=str(data["license"]),
         codes=tuple(codes),
         path=path,
+        changes=tuple(" ".join(str(c).split()) for c in data.get("changes") or []),
     )
+
+
+def _day(value: object, path: Path, i: int) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{path.name}: codes[{i}] has a bad date {value!r}") from None
 
 
 @cache
