@@ -224,6 +224,76 @@ def test_csv_encodings_read_as_on_duckdb(write: Any, spark_engine: Any) -> None:
     assert rows == [(1, "A\u00e9", "01"), (2, "B", "02")]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_detected(write: Any, spark_engine: Any, encoding: str) -> None:
+    path = write(f"{encoding}.csv", "name,code\nA\u00e9,01\nB,02\n".encode(encoding))
+    spark_engine.register("nobom", str(path), ReadOptions())
+    rows = spark_engine.fetch("SELECT `__row`, name, code FROM nobom ORDER BY `__row`")
+    assert rows == [(1, "A\u00e9", "01"), (2, "B", "02")]
+
+
+def test_gzip_and_zstd_csv_are_read_and_a_misnamed_one_refused(
+    write: Any, spark_engine: Any
+) -> None:
+    import gzip
+
+    body = gzip.compress(b"name,code\nA,01\nB,02\n")
+    spark_engine.register("gz", str(write("x.csv.gz", body)), ReadOptions())
+    assert spark_engine.fetch("SELECT code FROM gz ORDER BY `__row`") == [("01",), ("02",)]
+    with pytest.raises(SourceError, match="gzip-compressed but not named"):
+        spark_engine.register("gz2", str(write("y.csv", body)), ReadOptions())
+    import zstandard
+
+    zst = zstandard.ZstdCompressor().compress(b"name,code\nA,01\n")
+    spark_engine.register("zst", str(write("x.csv.zst", zst)), ReadOptions())
+    assert spark_engine.fetch("SELECT code FROM zst") == [("01",)]
+
+
+def test_csv_folder_with_different_columns_refused_or_unioned(
+    write: Any, spark_engine: Any
+) -> None:
+    write("mixed/a.csv", "id,code\n1,x\n2,y\n")
+    folder = write("mixed/b.csv", "code,id,extra\nz,3,e\n").parent
+    with pytest.raises(SourceError) as info:
+        spark_engine.register("mixed", str(folder), ReadOptions())
+    assert "b.csv" in str(info.value) and "a.csv" in str(info.value)
+    table = spark_engine.register("mixed", str(folder), ReadOptions(union_by_name=True))
+    assert list(table.columns) == ["id", "code", "extra"]
+    rows = spark_engine.fetch("SELECT `__row`, id, code, extra FROM mixed ORDER BY `__row`")
+    assert rows == [(1, "1", "x", None), (2, "2", "y", None), (3, "3", "z", "e")]
+
+
+def test_parquet_folder_with_different_schemas_names_both(
+    tmp_path: Path, spark_engine: Any
+) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 1 AS id) TO '{tmp_path / 'p1.parquet'}' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT 2 AS id, 'x' AS e) TO '{tmp_path / 'p2.parquet'}' (FORMAT parquet)")
+    with pytest.raises(SourceError) as info:
+        spark_engine.register("pq", str(tmp_path), ReadOptions())
+    assert "p2.parquet: schema differs from" in str(info.value)
+    assert "p1.parquet" in str(info.value)
+    table = spark_engine.register("pq", str(tmp_path), ReadOptions(union_by_name=True))
+    assert table.rows == 2 and set(table.columns) == {"id", "e"}
+
+
+def test_zip_of_csvs_registers_as_folder_tables(tmp_path: Path, spark_engine: Any) -> None:
+    import zipfile
+
+    from healthdq.sources.folder import register_folder
+
+    archive = tmp_path / "cdm.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("person.csv", "person_id,year_of_birth\n1,1980\n2,1990\n")
+        zf.writestr("death.csv", "person_id,death_date\n2,2020-01-01\n")
+    folder = register_folder(spark_engine, str(archive))
+    assert sorted(folder.tables) == ["death", "person"]
+    assert folder.tables["person"].rows == 2
+    assert folder.tables["person"].columns["year_of_birth"] == "BIGINT"
+
+
 def test_spark_refuses_contract_escapes_and_seals_sql_on_files(
     write: Any, spark: Any, spark_engine: Any
 ) -> None:

@@ -91,6 +91,10 @@ def check(
         str | None, typer.Option(help="CSV encoding: utf-8, utf-16, latin-1.")
     ] = None,
     table: Annotated[str | None, typer.Option(help="Table inside a DuckDB database file.")] = None,
+    union_by_name: Annotated[
+        bool,
+        typer.Option("--union-by-name", help="Combine files whose columns differ by column name."),
+    ] = False,
     audit_log: Annotated[
         Path | None, typer.Option(help="Audit log of patient-level access.")
     ] = None,
@@ -134,6 +138,7 @@ def check(
         encoding=encoding,
         table=table,
         mapping=parse_mapping(map_, map_file),
+        union_by_name=union_by_name,
     )
     settings = pipeline.Settings(
         unmask=unmask,

@@ -26,6 +26,10 @@ def profile(
     fmt: Annotated[str | None, typer.Option("--format", help="csv|parquet|json|duckdb.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding.")] = None,
+    union_by_name: Annotated[
+        bool,
+        typer.Option("--union-by-name", help="Combine files whose columns differ by column name."),
+    ] = False,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the profile as JSON.")
     ] = None,
@@ -52,7 +56,9 @@ def profile(
     prof = pipeline.profile(
         data,
         table=table,
-        read_options=ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding),
+        read_options=ReadOptions(
+            format=fmt, delimiter=delimiter, encoding=encoding, union_by_name=union_by_name
+        ),
         engine=engine_name,
         settings=pipeline.Settings(
             audit_log=audit_log,

@@ -14,6 +14,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from healthdq.errors import SourceError
 from healthdq.sources.base import ReadOptions, RegisteredTable
 
 ProgressCallback = Callable[[float], None]
@@ -110,6 +111,19 @@ class Engine(ABC):
     def describe(self, relation: str) -> dict[str, str]:
         """Column name -> type of a relation, types spelled as DuckDB spells them."""
         raise NotImplementedError(f"{self.name} engine cannot describe relations")
+
+    def register_database(
+        self, location: str, schema: str | None
+    ) -> tuple[dict[str, RegisteredTable], list[str]]:
+        """Every table of a database (one schema) as lower-case views, and what was skipped."""
+        raise SourceError(
+            f"use a folder of CSV/Parquet with the {self.name} engine (or a zip of them)",
+            path=location,
+        )
+
+    def workdir(self) -> str | None:
+        """A private local folder for files the readers unpack (zips, transcoded CSV)."""
+        return None
 
     def seal(self, locations: list[str]) -> None:  # noqa: B027  (optional hook)
         """After the sources are registered: no further file, network or extension access.

@@ -13,14 +13,8 @@ import duckdb
 
 from healthdq.engine.base import Engine, ProgressCallback
 from healthdq.errors import SourceError
-from healthdq.sources.base import (
-    ROW,
-    ReadOptions,
-    RegisteredTable,
-    quote_ident,
-    quote_literal,
-    register_source,
-)
+from healthdq.sources import duckdb_reader
+from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, quote_literal
 
 UNIQUE_SLICE_ROWS = 5_000_000
 UNIQUE_MAX_SLICES = 8
@@ -57,6 +51,7 @@ class DuckDBEngine(Engine):
         memory_limit: str | None = None,
     ) -> None:
         self.con = duckdb.connect(database)
+        self._parquet_files: list[str] = []  # to name a corrupt file when a scan fails
         self.sealed = False
         self.query_seconds = 0.0
         self.queries = 0
@@ -74,7 +69,17 @@ class DuckDBEngine(Engine):
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         if self.sealed:
             raise SourceError("engine sealed after its run: use a new engine", path=location)
-        return register_source(self.con, name, location, options)
+        table = duckdb_reader.register(self.con, name, location, options, self.workdir())
+        self._parquet_files += table.files
+        return table
+
+    def register_database(
+        self, location: str, schema: str | None
+    ) -> tuple[dict[str, RegisteredTable], list[str]]:
+        return duckdb_reader.register_database(self.con, location, schema)
+
+    def workdir(self) -> str:
+        return self._tmp.name
 
     def seal(self, locations: list[str]) -> None:
         """Turn off external access (but for the registered files), extension auto-install and
@@ -109,6 +114,13 @@ class DuckDBEngine(Engine):
         started = time.perf_counter()
         try:
             return self._fetch(sql, progress)
+        except duckdb.Error as exc:
+            corrupt = duckdb_reader.corrupt_file(self.con, exc, self._parquet_files)
+            if corrupt is None:
+                raise
+            raise SourceError(
+                f"corrupt Parquet file ({duckdb_reader.first_line(exc)})", path=corrupt
+            ) from None
         finally:
             # Time inside the engine, so benchmarks can tell engine work from our overhead.
             self.query_seconds += time.perf_counter() - started

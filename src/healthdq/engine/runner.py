@@ -30,7 +30,7 @@ from healthdq.engine.compiler import (
 from healthdq.engine.dates import FORMATS, detect_formats, strptime_of
 from healthdq.engine.distinct import per_distinct
 from healthdq.engine.planner import FusedQuery, FusedQueryBuilder, RuleSlots, rule_bit_set
-from healthdq.errors import ContractError
+from healthdq.errors import ContractError, SourceError
 from healthdq.governance.messages import engine_message
 from healthdq.results import (
     ColumnInfo,
@@ -345,6 +345,8 @@ class TableRun:
         try:
             rows = self._fetch(query.sql, progress)
         except Exception as exc:  # engine errors differ by engine; isolate the culprit
+            if isinstance(exc, SourceError):
+                raise  # the data cannot be read (a corrupt file): no rule is to blame
             if len(checks) <= 1 and not table_rules:
                 for check in checks:
                     self.error(check.rule, _one_line(exc))

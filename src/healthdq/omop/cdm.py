@@ -6,35 +6,26 @@ and a `__row` column, whatever the source's case. Row-level checks that need ano
 key's target) read it through a *lookup*: a small keyed temp table joined to the checked table in
 an enriched view, so those checks stay row-level and fuse into the table's single scan.
 
-On the Spark engine only a folder opens (spark_cdm.py reads its files); the lookups are the same
-SQL, written in DuckDB's dialect and translated by the engine.
+Tables are read by sources/ (a folder or zip on every engine, a database on DuckDB); the lookups
+are the same SQL, written in DuckDB's dialect and translated by the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from healthdq.engine.base import Engine
-from healthdq.engine.duckdb import DuckDBEngine
 from healthdq.errors import SourceError
-from healthdq.governance.messages import engine_message
-from healthdq.sources.base import ROW, quote_ident, quote_literal
+from healthdq.sources.base import RegisteredTable, quote_ident
+from healthdq.sources.folder import CDM_OPTIONS, register_folder
 
 INTEGER_TYPES = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
 DATE_TYPES = ("DATE", "TIMESTAMP")
-FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq")
 
 
-@dataclass
-class CdmTable:
-    name: str  # lower case CDM table name = relation name
-    source: str
-    columns: dict[str, str]  # lower-case column -> engine type
-    rows: int
+# A CDM table: lower-case name = relation name, lower-case columns -> engine type, rows.
+CdmTable = RegisteredTable
 
 
 @dataclass
@@ -72,159 +63,27 @@ def as_date(column: str, type_name: str, alias: str | None = None) -> str:
     return f"TRY_CAST({ref} AS DATE)"
 
 
-def _stem(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem.lower()
+def open_cdm(engine: Engine, location: str, schema: str | None = None) -> Cdm:
+    """Register every table of the CDM at `location` as a lower-case view.
 
-
-def _lower_view(con: duckdb.DuckDBPyConnection, name: str, base: str, source: str) -> CdmTable:
-    """A view with lower-case column names over `base` (which has __row)."""
-    described = con.execute(f"DESCRIBE {q(base)}").fetchall()
-    select = [q(ROW)]
-    columns: dict[str, str] = {}
-    for col_name, col_type, *_ in described:
-        if col_name == ROW or col_name.lower() in columns:
-            continue
-        columns[col_name.lower()] = str(col_type)
-        select.append(f"{q(col_name)} AS {q(col_name.lower())}")
-    con.execute(f"CREATE OR REPLACE VIEW {q(name)} AS SELECT {', '.join(select)} FROM {q(base)}")
-    row = con.execute(f"SELECT count(*) FROM {q(name)}").fetchone()
-    return CdmTable(name=name, source=source, columns=columns, rows=int(row[0]) if row else 0)
-
-
-def folder_tables(folder: Path, cdm: Cdm) -> Iterator[tuple[str, Path]]:
-    """The folder's table files to read, as (table name, path), in name order.
-
-    A second file for a table is skipped with a warning; a zero-byte file is registered here as
-    a table with no columns and no rows, so neither engine reads it.
+    A folder or zip of CSV/Parquet files opens on every engine (sources/folder.py); a database
+    (DuckDB file, postgres:DSN) on engines that can attach one.
     """
-    files = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES)
+    cdm = Cdm(location=location)
+    database = location.startswith(("postgres:", "postgresql:")) or location.lower().endswith(
+        (".duckdb", ".db")
     )
-    if not files:
-        raise SourceError("folder holds no CSV or Parquet files", path=str(folder))
-    for path in files:
-        name = _stem(path)
-        if name in cdm.tables:
-            cdm.warnings.append(f"{path.name}: a second file for table {name}, ignored")
-        elif path.stat().st_size == 0:
-            cdm.tables[name] = CdmTable(name=name, source=str(path), columns={}, rows=0)
-        else:
-            yield name, path
-
-
-def _from_folder(con: duckdb.DuckDBPyConnection, folder: Path, cdm: Cdm) -> None:
-    for name, path in folder_tables(folder, cdm):
-        base = f"__cdm_{name}"
-        try:
-            if path.name.lower().endswith((".parquet", ".pq")):
-                con.execute(
-                    f"CREATE OR REPLACE VIEW {q(base)} AS SELECT file_row_number + 1 AS {q(ROW)}, "
-                    f"* EXCLUDE (file_row_number) FROM read_parquet("
-                    f"{quote_literal(str(path))}, file_row_number = true)"
-                )
-            else:
-                # The whole file is sampled for types: a late non-numeric value then makes the
-                # column text (reported by cdmDatatype) instead of failing the read.
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {q(base)} AS SELECT row_number() OVER () AS "
-                    f"{q(ROW)}, * FROM read_csv({quote_literal(str(path))}, header = true, "
-                    f"sample_size = -1)"
-                )
-            cdm.tables[name] = _lower_view(con, name, base, str(path))
-        except duckdb.Error as exc:
-            cdm.warnings.append(f"{path.name}: cannot be read ({engine_message(exc)})")
-
-
-def _from_database(
-    con: duckdb.DuckDBPyConnection, alias: str, schema: str | None, cdm: Cdm, source: str
-) -> None:
-    rows = con.execute(
-        "SELECT schema_name, table_name, false FROM duckdb_tables() WHERE database_name = ? "
-        "UNION ALL SELECT schema_name, view_name, true FROM duckdb_views() "
-        "WHERE database_name = ? AND NOT internal",
-        [alias, alias],
-    ).fetchall()
-    schemas = sorted({r[0] for r in rows})
-    if schema is None:
-        # The schema holding PERSON, else the only one, else 'main'.
-        with_person = sorted({r[0] for r in rows if r[1].lower() == "person"})
-        schema = with_person[0] if with_person else (schemas[0] if len(schemas) == 1 else "main")
-    for sch, table, is_view in rows:
-        if sch.lower() != schema.lower():
-            continue
-        name = table.lower()
-        if name in cdm.tables:
-            continue
-        base = f"__cdm_{name}"
-        ref = f"{q(alias)}.{q(sch)}.{q(table)}"
-        row_id = "row_number() OVER ()" if is_view else "rowid + 1"
-        try:
-            con.execute(
-                f"CREATE OR REPLACE VIEW {q(base)} AS SELECT {row_id} AS {q(ROW)}, * FROM {ref}"
-            )
-            cdm.tables[name] = _lower_view(con, name, base, f"{source}#{sch}.{table}")
-        except duckdb.Error as exc:
-            cdm.warnings.append(f"{table}: cannot be read ({engine_message(exc)})")
-
-
-def _open_elsewhere(engine: Engine, location: str, cdm: Cdm) -> None:
-    """Spark reads a folder's files itself; a database CDM is DuckDB's to attach."""
-    from healthdq.engine.spark import SparkEngine
-    from healthdq.omop.spark_cdm import open_folder
-
-    database = location.startswith(("postgres:", "postgresql:"))
     if not database and not Path(location).exists():
         raise SourceError("not found", path=location)
-    if database or not Path(location).is_dir() or not isinstance(engine, SparkEngine):
-        raise SourceError(
-            f"use a folder of CSV/Parquet with the {engine.name} engine", path=location
-        )
-    open_folder(engine, Path(location), cdm)
-
-
-def open_cdm(engine: Engine, location: str, schema: str | None = None) -> Cdm:
-    """Register every table of the CDM at `location` as a lower-case view."""
-    cdm = Cdm(location=location)
-    if not isinstance(engine, DuckDBEngine):
-        _open_elsewhere(engine, location, cdm)
+    if database:
+        cdm.tables, cdm.warnings = engine.register_database(location, schema)
         return cdm
-    con = engine.con
-    if location.startswith(("postgres:", "postgresql:")):
-        # DuckDB's postgres extension must already be installed (it is version-locked to the
-        # DuckDB build and normally downloaded on first use).
-        try:
-            # Never download at run time: an offline machine would wait on the network.
-            con.execute("SET autoinstall_known_extensions = false")
-            con.execute("LOAD postgres")
-        except duckdb.Error as exc:
-            raise SourceError(
-                "PostgreSQL needs DuckDB's postgres extension for this DuckDB version "
-                f"(install it with DuckDB's INSTALL postgres): {engine_message(exc)}",
-                path=location,
-            ) from None
-        dsn = location.split(":", 1)[1] if location.startswith("postgres:") else location
-        con.execute(f"ATTACH {quote_literal(dsn)} AS __cdm_pg (TYPE postgres, READ_ONLY)")
-        _from_database(con, "__cdm_pg", schema or "public", cdm, location)
-        return cdm
-    path = Path(location)
-    if not path.exists():
-        raise SourceError("not found", path=location)
-    if path.is_dir():
-        _from_folder(con, path, cdm)
-    elif path.name.lower().endswith((".duckdb", ".db")):
-        try:
-            con.execute(f"ATTACH {quote_literal(str(path))} AS __cdm_db (READ_ONLY)")
-        except duckdb.Error as exc:
-            raise SourceError(engine_message(exc), path=location) from None
-        _from_database(con, "__cdm_db", schema, cdm, location)
-    else:
+    if not Path(location).is_dir() and not location.lower().endswith(".zip"):
         raise SourceError(
-            "give a DuckDB file, a folder of CSV/Parquet or postgres:DSN", path=location
+            "give a DuckDB file, a folder (or zip) of CSV/Parquet or postgres:DSN", path=location
         )
+    folder = register_folder(engine, location, CDM_OPTIONS)
+    cdm.tables, cdm.warnings = folder.tables, folder.warnings
     return cdm
 
 
@@ -259,7 +118,7 @@ def _unique_ids(engine: Engine, table: str, column: str, type_name: str) -> bool
             f"SELECT bit_count(bitstring_agg({col}, {int(lo)}, {int(hi)})) FROM {q(table)}"
         )
         return bool(rows and rows[0][0] == n)
-    except duckdb.Error:
+    except Exception:  # the engine's own error: not proved, the GROUP BY is used
         return False
 
 
