@@ -25,7 +25,7 @@ from healthdq.governance.messages import engine_message
 from healthdq.sources import sniff
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, quote_literal
 from healthdq.sources.locate import resolve_files
-from healthdq.sources.mapping import map_columns
+from healthdq.sources.mapping import Mapped, map_columns
 
 # Types we keep from the sniffer when every value converts; integers stay text on purpose.
 TYPED = {"DATE", "TIMESTAMP", "DOUBLE", "BOOLEAN", "TIME"}
@@ -64,15 +64,7 @@ def register(
     except duckdb.Error as exc:
         raise SourceError(first_line(exc), path=_named(exc, files)) from None
     columns = [c for c in describe(con, base) if c != ROW]
-    mapped = map_columns(columns, opts.mapping, location, opts.lower_case, opts.aliases)
-    select = [quote_ident(ROW)] + [
-        quote_ident(src) if src == out else f"{quote_ident(src)} AS {quote_ident(out)}"
-        for src, out in mapped.pairs
-    ]
-    con.execute(
-        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "
-        f"FROM {quote_ident(base)}"
-    )
+    mapped = mapped_view(con, name, base, columns, opts, location)
     try:
         rows = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()
     except duckdb.Error as exc:
@@ -87,6 +79,27 @@ def register(
         files=files if fmt == "parquet" else [],
         bindings=mapped.bound,
     )
+
+
+def mapped_view(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    base: str,
+    columns: list[str],
+    opts: ReadOptions,
+    location: str,
+) -> Mapped:
+    """View `name` over `base`: `__row`, then each column under its mapped or aliased name."""
+    mapped = map_columns(columns, opts.mapping, location, opts.lower_case, opts.aliases)
+    select = [quote_ident(ROW)] + [
+        quote_ident(src) if src == out else f"{quote_ident(src)} AS {quote_ident(out)}"
+        for src, out in mapped.pairs
+    ]
+    con.execute(
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "
+        f"FROM {quote_ident(base)}"
+    )
+    return mapped
 
 
 def describe(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:

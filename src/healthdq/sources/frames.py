@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import SourceError
-from healthdq.sources.aliases import bind_columns
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident
 
 if TYPE_CHECKING:
@@ -153,6 +152,8 @@ def register_duckdb(
     """Register `frame` on a DuckDB connection: DuckDB scans its memory where it lies."""
     import duckdb
 
+    from healthdq.sources.duckdb_reader import mapped_view
+
     kind = frame_kind(frame)
     if kind is None or kind == "spark":
         raise SourceError(f"the duckdb engine cannot read a {frame_label(frame)}")
@@ -172,18 +173,7 @@ def register_duckdb(
     for column, typ in columns.items():
         if _NESTED.search(typ):
             raise _unsupported(label, column, typ)
-    binding = bind_columns(list(columns), options.mapping, options.aliases, f"the {label}")
-    warnings: list[str] = list(binding.warnings)
-    select = [quote_ident(ROW)]
-    for col in columns:
-        target = binding.renames.get(col.lower())
-        select.append(
-            f"{quote_ident(col)} AS {quote_ident(target)}" if target else quote_ident(col)
-        )
-    con.execute(
-        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "
-        f"FROM {quote_ident(base)}"
-    )
+    mapped = mapped_view(con, name, base, list(columns), options, f"the {label}")
     try:
         count = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()
     except duckdb.Error as exc:  # a pandas object column that converts badly past the sample
@@ -197,8 +187,8 @@ def register_duckdb(
         format=kind,
         columns={str(r[0]): str(r[1]) for r in described if r[0] != ROW},
         rows=int(count[0]) if count else 0,
-        warnings=warnings,
-        bindings=binding.bound,
+        warnings=mapped.warnings,
+        bindings=mapped.bound,
     )
 
 
