@@ -72,3 +72,22 @@ def test_every_change_is_cited() -> None:
     assert "2001-04-01" in vs.changes[0] and "HES Data Dictionary" in vs.changes[0]
     old = [c.code for c in vs.codes if c.valid_to == date(2001, 3, 31)]
     assert old == [str(i) for i in range(10)]
+
+
+def test_superseded_codes_without_a_cited_end_are_always_legacy(tmp_path: Path) -> None:
+    data = tmp_path / "t.csv"
+    data.write_text("sex,adm\n1,2024-01-01\n0,2024-01-01\n0,1990-01-01\nM,2024-01-01\n")
+    contract = parse_contract(
+        "name: t\ntables:\n  t:\n    rules:\n"
+        "      - {id: valid, kind: allowed_values, column: sex, value_set: sex}\n"
+        "      - {id: era, kind: code_era, column: sex, value_set: sex, date_column: adm}\n"
+        "      - {id: now, kind: code_era, column: sex, value_set: sex}\n",
+        "c.yaml",
+    )
+    engine = DuckDBEngine()
+    try:
+        result = run_contract(engine, contract, {"t": str(data)})
+    finally:
+        engine.close()
+    got = {r.rule_id: (r.violating_rows, r.denominator) for r in result.rules}
+    assert got == {"valid": (1, 4), "era": (2, 3), "now": (2, 3)}

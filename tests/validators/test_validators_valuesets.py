@@ -16,7 +16,7 @@ Evaluate = Callable[[str, Sequence[str]], list[bool | None]]  # the `evaluate` f
 REQUIRED = {
     "ethnic_category": "A B C D E F G H J K L M N P R S Z 99 0 1 2 3 4 5 6 7 8 9",
     "person_stated_gender": "1 2 9 X",
-    "sex": "1 2 9 X",
+    "sex": "1 2 9 X 0",
     "admission_method": "11 12 13 21 22 23 24 25 2A 2B 2C 2D 28 31 32 81 82 83 98 99",
     "admission_source": "19 29 37 39 40 42 49 51 52 53 54 55 56 65 66 79 85 87 88 98 99",
     "discharge_method": "1 2 3 4 5 8 9",

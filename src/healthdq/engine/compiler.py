@@ -414,6 +414,8 @@ class Compiler:
             day = self.as_type(rule.date_column, "DATE")
             periods: dict[tuple[date | None, date | None], list[str]] = {}
             for c in codes:
+                if c.legacy and c.valid_to is None:
+                    continue  # superseded at a date we cannot cite: never in force
                 periods.setdefault((c.valid_from, c.valid_to), []).append(c.code)
             terms: list[exp.Expr] = []
             for (start, end), listed in periods.items():

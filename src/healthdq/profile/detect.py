@@ -135,7 +135,8 @@ def valueset_codes(name: str) -> frozenset[str] | None:
 
     try:
         # Codes in force today: a retired scheme's digits would make counts look like codes.
-        return frozenset(c.code for c in get_valueset(name).codes if c.valid_to is None)
+        codes = get_valueset(name).codes
+        return frozenset(c.code for c in codes if c.valid_to is None and not c.legacy)
     except KeyError:
         return None
 

@@ -44,8 +44,12 @@ class Code:
     valid_from: date | None = None  # first day in force (None: always, as far as we cite)
     valid_to: date | None = None  # last day in force
     scheme: str = ""  # e.g. "1991 census categories (0-9)"
+    # From a superseded scheme whose end date we cannot cite: valid, but never in force now.
+    legacy: bool = False
 
     def in_force(self, day: date) -> bool:
+        if self.legacy and self.valid_to is None:
+            return False
         return (self.valid_from is None or day >= self.valid_from) and (
             self.valid_to is None or day <= self.valid_to
         )
@@ -91,6 +95,7 @@ def _parse(path: Path) -> ValueSet:
                 valid_from=_day(entry.get("from"), path, i),
                 valid_to=_day(entry.get("to"), path, i),
                 scheme=str(entry.get("scheme", "")),
+                legacy=bool(entry.get("legacy", False)),
             )
         )
     seen = [c.code for c in codes]
