@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv as pycsv
 import gzip
+import re
 from pathlib import Path
 
 from healthdq.errors import SourceError
@@ -135,7 +136,8 @@ def decode(head: bytes, encoding: str) -> str:
 
 def header(head: bytes, encoding: str, delimiter: str | None, path: str) -> tuple[list[str], str]:
     """Column names of the first line and the delimiter (the commonest of , tab ; |)."""
-    first = decode(head, encoding).split("\n", 1)[0].rstrip("\r")
+    # Any line end: \r\n, \n, or a lone \r (old Mac exports).
+    first = re.split(r"\r\n|\r|\n", decode(head, encoding), maxsplit=1)[0]
     if not first.strip():
         raise SourceError("first line is blank: expected a header row", path=path, line=1)
     if delimiter is None:
@@ -143,7 +145,10 @@ def header(head: bytes, encoding: str, delimiter: str | None, path: str) -> tupl
         delimiter = max(counts, key=lambda d: counts[d])
         if counts[delimiter] == 0:
             delimiter = ","
-    names = next(pycsv.reader([first], delimiter=delimiter, quotechar='"'))
+    try:
+        names = next(pycsv.reader([first], delimiter=delimiter, quotechar='"'))
+    except pycsv.Error as exc:
+        raise SourceError(f"header row cannot be read: {exc}", path=path, line=1) from None
     names = [n.strip() for n in names]
     seen: set[str] = set()
     for i, n in enumerate(names, start=1):
