@@ -412,31 +412,34 @@ class Compiler:
         columns = [rule.column]
         if rule.date_column:
             day = self.as_type(rule.date_column, "DATE")
-            periods: dict[tuple[date | None, date | None], list[str]] = {}
-            for c in codes:
-                if c.legacy and c.valid_to is None:
-                    continue  # superseded at a date we cannot cite: never in force
-                periods.setdefault((c.valid_from, c.valid_to), []).append(c.code)
-            terms: list[exp.Expr] = []
-            for (start, end), listed in periods.items():
-                term = self.member(rule.column, listed)
-                for bound, cls in ((start, exp.GTE), (end, exp.LTE)):
-                    if bound is not None:
-                        literal = exp.Cast(
-                            this=lit(bound.isoformat()), to=exp.DataType.build("DATE")
-                        )
-                        term = exp.and_(term, cls(this=day.copy(), expression=literal))
-                terms.append(term)
-            in_force: exp.Expr = exp.Paren(this=exp.or_(*terms))
+            # The dates where the set in force changes; between two of them it is constant, so
+            # one date test picks the interval and one membership test its out-of-era codes.
+            bounds = sorted(
+                {c.valid_from for c in codes if c.valid_from}
+                | {c.valid_to + timedelta(days=1) for c in codes if c.valid_to}
+            )
+            starts: list[date | None] = [None, *bounds]
+            branches: list[tuple[date | None, exp.Expr]] = []
+            for k, start in enumerate(starts):
+                probe = start or (bounds[0] - timedelta(days=1) if bounds else self.run_date)
+                stale = [c.code for c in codes if not c.in_force(probe)]
+                out: exp.Expr = self.member(rule.column, stale) if stale else exp.false()
+                end = starts[k + 1] if k + 1 < len(starts) else None
+                branches.append((end, out))
+            case = exp.Case()
+            for end, out in branches[:-1]:
+                literal = exp.Cast(this=lit(str(end)), to=exp.DataType.build("DATE"))
+                case = case.when(exp.LT(this=day.copy(), expression=literal), out)
+            violates: exp.Expr = case.else_(branches[-1][1]) if bounds else branches[-1][1]
             applies = exp.and_(
                 applies, exp.Not(this=exp.Is(this=day.copy(), expression=exp.Null()))
             )
             columns.append(rule.date_column)
-        else:
-            at = rule.as_of or self.standard_date or self.run_date
-            current = [c.code for c in codes if c.in_force(at)]
-            in_force = self.member(rule.column, current) if current else exp.false()
-        return self._row(rule, applies, exp.Not(this=in_force), columns)
+            return self._row(rule, applies, violates, columns)
+        at = rule.as_of or self.standard_date or self.run_date
+        stale = [c.code for c in codes if not c.in_force(at)]
+        violates = self.member(rule.column, stale) if stale else exp.false()
+        return self._row(rule, applies, violates, columns)
 
     def _default_value(self, rule: m.DefaultValueRule) -> RowCheck:
         member = self.member(rule.column, rule.values)

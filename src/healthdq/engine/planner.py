@@ -12,6 +12,7 @@ they cost no predicate at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -78,14 +79,36 @@ def metric_kind(type_name: str) -> str | None:
 
 
 # Sub-expressions worth computing once per row when several predicates (or digits) share them.
-HOISTABLE = (exp.TryCast, exp.Cast, exp.Trim, exp.Upper, exp.Lower, exp.Length)
+HOISTABLE = (exp.TryCast, exp.Cast, exp.Trim, exp.Upper, exp.Lower, exp.Length, exp.Coalesce)
+# Hoisted whole, never in parts: a COALESCE's later arguments are evaluated only where the
+# earlier ones are NULL (an NHS number's normalising cast, on the rare values with separators);
+# hoisting them alone would compute them on every row.
+HOIST_WHOLE = (exp.Coalesce,)
 
 
 def _safe(node: exp.Expr) -> bool:
     """True when evaluating `node` on any row cannot raise (a CAST to text, never to a number)."""
     if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
         return node.to.is_type(*exp.DataType.TEXT_TYPES)
+    if isinstance(node, HOIST_WHOLE):
+        return all(_safe(n) for n in node.find_all(exp.Cast) if n is not node)
     return True
+
+
+def _hoist_candidates(
+    tree: exp.Expr, whole: set[str], render: Callable[[exp.Expr], str]
+) -> list[exp.Expr]:
+    """Hoistable nodes of `tree`, not looking inside the shared ones hoisted whole (`whole`)."""
+    out: list[exp.Expr] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, HOISTABLE) and _safe(node):
+            out.append(node)
+            if isinstance(node, HOIST_WHOLE) and render(node) in whole:
+                continue
+        stack.extend(node.iter_expressions())
+    return out
 
 
 # Lists at least this long are tested by one substring search instead of a chain of equalities.
@@ -250,12 +273,17 @@ class FusedQueryBuilder:
         rows once the cast is hoisted). Only expressions that cannot raise are hoisted, because
         the inner projection evaluates them on every row.
         """
+        render = self.engine.render
+        seen: dict[str, int] = {}
+        for tree in self.trees.values():
+            for whole_node in tree.find_all(*HOIST_WHOLE):
+                seen[render(whole_node)] = seen.get(render(whole_node), 0) + 1
+        whole = {key for key, n in seen.items() if n > 1}
         counts: dict[str, int] = {}
         for tree in self.trees.values():
-            for node in tree.walk():
-                if isinstance(node, HOISTABLE) and _safe(node):
-                    key = self.engine.render(node)
-                    counts[key] = counts.get(key, 0) + 1
+            for node in _hoist_candidates(tree, whole, render):
+                key = self.engine.render(node)
+                counts[key] = counts.get(key, 0) + 1
         shared = {key: f"__x{i}" for i, key in enumerate(k for k, n in counts.items() if n > 1)}
         rendered = []
         for tree in self.trees.values():
