@@ -12,8 +12,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from healthdq import pipeline
 from healthdq.cli.app import app, check_fail_on, err, exit_for, warn, warn_one
 from healthdq.cli.options import (
+    AuditKeyFileOption,
+    AuditLogOption,
     DatasetOption,
+    EngineOption,
     NoStoreOption,
+    SparkMasterOption,
     StoreOption,
     outputs,
     parse_mapping,
@@ -95,16 +99,8 @@ def check(
         bool,
         typer.Option("--union-by-name", help="Combine files whose columns differ by column name."),
     ] = False,
-    audit_log: Annotated[
-        Path | None, typer.Option(help="Audit log of patient-level access.")
-    ] = None,
-    audit_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
-            metavar="FILE",
-        ),
-    ] = None,
+    audit_log: AuditLogOption = None,
+    audit_key_file: AuditKeyFileOption = None,
     threads: Annotated[
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
@@ -115,12 +111,8 @@ def check(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
-    engine_name: Annotated[
-        str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
-    ] = "duckdb",
-    spark_master: Annotated[
-        str, typer.Option(help="Spark master URL for --engine spark.")
-    ] = "local[2]",
+    engine_name: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = "local[2]",
     store: StoreOption = None,
     no_store: NoStoreOption = False,
     dataset: DatasetOption = None,

@@ -11,7 +11,15 @@ from rich.console import Console
 
 from healthdq import pipeline
 from healthdq.cli.app import app, check_fail_on, exit_for, warn, warn_one
-from healthdq.cli.options import DatasetOption, NoStoreOption, StoreOption, outputs
+from healthdq.cli.options import (
+    AuditKeyFileOption,
+    AuditLogOption,
+    DatasetOption,
+    NoStoreOption,
+    SparkMasterOption,
+    StoreOption,
+    outputs,
+)
 
 
 @app.command()
@@ -57,16 +65,8 @@ def omop(
     unmask: Annotated[
         bool, typer.Option("--unmask", help="Show person_id in samples unmasked (audited).")
     ] = False,
-    audit_log: Annotated[
-        Path | None, typer.Option(help="Audit log of patient-level access.")
-    ] = None,
-    audit_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
-            metavar="FILE",
-        ),
-    ] = None,
+    audit_log: AuditLogOption = None,
+    audit_key_file: AuditKeyFileOption = None,
     threads: Annotated[
         int | None, typer.Option(help="Engine threads (default: all cores).")
     ] = None,
@@ -78,9 +78,7 @@ def omop(
             help="duckdb (in-process) or spark (a folder of CSV/Parquet; needs healthdq[spark]).",
         ),
     ] = "duckdb",
-    spark_master: Annotated[
-        str, typer.Option(help="Spark master URL for --engine spark.")
-    ] = "local[2]",
+    spark_master: SparkMasterOption = "local[2]",
     store: StoreOption = None,
     no_store: NoStoreOption = False,
     dataset: DatasetOption = None,

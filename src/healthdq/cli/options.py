@@ -82,3 +82,15 @@ DatasetOption = Annotated[
         metavar="NAME",
     ),
 ]
+AuditLogOption = Annotated[Path | None, typer.Option(help="Audit log of patient-level access.")]
+AuditKeyFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
+        metavar="FILE",
+    ),
+]
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
+]
+SparkMasterOption = Annotated[str, typer.Option(help="Spark master URL for --engine spark.")]

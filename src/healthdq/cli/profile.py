@@ -10,6 +10,7 @@ from rich.console import Console
 
 from healthdq import pipeline
 from healthdq.cli.app import app, err, warn_one
+from healthdq.cli.options import AuditKeyFileOption, AuditLogOption, EngineOption, SparkMasterOption
 from healthdq.rules.sandbox import relative_source
 from healthdq.sources.base import ReadOptions
 
@@ -33,22 +34,10 @@ def profile(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the profile as JSON.")
     ] = None,
-    audit_log: Annotated[
-        Path | None, typer.Option(help="Audit log of patient-level access.")
-    ] = None,
-    engine_name: Annotated[
-        str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
-    ] = "duckdb",
-    spark_master: Annotated[
-        str, typer.Option(help="Spark master URL for --engine spark.")
-    ] = "local[2]",
-    audit_key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Key (32+ bytes) for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE).",
-            metavar="FILE",
-        ),
-    ] = None,
+    audit_log: AuditLogOption = None,
+    engine_name: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = "local[2]",
+    audit_key_file: AuditKeyFileOption = None,
 ) -> None:
     """Profile every column in one pass and suggest a starting contract."""
     from healthdq.profile import render_profile, suggest_contract
