@@ -83,3 +83,36 @@ def test_hes_named_extract_runs_with_the_pack_alone(
     failed = [r for r in rules.values() if r["status"] in ("failed", "error")]
     assert all(r["rule_id"] in stdout for r in failed)
     assert "more (--verbose" not in stdout
+
+
+OP_ROWS = [
+    "ATTENDKEY,PROCODE3,SITETRET,NEWNHSNO,DOB,HOMEADD,SEX,ETHNOS,GPPRAC,REQDATE,APPTDATE,"
+    "ATTENDED,FIRSTATT,TRETSPEF,DIAG_4_01,OPERTN_4_01",
+    "1,RR8,RR801,9434765919,1950-01-01,LS1 4AP,1,A,B82005,2024-01-01,2024-02-01,5,1,100,I219,-",
+    "2,RR8,RR801,943-476-5870,1960-02-02,LS2 9JT,2,X,B82005,1800-01-01,2024-02-02,5,2,300,&,K401",
+    "3,RR8,RR801,9434765919,1970-03-03,LS6 2QB,1,99,B82005,2024-01-03,2024-02-03,2,1,100,-,&",
+]
+
+
+def test_hes_outpatient_extract_reports_only_true_findings(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    data = tmp_path / "op.csv"
+    data.write_text("\n".join(OP_ROWS) + "\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    code, stdout, stderr = cli(
+        "check", data, "--pack", "nhs-op", "--run-date", "2024-03-01", "--json", out,
+        "--fail-on", "never",
+    )  # fmt: skip
+    assert code == 0, stdout + stderr
+    doc = json.loads(out.read_text())
+    assert len(doc["tables"][0]["bindings"]) == 16
+    failing = {r["rule_id"]: r["violating_rows"] for r in doc["rules"] if r["status"] != "passed"}
+    # Exactly the findings the rows carry: ETHNOS X (missing) and X/99 (defaults), the 1800-01-01
+    # referral placeholder and the dashed NHS number. No marker is judged invalid.
+    assert failing == {
+        "op.ethnic_category.default": 2,
+        "op.ethnic_category.not_null": 1,
+        "op.referral_date.default": 1,
+        "op.nhs_number.format": 1,
+    }
