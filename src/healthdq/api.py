@@ -39,6 +39,7 @@ def check(
     mapping: Mapping[str, str] | None = None,
     group_by: str | Iterable[str] | None = None,
     run_date: date | str | None = None,
+    data_standard_date: date | str | None = None,
     sample_size: int = 5,
     unmask: bool = False,
     suppress_small_numbers: bool = True,
@@ -84,6 +85,7 @@ def check(
             sample_size=sample_size,
             group_by=[group_by] if isinstance(group_by, str) else list(group_by or []),
             run_date=_run_date(run_date),
+            data_standard_date=_run_date(data_standard_date, "data_standard_date"),
             engine=eng,
             settings=_settings(
                 unmask=unmask,
@@ -289,10 +291,10 @@ def _mapping(mapping: Mapping[str, str] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in mapping.items()}
 
 
-def _run_date(value: date | str | None) -> date | None:
+def _run_date(value: date | str | None, option: str = "--run-date") -> date | None:
     if value is None or isinstance(value, date):
         return value
-    return pipeline.parse_run_date(str(value))
+    return pipeline.parse_run_date(str(value), option)
 
 
 def _settings(

@@ -70,13 +70,13 @@ def check_sample_size(sample_size: int) -> int:
     return sample_size
 
 
-def parse_run_date(text: str | None) -> date | None:
+def parse_run_date(text: str | None, option: str = "--run-date") -> date | None:
     if not text:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise HealthdqError(f"--run-date '{text}' is not YYYY-MM-DD") from None
+        raise HealthdqError(f"{option} '{text}' is not YYYY-MM-DD") from None
 
 
 def _engine(engine: Engine | str, settings: Settings) -> tuple[Engine, bool]:
@@ -221,6 +221,7 @@ def check(
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
     progress: TableProgress | None = None,
+    data_standard_date: date | None = None,
 ) -> RunResult:
     """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render."""
     from healthdq.engine.runner import RunOptions, run_contract
@@ -238,6 +239,7 @@ def check(
         sample_size=check_sample_size(sample_size),
         group_by=list(group_by or []),
         run_date=run_date,
+        data_standard_date=data_standard_date,
     )
     store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)

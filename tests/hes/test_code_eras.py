@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -91,3 +92,24 @@ def test_superseded_codes_without_a_cited_end_are_always_legacy(tmp_path: Path) 
         engine.close()
     got = {r.rule_id: (r.violating_rows, r.denominator) for r in result.rules}
     assert got == {"valid": (1, 4), "era": (2, 3), "now": (2, 3)}
+
+
+def test_cli_data_standard_date(tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    import json
+
+    data = tmp_path / "t.csv"
+    data.write_text("eth\nA\n4\n4\n")
+    contract = tmp_path / "c.yaml"
+    contract.write_text(
+        "name: t\ntables:\n  t:\n    rules:\n"
+        "      - {id: era, kind: code_era, column: eth, value_set: ethnic_category}\n"
+    )
+    out = tmp_path / "r.json"
+    args = ["check", f"t={data}", "--contract", contract, "--json", out, "--fail-on", "never"]
+    # The run date (2024) judges the 0-9 codes legacy; a 2000 data standard the A.
+    assert cli(*args, "--run-date", "2024-01-01")[0] == 0
+    assert json.loads(out.read_text())["rules"][0]["violating_rows"] == 2
+    assert cli(*args, "--data-standard-date", "2000-01-01")[0] == 0
+    assert json.loads(out.read_text())["rules"][0]["violating_rows"] == 1
+    code, _, stderr = cli(*args, "--data-standard-date", "01/01/2000")
+    assert code == 2 and "--data-standard-date '01/01/2000' is not YYYY-MM-DD" in stderr

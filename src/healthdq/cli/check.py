@@ -63,6 +63,14 @@ def check(
     run_date: Annotated[
         str | None, typer.Option(help="Date the checks are judged against (YYYY-MM-DD).")
     ] = None,
+    data_standard_date: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge code sets as in force on this date (code_era rules naming no date "
+            "column; default: the contract's data_standard_date, else the run date).",
+            metavar="YYYY-MM-DD",
+        ),
+    ] = None,
     html: Annotated[Path | None, typer.Option(help="Write the offline HTML report here.")] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write JSON results here.")
@@ -151,6 +159,7 @@ def check(
         sample_size=sample_size,
         group_by=group_by,
         run_date=pipeline.parse_run_date(run_date),
+        data_standard_date=pipeline.parse_run_date(data_standard_date, "--data-standard-date"),
         engine=engine_name,
         settings=settings,
     )

@@ -61,6 +61,9 @@ class RunOptions:
     per_distinct_min_rows: int = 100_000
     # Per-column basics (nulls, blanks, min, max, mean) measured in the fused scan.
     column_metrics: bool = True
+    # The date code sets are judged at (code_era rules without a date column); overrides the
+    # contract's data_standard_date.
+    data_standard_date: date | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -190,7 +193,9 @@ class TableRun:
         )
 
     def run(self, progress: Callable[[float], None] | None) -> None:
-        self.compiler.standard_date = self.contract.data_standard_date
+        self.compiler.standard_date = (
+            self.options.data_standard_date or self.contract.data_standard_date
+        )
         self._date_formats()
         compiled: list[Compiled] = []
         for rule in self.spec.rules:
