@@ -111,11 +111,21 @@ def contract_identifiers(contract: m.Contract) -> dict[tuple[str, str], str]:
 
 
 # -- audit -------------------------------------------------------------------------------------
+def _warn(message: str, settings: Settings) -> None:
+    if settings.on_warning is not None:
+        settings.on_warning(message)
+    else:
+        warnings.warn(message, stacklevel=4)
+
+
 def _audit_preflight(settings: Settings) -> None:
     """A bad key or an unwritable log fails before the run, not after it."""
-    from healthdq.governance.audit import open_log
+    from healthdq.governance.audit import default_key_file, key_file_warning, open_log
 
     open_log(settings.audit_log, settings.audit_key_file).preflight()
+    message = key_file_warning(settings.audit_key_file or default_key_file())
+    if message is not None:
+        _warn(message, settings)
 
 
 def _audit(
@@ -139,10 +149,7 @@ def _audit(
         detail=detail,
     )
     for message in log.warnings:
-        if settings.on_warning is not None:
-            settings.on_warning(message)
-        else:
-            warnings.warn(message, stacklevel=3)
+        _warn(message, settings)
     # The log's head after this run: kept in the result (and the store) so that a later
     # deletion of the log's last entries is detectable.
     return AuditRef(log=str(log.path), head=event["hash"], keyed=event["chain"] == KEYED)

@@ -41,6 +41,7 @@ def run(tmp_path: Path, cli: Cli) -> Callable[..., tuple[int, str, str]]:
 def key(tmp_path: Path) -> Path:
     path = tmp_path / "audit.key"
     path.write_text(KEY_TEXT + "\n", encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -215,3 +216,15 @@ def test_key_problems_fail_before_the_run(
         code, _, err = run("--json", out, *args)
         assert code == 2 and message in err, err
         assert not out.exists(), "the run stops before reading data or writing reports"
+
+
+def test_a_key_file_others_can_read_is_warned_about(
+    run: Callable[..., tuple[int, str, str]], key: Path
+) -> None:
+    code, _, err = run("--audit-key-file", key)
+    assert code == 0 and "readable by other users" not in err
+    key.chmod(0o644)
+    code, _, err = run("--audit-key-file", key)
+    assert code == 0
+    assert "audit key file is readable by other users (mode 644)" in err
+    assert "chmod 600" in err and KEY_TEXT not in err

@@ -94,6 +94,23 @@ def load_key(path: str | os.PathLike[str]) -> bytes:
     return key
 
 
+def key_file_warning(path: str | os.PathLike[str] | None) -> str | None:
+    """A warning when the key file can be read by other users (anyone could then re-sign the
+    chain after editing it); None when it is private or there is no key file."""
+    if path is None:
+        return None
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None  # load_key reports a missing or unreadable file
+    if mode & 0o077:
+        return (
+            f"{path}: the audit key file is readable by other users "
+            f"(mode {mode & 0o777:o}); make it private: chmod 600 {path}"
+        )
+    return None
+
+
 def key_id(key: bytes) -> str:
     """A name for the key that reveals nothing of it: a truncated HMAC of a fixed label."""
     return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
