@@ -218,3 +218,49 @@ def test_every_rule_kind_matches_duckdb(write: Any, spark_engine: Any) -> None:
         (r.rule_id, r.message) for r in duck.rules if r.status == "error"
     ]
     assert_same(duck, spark)
+
+
+def test_hes_conventions_match_duckdb(tmp_path: Path, spark_engine: Any) -> None:
+    """Missing-value markers (padded with spaces and a tab), text dates read by their format
+    (MMYYYY) and code eras give the same counts on Spark as on DuckDB."""
+    data = tmp_path / "hes.csv"
+    data.write_text(
+        "id,provider_code,opertn,ethnos,mydob,admidate\n"
+        "1,RR8,A011,A,011950,2005-01-05\n"
+        "2,RR8,-,4,121999,2005-01-06\n"
+        '3,RR8,"-   ",4,132000,1999-01-07\n'
+        '4,RR8,"&\t ",X,062030,1999-01-08\n'
+        "5,RR8,BAD1,A,&,2005-01-09\n",
+        encoding="utf-8",
+    )
+    contract_file = tmp_path / "c.yaml"
+    contract_file.write_text(
+        """
+name: hes
+tables:
+  t:
+    columns:
+      opertn: {missing: ['-', '&']}
+      ethnos: {missing: [X]}
+      mydob: {missing: ['&']}
+    rules:
+      - {id: op.nn, kind: not_null, column: opertn}
+      - {id: op.valid, kind: validator, column: opertn, validator: opcs4}
+      - {id: eth.default, kind: default_value, column: ethnos, values: ['99']}
+      - id: eth.era
+        kind: code_era
+        column: ethnos
+        value_set: ethnic_category
+        date_column: admidate
+      - {id: dob.type, kind: type, column: mydob, type: date}
+      - {id: dob.before, kind: compare, left: mydob, op: '<=', right: admidate}
+""",
+        encoding="utf-8",
+    )
+    contract = load_contract(contract_file)
+    duck = _duckdb(contract, {"t": str(data)})
+    spark = _run(spark_engine, contract, {"t": str(data)})
+    assert_same(duck, spark)
+    got = {r.rule_id: (r.violating_rows, r.denominator) for r in duck.rules}
+    assert got["op.nn"] == (3, 5) and got["op.valid"] == (1, 2)
+    assert got["eth.era"] == (1, 4) and got["dob.type"] == (1, 4)

@@ -197,7 +197,7 @@ class Compiler:
         """
         real = self._name(name)
         kind = self.coltype(real)
-        dates = _iso_dates(values)
+        dates = iso_dates(values)
         if dates is not None and (
             kind.startswith("TIMESTAMP") or real.lower() in self.date_formats
         ):
@@ -538,7 +538,7 @@ class Compiler:
         return AggregateCheck(rule=rule)
 
 
-def _iso_dates(values: list[str]) -> list[str] | None:
+def iso_dates(values: list[str]) -> list[str] | None:
     """The values as ISO dates when every one is a date, else None."""
     out = []
     for v in values:

@@ -26,6 +26,7 @@ from healthdq.engine.compiler import (
     Compiler,
     JoinCheck,
     RowCheck,
+    iso_dates,
 )
 from healthdq.engine.dates import FORMATS, detect_formats, strptime_of
 from healthdq.engine.distinct import per_distinct
@@ -644,7 +645,7 @@ def _date_columns(rule: m.RuleBase) -> list[str]:
         return [rule.date_column] if rule.date_column else []
     if isinstance(rule, m.TypeRule) and rule.type in ("date", "timestamp") and not rule.format:
         return [rule.column]
-    if isinstance(rule, m.DefaultValueRule) and _all_iso_dates(rule.values):
+    if isinstance(rule, m.DefaultValueRule) and iso_dates(rule.values) is not None:
         return [rule.column]
     if isinstance(rule, m.CompareRule):
         return [side for side in (rule.left, rule.right) if _BARE.fullmatch(side.strip())]
@@ -652,13 +653,6 @@ def _date_columns(rule: m.RuleBase) -> list[str]:
 
 
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\"[^\"]+\"")
-
-
-def _all_iso_dates(values: list[str]) -> bool:
-    try:
-        return bool(values) and all(date.fromisoformat(v.strip()) for v in values)
-    except ValueError:
-        return False
 
 
 def _bounds(lo: int | None, hi: int | None) -> str:
