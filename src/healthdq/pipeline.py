@@ -405,3 +405,35 @@ def profile(
         {"identifiers": {c.name: c.identifier for c in prof.columns if c.identifier}},
     )
     return prof
+
+
+# -- fhir ----------------------------------------------------------------------------------------
+@dataclass
+class FhirRead:
+    """What `fhir read` found: resources per resourceType and the read issues."""
+
+    counts: dict[str, int]
+    issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+
+
+def fhir_read(
+    location: str, *, engine: Engine | str = "duckdb", settings: Settings | None = None
+) -> FhirRead:
+    """Read FHIR (resource, Bundle, NDJSON, folder or glob) and count resources per type.
+
+    No data leaves the engine but counts and read issues (which never quote the data).
+    """
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+
+    cfg = settings or Settings()
+    eng, owned = _engine(engine, cfg)
+    try:
+        issues = read_fhir(eng, location, DEFAULT_TABLE)
+        rows = eng.fetch(
+            f"SELECT resource_type, count(*) FROM {eng.quote(DEFAULT_TABLE)} "
+            "GROUP BY resource_type ORDER BY resource_type"
+        )
+    finally:
+        if owned:
+            eng.close()
+    return FhirRead({str(t): int(n) for t, n in rows}, issues)

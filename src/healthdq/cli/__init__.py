@@ -16,6 +16,7 @@ from healthdq import __version__
 from healthdq.cli import (  # noqa: F401  (verbs)
     audit,
     check,
+    fhir,
     omop,
     packs,
     profile,
