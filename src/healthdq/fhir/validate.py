@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import HealthdqError
 from healthdq.fhir.definitions import Definitions, Resolved, load
+
+if TYPE_CHECKING:
+    from healthdq.results import RuleResult
 
 # kind -> (title, Kahn category, DQMI dimension). Severity and code are per issue.
 KINDS: dict[str, tuple[str, str, str]] = {
@@ -70,28 +73,21 @@ class FhirIssue:
         return out
 
     def to_outcome_issue(self) -> dict[str, Any]:
-        """This issue as an OperationOutcome.issue (file and line as the core extensions)."""
-        ext = []
-        if self.source_file is not None:
-            ext.append(
-                {
-                    "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-file",
-                    "valueString": self.source_file,
-                }
-            )
+        """This issue as an OperationOutcome.issue: where it was found in `diagnostics`
+        (file:line, entry), the line also as the operationoutcome-issue-line extension that
+        HL7's validator writes."""
+        out: dict[str, Any] = {}
         if self.source_line is not None:
-            ext.append(
+            out["extension"] = [
                 {
                     "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-line",
                     "valueInteger": int(self.source_line),
                 }
-            )
-        out: dict[str, Any] = {}
-        if ext:
-            out["extension"] = ext
+            ]
         out["severity"] = self.severity
         out["code"] = self.code
         out["details"] = {"text": self.details}
+        out["diagnostics"] = self.where()
         if self.expression:
             out["expression"] = [self.expression]
         return out
@@ -150,7 +146,7 @@ def _reference_regex(defs: Definitions) -> str:
     """Literal reference forms (FHIR R4 references.html): relative or absolute Type/id with an
     optional _history version, a local #id, a urn:uuid:/urn:oid:, or any other absolute URL."""
     types = "|".join(defs.resources)
-    ident = r"[A-Za-z0-9\-\.]{1,64}"
+    ident = defs.primitives["id"]["regex"]
     return (
         rf"(#.*|urn:uuid:[0-9a-fA-F\-]{{36}}|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
         rf"|((https?://\S+/)?({types})/{ident}(/_history/{ident})?)|[a-z][a-z0-9+.\-]*:\S+)"
@@ -168,9 +164,13 @@ def _primitive_sql(defs: Definitions) -> tuple[str, str]:
         if want == "number":
             jt.append(f"WHEN {_q(name)} THEN n.jtype NOT IN {numeric}")
         else:
-            jt.append(f"WHEN {_q(name)} THEN n.jtype <> {kinds.get(want, chr(39) + 'VARCHAR' + chr(39))}")
+            jt.append(
+                f"WHEN {_q(name)} THEN n.jtype <> {kinds.get(want, chr(39) + 'VARCHAR' + chr(39))}"
+            )
         if prim["regex"]:
-            rx.append(f"WHEN {_q(name)} THEN NOT regexp_full_match(v, {_q('(?:' + prim['regex'] + ')')})")
+            rx.append(
+                f"WHEN {_q(name)} THEN NOT regexp_full_match(v, {_q('(?:' + prim['regex'] + ')')})"
+            )
     return (
         "CASE p.primitive " + " ".join(jt) + " ELSE false END",
         "CASE p.primitive " + " ".join(rx) + " ELSE false END",
@@ -295,7 +295,9 @@ class _Run:
             )
         used = [
             r[0]
-            for r in self.sql(f"SELECT DISTINCT valueset FROM {PREFIX}paths WHERE valueset IS NOT NULL")
+            for r in self.sql(
+                f"SELECT DISTINCT valueset FROM {PREFIX}paths WHERE valueset IS NOT NULL"
+            )
         ]
         parts = [
             f"SELECT {_q(vs)} AS vs, unnest({_list(self.defs.valuesets[vs])}) AS code"
@@ -311,7 +313,10 @@ class _Run:
 
     def checks(self) -> list[str]:
         """SELECTs of (uid, kind, severity, code, details, expression)."""
-        j = f"{PREFIX}nodes n JOIN {PREFIX}units u USING (uid) JOIN {PREFIX}paths p ON p.utype = n.utype AND p.npath = n.npath"
+        j = (
+            f"{PREFIX}nodes n JOIN {PREFIX}units u USING (uid) "
+            f"JOIN {PREFIX}paths p ON p.utype = n.utype AND p.npath = n.npath"
+        )
         kids = f"LEFT JOIN {PREFIX}kids k ON k.uid = n.uid AND k.parent = n.nid"
         wrong_json, bad_format = _primitive_sql(self.defs)
         ele1 = _q(f"ele-1: {self.defs.constraints['ele-1']['human']}")
@@ -459,12 +464,14 @@ class _Run:
         return out
 
     def _references(self, j: str, e: str, ref_re: str) -> list[str]:
-        refs = f"""(SELECT n.uid, u.rid, {e} AS expr, p.targets, json_extract_string(n.atom, '$') AS v
+        ID = self.defs.primitives["id"]["regex"]  # noqa: N806
+        refs = f"""(SELECT n.uid, u.rid, {e} AS expr, p.targets,
+                           json_extract_string(n.atom, '$') AS v
                     FROM {j} WHERE p.status = 'ok' AND p.ref AND n.jtype = 'VARCHAR'
                       AND n.atom <> '""')"""
         self.temp("refs", refs)
         r = f"{PREFIX}refs"
-        rel_type = r"regexp_extract(v, '(^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-\.]{1,64}(/_history/[A-Za-z0-9\-\.]{1,64})?$', 2)"
+        rel_type = f"regexp_extract(v, '(^|/)([A-Z][A-Za-z]+)/{ID}(/_history/{ID})?$', 2)"
         return [
             f"""SELECT uid, 'reference', 'error', 'value',
                    'not a valid reference (Type/id, an absolute URL, urn:uuid:, urn:oid: or #id)',
@@ -492,8 +499,9 @@ class _Run:
             # Type/id: a resource of that type and id in the data (or an entry's fullUrl).
             f"""SELECT r.uid, 'reference_resolution', 'warning', 'not-found',
                    'the referenced resource is not in the data', r.expr
-                FROM (SELECT *, regexp_extract(v, '^([A-Z][A-Za-z]+)/([A-Za-z0-9\\-\\.]{{1,64}})(/_history/.*)?$', ['t', 'i']) AS ti
-                      FROM {r} WHERE regexp_full_match(v, '[A-Z][A-Za-z]+/[A-Za-z0-9\\-\\.]{{1,64}}(/_history/.*)?')) r
+                FROM (SELECT *, regexp_extract(v, '^([A-Z][A-Za-z]+)/({ID})(/_history/.*)?$',
+                                               ['t', 'i']) AS ti
+                      FROM {r} WHERE regexp_full_match(v, '[A-Z][A-Za-z]+/{ID}(/_history/.*)?')) r
                 WHERE NOT EXISTS (SELECT 1 FROM {PREFIX}rows t
                                   WHERE t.resource_type = r.ti.t AND t.id = r.ti.i)
                   AND NOT EXISTS (SELECT 1 FROM {PREFIX}rows t
@@ -618,3 +626,130 @@ def validate(engine: Any, table: str = "fhir_resources") -> Validation:
         return run.run()
     finally:
         run.close()
+
+
+# -- results for the pipeline ------------------------------------------------------------------
+RULE_SEVERITY = {"fatal": "fatal", "error": "error", "warning": "warning", "information": "info"}
+READ_RULE = "fhir.json"
+
+
+def rule_results(
+    validation: Validation, read_issues: list[Any], sample_size: int
+) -> list[RuleResult]:
+    """One RuleResult per check kind per resourceType present (violating = resources with at
+    least one issue of that kind), plus one for the lines and entries the reader skipped.
+    Samples name the file, line and element, never a value."""
+    from healthdq.results import RuleResult, Sample
+    from healthdq.results.status import decide
+
+    samples: dict[tuple[str, str], list[Sample]] = {}
+    for issue in validation.issues:
+        key = (issue.kind, issue.resource_type or "(none)")
+        got = samples.setdefault(key, [])
+        if len(got) < sample_size:
+            got.append(
+                Sample(
+                    row=issue.source_line,
+                    values={
+                        "file": issue.source_file,
+                        "entry": issue.source_entry,
+                        "expression": issue.expression,
+                        "severity": issue.severity,
+                        "code": issue.code,
+                        "details": issue.details,
+                    },
+                )
+            )
+    rules: list[RuleResult] = []
+    skipped = [i for i in read_issues if not getattr(i, "kept", False)]
+    total = sum(validation.resources.values())
+    status, pct = decide(len(skipped), total + len(skipped), 0.0)
+    rules.append(
+        RuleResult(
+            rule_id=READ_RULE,
+            table="fhir_resources",
+            kind="fhir_json",
+            description="Every line, entry and file is a readable JSON object (FHIR JSON)",
+            columns=["resource"],
+            category="conformance",
+            context="verification",
+            dimension="validity",
+            severity="error",
+            status=status,
+            violating_rows=len(skipped),
+            denominator=total + len(skipped),
+            pct_violating=pct,
+            samples=[
+                Sample(row=i.line, values={"file": i.file, "entry": i.entry, "details": i.message})
+                for i in skipped[:sample_size]
+            ],
+        )
+    )
+    for rtype, n in sorted(validation.resources.items()):
+        for kind, (title, category, dimension) in KINDS.items():
+            failing, worst = validation.failing.get((kind, rtype), (0, "error"))
+            status, pct = decide(failing, n, 0.0)
+            rules.append(
+                RuleResult(
+                    rule_id=f"fhir.{kind}.{rtype}",
+                    table=rtype,
+                    kind=f"fhir_{kind}",
+                    description=f"{rtype}: {title} (FHIR R4 core definitions)",
+                    columns=["resource"],
+                    category=category,
+                    context="verification",
+                    dimension=dimension,
+                    severity=RULE_SEVERITY[worst] if failing else _default_severity(kind),
+                    status=status,
+                    violating_rows=failing,
+                    denominator=n,
+                    pct_violating=pct,
+                    samples=samples.get((kind, rtype), []),
+                )
+            )
+    return rules
+
+
+def _default_severity(kind: str) -> str:
+    return "warning" if kind == "reference_resolution" else "error"
+
+
+def outcomes(issues: list[FhirIssue]) -> list[dict[str, Any]]:
+    """One OperationOutcome per resource with issues, in the order found. Resource ids are left
+    out (they can be identifiers); file, line and entry say where the resource is."""
+    grouped: dict[tuple[Any, ...], list[FhirIssue]] = {}
+    for issue in issues:
+        key = (issue.source_file, issue.source_line, issue.source_entry, issue.resource_type)
+        grouped.setdefault(key, []).append(issue)
+    return [
+        {"resourceType": "OperationOutcome", "issue": [i.to_outcome_issue() for i in group]}
+        for group in grouped.values()
+    ]
+
+
+def read_issue(issue: Any) -> FhirIssue:
+    """A line, entry or file the reader skipped (healthdq.fhir.read.FhirReadIssue) as an issue."""
+    return FhirIssue(
+        severity="error",
+        code="structure",
+        details=issue.message,
+        expression=None,
+        kind="json",
+        resource_type=None,
+        id=None,
+        source_file=issue.file,
+        source_line=issue.line,
+        source_entry=issue.entry,
+    )
+
+
+def write_outcome(issues: list[FhirIssue], path: Any) -> None:
+    """Write the OperationOutcomes as NDJSON (one resource's issues a line)."""
+    import json
+    from pathlib import Path
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for outcome in outcomes(issues):
+            f.write(json.dumps(outcome, ensure_ascii=False, separators=(",", ":")) + "\n")

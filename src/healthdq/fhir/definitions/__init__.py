@@ -70,7 +70,9 @@ class Definitions:
         t = self.types.get(type_name)
         return None if t is None else t["elements"].get(rel)
 
-    def _child(self, tname: str, prefix: str, name: str) -> tuple[str, list[Any], str | None] | None:
+    def _child(
+        self, tname: str, prefix: str, name: str
+    ) -> tuple[str, list[Any], str | None] | None:
         """(rel path, element, choice type) of child `name` of (tname, prefix)."""
         elements = self.types[tname]["elements"]
         rel = f"{prefix}.{name}" if prefix else name
@@ -160,16 +162,12 @@ class Definitions:
             if e[5]:  # contentReference: the children of another element of this type
                 tname, prefix, state = tname, e[5], "object"
                 if last:
-                    return Resolved(
-                        "ok", complex_type=tname, context=f"{tname}|{prefix}", **common
-                    )
+                    return Resolved("ok", complex_type=tname, context=f"{tname}|{prefix}", **common)
                 continue
             if rel in self._inline[tname]:
                 prefix = rel
                 if last:
-                    return Resolved(
-                        "ok", complex_type=tname, context=f"{tname}|{rel}", **common
-                    )
+                    return Resolved("ok", complex_type=tname, context=f"{tname}|{rel}", **common)
                 continue
             if len(types) != 1:
                 return Resolved("unknown", element=path)

@@ -39,7 +39,9 @@ SD_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
 
 
 def _load(folder: Path, prefix: str) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob(prefix + "-*.json"))]
+    return [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob(prefix + "-*.json"))
+    ]
 
 
 def _ext(items: list[dict[str, Any]] | None, url: str) -> Any:
@@ -264,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     package: Path = args.package
     schema = args.schema or package.parent / "fhir.schema.json"
     if not (package / "package.json").is_file() or not schema.is_file():
-        print(f"error: {package} is not an unpacked FHIR package with {schema} beside it", file=sys.stderr)
+        print(
+            f"error: {package} is not an unpacked FHIR package with {schema} beside it",
+            file=sys.stderr,
+        )
         return 2
     data = build(package, schema)
     text = json.dumps(data, separators=(",", ":"), sort_keys=False).encode("utf-8")
