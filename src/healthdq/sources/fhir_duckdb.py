@@ -20,8 +20,11 @@ from healthdq.sources.base import quote_ident, quote_literal
 
 # Splits nothing: raw control characters cannot appear in valid JSON.
 DELIMITER = "\x1e\x1f\x1e"
-# Longest NDJSON line (one resource); DuckDB's default is 2 MB.
-MAX_LINE_BYTES = 256 << 20
+# Longest NDJSON line (one resource) read in the first pass, and the reader's buffer (DuckDB's
+# defaults, 2 MB lines in 32 MB buffers, would refuse a large Binary). A file with a longer line
+# is read again with room for lines of LONG_LINE_BYTES (a buffer that size per thread).
+MAX_LINE_BYTES = 32 << 20
+LONG_LINE_BYTES = 1 << 30
 BOM_CHAR = "\ufeff"
 # Over MAX_DEPTH objects or arrays opened one inside the next (only non-brackets between).
 DEEP = (
@@ -46,7 +49,7 @@ def read_fhir(
     start = 0
     for i, f in enumerate(files):
         try:
-            added = _insert(con, docs, i, f, known_list)
+            added = _insert_file(con, docs, i, f, known_list)
         except duckdb.Error as exc:
             if f.compression != "gzip":
                 issues.append((i, None, None, "unreadable", engine_message(exc)))
@@ -54,7 +57,7 @@ def read_fhir(
             copy, issue = salvage_gzip(f, i, workdir)
             issues += [issue] if issue else []
             try:
-                added = _insert(con, docs, i, copy, known_list)
+                added = _insert_file(con, docs, i, copy, known_list)
             except duckdb.Error as again:
                 issues.append((i, None, None, "unreadable", engine_message(again)))
                 continue
@@ -94,7 +97,26 @@ def read_fhir(
     return issues + found[0], len(issues) + found[1]
 
 
-def _insert(con: duckdb.DuckDBPyConnection, docs: str, index: int, f: FhirFile, known: str) -> int:
+def _insert_file(
+    con: duckdb.DuckDBPyConnection, docs: str, index: int, f: FhirFile, known: str
+) -> int:
+    try:
+        return _insert(con, docs, index, f, known, MAX_LINE_BYTES)
+    except (duckdb.InvalidInputException, duckdb.NotImplementedException):
+        if f.kind != "ndjson":
+            raise
+    # A line longer than MAX_LINE_BYTES (the failed insert left nothing behind).
+    return _insert(con, docs, index, f, known, LONG_LINE_BYTES)
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    docs: str,
+    index: int,
+    f: FhirFile,
+    known: str,
+    line_bytes: int,
+) -> int:
     """Append the file's documents, classified (one row per line, blank lines too: rowid
     numbers the lines). Each line is parsed twice: validated as JSON, then resourceType and id
     read in one pass; the rest happens only for the few odd lines."""
@@ -103,7 +125,7 @@ def _insert(con: duckdb.DuckDBPyConnection, docs: str, index: int, f: FhirFile, 
             f"SELECT line AS t FROM read_csv({quote_literal(f.read_path)}, "
             f"columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, "
             f"delim = {quote_literal(DELIMITER)}, quote = '', escape = '', strict_mode = false, "
-            f"max_line_size = {MAX_LINE_BYTES}, "
+            f"max_line_size = {line_bytes}, buffer_size = {2 * line_bytes}, "
             f"compression = {quote_literal(f.compression or 'none')})"
         )
     else:

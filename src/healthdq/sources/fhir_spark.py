@@ -10,7 +10,7 @@ VARIANT keeps them) for a Bundle entry.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from healthdq.fhir.read import MAX_DEPTH, MAX_ISSUES, FhirFile, RawIssue, salvage_gzip
 from healthdq.governance.messages import engine_message
@@ -40,8 +40,8 @@ def read_fhir(
         live, found = _readable(engine, files, live)
         issues += found
         offsets = _split_offsets(engine, files, live) if live else []
+    # Cached: the issue query below computes it once, the view reads it after.
     items = engine.keep(_items(engine, files, live, offsets, known))
-    items.count()
     view = items.where("resource IS NOT NULL").select(
         "resource_type",
         "id",
@@ -102,23 +102,24 @@ def _split_offsets(
 def _readable(
     engine: SparkEngine, files: list[FhirFile], live: list[int]
 ) -> tuple[list[int], list[RawIssue]]:
-    """Read each file alone: a damaged gzip file is salvaged, any other failure reported."""
-    keep: list[int] = []
+    """After a failed read: damaged gzip files are salvaged (checked here, not by Spark, which
+    stops at the first); if none was damaged, each file is read alone to find the bad one."""
     issues: list[RawIssue] = []
+    for i in live:
+        if files[i].compression == "gzip":
+            copy, issue = salvage_gzip(files[i], i, engine.workdir())
+            if issue is not None:
+                files[i] = copy
+                issues.append(issue)
+    if issues:
+        return live, issues
+    keep: list[int] = []
     for i in live:
         try:
             engine.spark.read.text(files[i].read_path).count()
             keep.append(i)
-            continue
         except Exception as exc:
-            error = exc
-        if files[i].compression != "gzip":
-            issues.append((i, None, None, "unreadable", engine_message(error)))
-            continue
-        copy, issue = salvage_gzip(files[i], i, engine.workdir())
-        files[i] = copy
-        issues += [issue] if issue else []
-        keep.append(i)
+            issues.append((i, None, None, "unreadable", engine_message(exc)))
     return keep, issues
 
 
@@ -210,14 +211,16 @@ def _items(
 
 
 def _issues(items: DataFrame, earlier: list[RawIssue]) -> tuple[list[RawIssue], int]:
+    """The first MAX_ISSUES + 1 issues in order and their count, in one job."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     found = items.where(F.size("codes") > 0).select(
         "f", "source_line", "source_entry", F.explode("codes").alias("code"), "detail"
     )
-    total = found.count()
     rows = (
-        found.orderBy("f", "source_line", F.col("source_entry").asc_nulls_first())
+        found.withColumn("total", F.count(F.lit(1)).over(Window.partitionBy()))
+        .orderBy("f", "source_line", F.col("source_entry").asc_nulls_first())
         .limit(MAX_ISSUES + 1)
         .collect()
     )
@@ -231,4 +234,5 @@ def _issues(items: DataFrame, earlier: list[RawIssue]) -> tuple[list[RawIssue], 
         )
         for r in rows
     ]
+    total = int(rows[0]["total"]) if rows else 0
     return earlier + out, len(earlier) + total
