@@ -16,9 +16,11 @@ from healthdq import __version__
 from healthdq.cli import (  # noqa: F401  (verbs)
     audit,
     check,
+    fhir,
     omop,
     packs,
     profile,
+    pseudonymise,
     runs,
     synth,
     validate,
