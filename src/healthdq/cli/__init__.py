@@ -20,6 +20,8 @@ from healthdq.cli import (  # noqa: F401  (verbs)
     omop,
     packs,
     profile,
+    pseudonymise,
+    risk,
     runs,
     synth,
     validate,
