@@ -22,6 +22,7 @@ from healthdq.cli import (  # noqa: F401  (verbs)
     profile,
     pseudonymise,
     redact,
+    risk,
     runs,
     synth,
     validate,
