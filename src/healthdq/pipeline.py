@@ -651,6 +651,90 @@ def fhir_read(
 
 
 @dataclass
+class FhirView:
+    """What `fhir view` wrote: rows and columns of the flat table, and the read issues."""
+
+    out: str
+    rows: int
+    columns: list[str]
+    issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+    audit: AuditRef | None = None
+
+
+def fhir_view(
+    view: str,
+    location: str,
+    out: Path,
+    *,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> FhirView:
+    """Flatten FHIR data with a SQL-on-FHIR ViewDefinition (a JSON file or a built-in view's
+    name) and write the table to `out` (Parquet or CSV); the engine runs the view's one query
+    and writes the file. Audited: the output holds patient-level rows."""
+    import os
+    import shutil
+
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+    from healthdq.fhir.view import compile_view, resolve_view, runtime_error
+
+    cfg = settings or Settings()
+    definition, label = resolve_view(view)
+    fmt = out_format or Path(out).suffix.lstrip(".").lower()
+    if fmt not in ("parquet", "csv"):
+        raise HealthdqError("--out must end in .parquet or .csv (or give --format)", path=str(out))
+    _audit_preflight(cfg)
+    eng, owned = _engine(engine, cfg)
+    temp = Path(out).with_name(f".{Path(out).name}.tmp-{os.getpid()}")
+    try:
+        compiled = compile_view(definition, eng.dialect, DEFAULT_TABLE)
+    except HealthdqError as exc:
+        if owned:
+            eng.close()
+        raise HealthdqError(exc.message, path=label) from None
+    try:
+        issues = read_fhir(eng, location, DEFAULT_TABLE)
+        table = "__fhir_view"
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.create_temp(table, compiled.sql, materialize=True, native=True)
+            rows = int(eng.fetch(f"SELECT count(*) FROM {eng.quote(table)}")[0][0])
+            eng.export(f"SELECT * FROM {eng.quote(table)}", str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error
+            error = runtime_error(exc, label)
+            if error is None:
+                raise
+            raise error from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = Path(out)
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    columns = [name for name, _ in compiled.columns]
+    result = FhirView(str(target), rows, columns, issues)
+    result.audit = _audit(
+        "fhir_view",
+        source_label(location),
+        rows,
+        columns,
+        cfg,
+        {"view": label, "resource": compiled.resource, "output": str(target), "format": fmt},
+    )
+    return result
+
+
+@dataclass
 class FhirValidation:
     """What `fhir validate` found: the governed run (rule results per check kind and
     resourceType), every OperationOutcome issue, and the lines the reader could not read."""
