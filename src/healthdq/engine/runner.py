@@ -685,6 +685,8 @@ def run_contract(
         aliases = {c: s.aliases for c, s in spec.columns.items() if s.aliases}
         if aliases:
             ro = replace(ro, aliases={**aliases, **ro.aliases})
+        if spec.fhir_view:
+            ro = replace(ro, fhir_view=spec.fhir_view)
         registered[name.lower()] = register_source(engine, name, location, ro)
         if isinstance(location, str):
             locations.append(location)
