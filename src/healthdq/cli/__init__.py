@@ -20,6 +20,7 @@ from healthdq.cli import (  # noqa: F401  (verbs)
     omop,
     packs,
     profile,
+    pseudonymise,
     runs,
     synth,
     validate,
