@@ -214,7 +214,7 @@ def main() -> None:
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
 
     print()
-    print("| view | resources | healthdq DuckDB s | healthdq Spark s | fhir4ds s | rows identical |")
+    print("| view | resources | healthdq DuckDB s | Spark s | fhir4ds s | rows identical |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name, entry in base.items():
         spark = report["engines"].get("healthdq-spark", {}).get("views", {}).get(name, {})

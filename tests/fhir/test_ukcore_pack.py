@@ -14,7 +14,13 @@ import pytest
 
 import healthdq
 from healthdq.errors import HealthdqError
-from healthdq.fhir.ukcore import identifiers, observation_ranges, ukcore_views, view_definition
+from healthdq.fhir.ukcore import (
+    identifiers,
+    observation_ranges,
+    ukcore_views,
+    view_definition,
+    view_names,
+)
 from healthdq.results import RunResult
 from healthdq.rules.loader import load_pack
 from healthdq.synth.fhir import OBSERVATIONS, OUT_OF_RANGE_OFFSET, generate_fhir
@@ -104,13 +110,16 @@ def test_uk_core_data_is_consistent() -> None:
     ids = identifiers()
     assert ids["nhs_number_system"] == "https://fhir.nhs.uk/Id/nhs-number"
     assert ids["ods_organisation_code_system"] == "https://fhir.nhs.uk/Id/ods-organization-code"
-    views = ukcore_views()
     pack = load_pack("fhir-uk-core")
     for name, table in pack.tables.items():
-        assert table.fhir_view in views, name
-    text = str(views["ukcore_patient"])
-    assert ids["nhs_number_verification_status_extension"] in text
-    assert ids["ethnic_category_extension"] in text
+        assert table.fhir_view in view_names(), name
+    # The built-in views' UK Core systems and URLs are those the UK Core definitions fix.
+    patient = str(view_definition("Patient"))
+    for key in ("nhs_number_system", "nhs_number_verification_status_extension"):
+        assert ids[key] in patient
+    assert ids["ethnic_category_extension"] in patient
+    assert ids["ods_organisation_code_system"] in str(view_definition("Organization"))
+    assert set(ukcore_views()) <= set(view_names())
     assert {"01", "02", "03", "04", "05", "06", "07", "08"} <= set(
         load_valueset("ukcore_nhs_number_verification_status")
     )

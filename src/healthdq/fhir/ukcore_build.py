@@ -11,8 +11,8 @@ package.json) and writes, with a source notice in each file:
   as ``value_set:``;
 - ``fhir/ukcore_data/ukcore.json``: the identifier systems and extension URLs the pack relies
   on, each taken from the profile that fixes it (with file and element id);
-- ``fhir/ukcore_data/views/*.json``: the pack's SQL-on-FHIR ViewDefinitions, whose FHIRPath
-  uses those systems and URLs.
+- ``fhir/ukcore_data/views/*.json``: the pack's own SQL-on-FHIR ViewDefinitions (Observation
+  by LOINC code with value and time presence, SNOMED CT codings one row each).
 
 Nothing at run time or in tests reads the XML: the generated files are shipped.
 """
@@ -126,13 +126,11 @@ def _view(name: str, resource: str, title: str, select: list[dict[str, Any]]) ->
     }
 
 
-def views(ids: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
-    """The pack's ViewDefinitions, their FHIRPath built on the UK Core systems and URLs."""
-    nhs = ids["nhs_number_system"]["value"]
-    ods = ids["ods_organisation_code_system"]["value"]
-    ver = ids["nhs_number_verification_status_extension"]["value"]
-    eth = ids["ethnic_category_extension"]["value"]
-    nhs_id = f"identifier.where(system = '{nhs}')"
+def views() -> dict[str, dict[str, Any]]:
+    """The pack's own ViewDefinitions, for what the built-in views do not flatten: the LOINC
+    coding of an Observation and the presence of any value[x] or effective[x] type, and one row
+    per SNOMED CT coding. (Patient, Encounter, Condition and Organization use the built-in views,
+    whose UK Core systems and URLs tests/fhir/test_ukcore_pack.py checks against `ids`.)"""
     sct = "code.coding.where(system = 'http://snomed.info/sct')"
 
     def codes(resource: str) -> dict[str, Any]:
@@ -147,49 +145,6 @@ def views(ids: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
         )
 
     out = [
-        _view(
-            "ukcore_patient",
-            "Patient",
-            "UK Core Patient: NHS number and its verification status, ethnic category, "
-            "demographics, first address postcode",
-            [
-                {
-                    "column": [
-                        _col("id", "id"),
-                        _col("nhs_number", f"{nhs_id}.value.first()"),
-                        _col(
-                            "nhs_verification",
-                            f"{nhs_id}.extension('{ver}').value.ofType(CodeableConcept)"
-                            ".coding.code.first()",
-                        ),
-                        _col(
-                            "ethnic_category",
-                            f"extension('{eth}').value.ofType(CodeableConcept).coding.code.first()",
-                        ),
-                        _col("gender", "gender"),
-                        _col("birth_date", "birthDate", "date"),
-                        _col("deceased", "deceased.ofType(dateTime)", "dateTime"),
-                        _col("postcode", "address.postalCode.first()"),
-                    ]
-                }
-            ],
-        ),
-        _view(
-            "ukcore_encounter",
-            "Encounter",
-            "Encounter: class, subject and period",
-            [
-                {
-                    "column": [
-                        _col("id", "id"),
-                        _col("class_code", "class.code"),
-                        _col("subject", "subject.reference"),
-                        _col("period_start", "period.start", "dateTime"),
-                        _col("period_end", "period.end", "dateTime"),
-                    ]
-                }
-            ],
-        ),
         _view(
             "ukcore_observation",
             "Observation",
@@ -216,37 +171,9 @@ def views(ids: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
                 }
             ],
         ),
-        _view(
-            "ukcore_condition",
-            "Condition",
-            "Condition: presence of code, subject",
-            [
-                {
-                    "column": [
-                        _col("id", "id"),
-                        _col("code_present", "code.exists()", "boolean"),
-                        _col("subject", "subject.reference"),
-                    ]
-                }
-            ],
-        ),
         codes("Condition"),
         codes("Procedure"),
         codes("Observation"),
-        _view(
-            "ukcore_organization",
-            "Organization",
-            "Organization: ODS organisation code",
-            [
-                {
-                    "column": [
-                        _col("id", "id"),
-                        _col("ods_code", f"identifier.where(system = '{ods}').value.first()"),
-                        _col("name", "name"),
-                    ]
-                }
-            ],
-        ),
     ]
     return {v["name"]: v for v in out}
 
@@ -293,7 +220,9 @@ def build(folder: Path) -> list[Path]:
         target.write_text(text, encoding="utf-8")
         written.append(target)
     (DATA / "views").mkdir(exist_ok=True)
-    for name, view in views(ids).items():
+    for old in (DATA / "views").glob("*.json"):
+        old.unlink()
+    for name, view in views().items():
         target = DATA / "views" / f"{name}.json"
         target.write_text(json.dumps(view, indent=2) + "\n", encoding="utf-8")
         written.append(target)
