@@ -263,7 +263,7 @@ def check(
     finally:
         if owned:
             eng.close()
-    _check_empty(result, cfg)
+    _check_empty(result, cfg, contract)
     if cfg.suppress_small_numbers:
         suppress_small_numbers(result, contract.small_number)
     result.metrics += result_metrics(result)
@@ -295,20 +295,32 @@ def contract_sources(
     return sources
 
 
-def empty_tables(result: RunResult) -> list[str]:
-    return [t.name for t in result.tables if t.rows == 0]
+def fhir_view_sources(contract: m.Contract, location: str) -> dict[str, str] | None:
+    """One FHIR location for every view table of a FHIR contract (fhir-uk-core); None when the
+    contract has no `fhir_view` tables."""
+    views = [n for n, spec in contract.tables.items() if spec.fhir_view]
+    return dict.fromkeys(views, location) if views else None
 
 
-def _check_empty(result: RunResult, settings: Settings) -> None:
+def empty_tables(result: RunResult, contract: m.Contract | None = None) -> list[str]:
+    """Tables with no rows; given the contract, only those whose emptiness fails the run (a
+    FHIR view with no rows means the data holds no resources of that kind: not a failure)."""
+    views = {n for n, s in contract.tables.items() if s.fhir_view} if contract else set()
+    return [t.name for t in result.tables if t.rows == 0 and t.name not in views]
+
+
+def _check_empty(result: RunResult, settings: Settings, contract: m.Contract) -> None:
     """A header-only table: every rule is not applicable, and the run fails unless allowed."""
     empty = empty_tables(result)
     if not empty:
         return
+    failing = empty_tables(result, contract)
     for table in result.tables:
         if table.rows == 0:
+            allowed = settings.allow_empty or table.name not in failing
             table.warnings.append(
                 f"table {table.name} has no rows: nothing was checked"
-                + ("" if settings.allow_empty else " (exit 1; --allow-empty to accept)")
+                + ("" if allowed else " (exit 1; --allow-empty to accept)")
             )
     for rule in result.rules:
         if rule.table in empty and rule.status != "error":

@@ -186,6 +186,6 @@ def check(
     if not quiet:
         print_summary(result, Console(), verbose=verbose)
     warn(w for t in result.tables for w in t.warnings)
-    if pipeline.empty_tables(result) and not allow_empty:
+    if pipeline.empty_tables(result, spec) and not allow_empty:
         raise typer.Exit(1)
     exit_for(result, fail_on)

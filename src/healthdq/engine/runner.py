@@ -688,6 +688,8 @@ def run_contract(
         parts = {c: (s.parts.date, s.parts.time) for c, s in spec.columns.items() if s.parts}
         if parts:
             ro = replace(ro, parts={**parts, **ro.parts})
+        if spec.fhir_view:
+            ro = replace(ro, fhir_view=spec.fhir_view)
         registered[name.lower()] = register_source(engine, name, location, ro)
         if isinstance(location, str):
             locations.append(location)
