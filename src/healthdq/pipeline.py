@@ -53,6 +53,8 @@ class Settings:
     # Engine construction when the job is given an engine name.
     threads: int | None = None
     spark_master: str = "local[2]"
+    # DuckDB's memory limit (e.g. '2GB'; default: DuckDB's, 80% of RAM); beyond it, spill to disk.
+    memory_limit: str | None = None
     # An empty table (header only) fails the run unless allowed.
     allow_empty: bool = False
     # Results store: a PostgreSQL URL or a DuckDB file (None: HEALTHDQ_STORE, else
@@ -86,7 +88,12 @@ def _engine(engine: Engine | str, settings: Settings) -> tuple[Engine, bool]:
     if isinstance(engine, str):
         from healthdq.engine.registry import create_engine
 
-        return create_engine(engine, threads=settings.threads, master=settings.spark_master), True
+        engine_options = {
+            "threads": settings.threads,
+            "master": settings.spark_master,
+            "memory_limit": settings.memory_limit,
+        }
+        return create_engine(engine, **engine_options), True
     return engine, False
 
 
