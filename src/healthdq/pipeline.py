@@ -25,6 +25,7 @@ from healthdq.sources.base import ReadOptions
 
 if TYPE_CHECKING:
     from healthdq.engine.base import Engine
+    from healthdq.governance.anonymise import SearchResult
     from healthdq.governance.risk import RiskReport
     from healthdq.profile import TableProfile
     from healthdq.store import Store
@@ -987,3 +988,80 @@ def risk(
         {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k},
     )
     return report
+
+
+def risk_search(
+    location: Any,
+    *,
+    qi: list[str],
+    hierarchies: str | Path,
+    target_k: int,
+    target_l: int | None = None,
+    sensitive: str | None = None,
+    max_suppression: float = 0.0,
+    out: str | Path | None = None,
+    small_number: int = 7,
+    table: str = "data",
+    read_options: ReadOptions | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> SearchResult:
+    """The least generalisation over `hierarchies` (plus record suppression) reaching k (and
+    l) (docs/risk.md "Anonymisation search"); writes the transformed data to `out` if given;
+    audited. Bad input (a hierarchy that misses a value, an unreachable target) writes nothing."""
+    from healthdq.governance.anonymise import search
+    from healthdq.governance.hierarchy import load_hierarchies
+    from healthdq.sources.frames import register
+
+    cfg = settings or Settings()
+    loaded = load_hierarchies(hierarchies)
+    fmt = "parquet"
+    if out is not None:
+        out_path = Path(out)
+        fmt = out_path.suffix.lstrip(".").lower() or "parquet"
+        if fmt not in ("parquet", "csv"):
+            raise HealthdqError(f"--out must end in .parquet or .csv, got '{out_path.name}'")
+        if out_path.exists():
+            raise HealthdqError("output already exists: remove it or choose another", path=str(out))
+    _audit_preflight(cfg)
+    label = source_label(location)
+    eng, owned = _engine(engine, cfg)
+    try:
+        registered = register(eng, table, location, read_options or ReadOptions())
+        result = search(
+            eng,
+            table,
+            registered.columns,
+            qi,
+            loaded,
+            target_k=target_k,
+            target_l=target_l,
+            sensitive=sensitive,
+            max_suppression=max_suppression,
+            hierarchy_path=str(hierarchies),
+            source=label,
+            out=None if out is None else str(out),
+            out_format=fmt,
+        )
+    finally:
+        if owned:
+            eng.close()
+    if cfg.suppress_small_numbers:
+        from healthdq.governance.risk import suppress_search
+
+        suppress_search(result, small_number)
+    _audit(
+        "risk.search",
+        label,
+        result.rows,
+        [*qi, *([sensitive] if sensitive else [])],
+        cfg,
+        {
+            "qi": list(qi),
+            "target_k": target_k,
+            "target_l": target_l,
+            "transformation": result.transformation,
+            "output": result.output,
+        },
+    )
+    return result
