@@ -53,9 +53,13 @@ bench-omop: $(STAMP)
 
 # OMOP CDM v5.4 DQD checks on Eunomia's Synthea CDM: counts per Kahn category.
 # DuckDB's DQD results on Eunomia, then the same 2,535 checks on Spark: exit 1 if any differs.
+# SQL-on-FHIR v2's official suite (134 cases) on DuckDB and Spark: test reports in $(OUT)/sof,
+# exit 1 if a case outside healthdq.fhir.conformance.KNOWN_FAILURES fails.
 conformance: $(STAMP)
 	$(PY) -m healthdq.omop.conformance --parity \
 		"$(HEALTHDQ_SHARED)/conformance/omop/eunomia/Synthea27Nj_5.4.zip" $(OUT)/conformance
+	$(PY) -m healthdq.fhir.conformance \
+		"$(HEALTHDQ_SHARED)/conformance/sql-on-fhir-v2/tests" $(OUT)/sof
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -703,3 +703,82 @@ def fhir_read(
         if owned:
             eng.close()
     return FhirRead({str(t): int(n) for t, n in rows}, issues)
+
+
+@dataclass
+class FhirValidation:
+    """What `fhir validate` found: the governed run (rule results per check kind and
+    resourceType), every OperationOutcome issue, and the lines the reader could not read."""
+
+    result: RunResult
+    issues: list[Any]  # healthdq.fhir.validate.FhirIssue
+    read_issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+
+
+def fhir_validate(
+    location: str,
+    *,
+    sample_size: int = 5,
+    outcome: Path | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> FhirValidation:
+    """Validate FHIR R4 data against the core definitions; score, govern, audit, store,
+    render like any run, and write the OperationOutcome NDJSON to `outcome` if given."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from healthdq import __version__
+    from healthdq.fhir.definitions import load
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+    from healthdq.fhir.validate import read_issue, rule_results, validate, write_outcome
+    from healthdq.results import ColumnInfo, TableResult
+    from healthdq.results.metrics import result_metrics
+    from healthdq.scoring import score
+
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    store = _open_store(cfg)
+    started = datetime.now(UTC)
+    eng, owned = _engine(engine, cfg)
+    try:
+        read_issues = read_fhir(eng, location, DEFAULT_TABLE)
+        validation = validate(eng, DEFAULT_TABLE)
+    finally:
+        if owned:
+            eng.close()
+    result = RunResult(
+        healthdq_version=__version__,
+        run_id=str(uuid.uuid4()),
+        contract="fhir-r4-core",
+        contract_version=load().version,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        run_date=started.date().isoformat(),
+        engine=getattr(eng, "name", str(engine)),
+        tables=[
+            TableResult(
+                name=t,
+                source=location,
+                rows=n,
+                columns=[ColumnInfo(name="resource", type="JSON")],
+            )
+            for t, n in sorted(validation.resources.items())
+        ],
+        rules=rule_results(validation, read_issues, check_sample_size(sample_size)),
+    )
+    result.summary = {s: 0 for s in ("passed", "failed", "not_applicable", "error")}
+    for r in result.rules:
+        result.summary[r.status] += 1
+    result.summary["rules"] = len(result.rules)
+    result.metrics += result_metrics(result)
+    score(result)
+    result = _govern(result, {}, cfg)
+    _audit_run("fhir.validate.samples", result, location, cfg)
+    result = _settle(result)
+    _render(result, cfg)
+    _keep(store, result, "fhir-validate", cfg)
+    issues = [read_issue(i) for i in read_issues if not i.kept] + validation.issues
+    if outcome is not None:
+        write_outcome(issues, outcome)
+    return FhirValidation(result, issues, read_issues)

@@ -6,14 +6,24 @@ commands to `fhir_app`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from healthdq import pipeline
-from healthdq.cli.app import app, err
-from healthdq.cli.options import EngineOption, SparkMasterOption
+from healthdq.cli.app import app, check_fail_on, err, exit_for, warn_one
+from healthdq.cli.options import (
+    AuditKeyFileOption,
+    AuditLogOption,
+    DatasetOption,
+    EngineOption,
+    NoStoreOption,
+    SparkMasterOption,
+    StoreOption,
+    outputs,
+)
 
 fhir_app = typer.Typer(
     no_args_is_help=True,
@@ -54,3 +64,72 @@ def read(
             highlight=False,
         )
         raise typer.Exit(2)
+
+
+@fhir_app.command("validate")
+def validate(
+    data: DataArgument,
+    outcome: Annotated[
+        Path | None,
+        typer.Option(help="Write the issues as FHIR OperationOutcome NDJSON (one per resource)."),
+    ] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the offline HTML report here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write healthdq JSON results here.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
+    sample_size: Annotated[
+        int, typer.Option(help=f"Issues kept per check (0..{pipeline.MAX_SAMPLE_SIZE}).")
+    ] = 5,
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 if a check fails at or above this severity.")
+    ] = "error",
+    show: Annotated[
+        int, typer.Option(help="Issues printed (file:line, severity, code, element, details).")
+    ] = 20,
+    audit_log: AuditLogOption = None,
+    audit_key_file: AuditKeyFileOption = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Engine threads (default: all cores).")
+    ] = None,
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
+    dataset: DatasetOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Validate FHIR R4 structure against the core definitions (unknown elements, cardinality,
+    types, formats, required bindings, references, Bundle and contained rules, invariants)."""
+    check_fail_on(fail_on)
+    settings = pipeline.Settings(
+        audit_log=audit_log,
+        audit_key_file=audit_key_file,
+        on_warning=warn_one,
+        outputs=outputs(json=json_out, junit=junit, html=html),
+        threads=threads,
+        store=store,
+        keep_run=not no_store,
+        dataset=dataset or data,
+    )
+    found = pipeline.fhir_validate(
+        data, sample_size=sample_size, outcome=outcome, settings=settings
+    )
+    for issue in found.read_issues:
+        err.print(f"healthdq: warning: {issue}", highlight=False, soft_wrap=True, markup=False)
+    if not quiet:
+        console = Console(highlight=False)
+        resources = sum(t.rows for t in found.result.tables)
+        by_severity: dict[str, int] = {}
+        for issue in found.issues:
+            by_severity[issue.severity] = by_severity.get(issue.severity, 0) + 1
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "no issues"
+        console.print(f"{resources} resources validated from {data}: {counts}")
+        for issue in found.issues[: max(show, 0)]:
+            console.print(
+                f"  {issue.where()}: {issue.severity} {issue.code} "
+                f"{issue.expression or ''}: {issue.details}",
+                markup=False,
+                soft_wrap=True,
+            )
+        if len(found.issues) > show > 0:
+            console.print(f"  ... {len(found.issues) - show} more (--outcome FILE for all)")
+    exit_for(found.result, fail_on)

@@ -44,6 +44,10 @@ class Engine(ABC):
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return all rows."""
 
+    def fetch_arrow(self, sql: str) -> Any:
+        """Run a query and return its rows as a pyarrow Table."""
+        raise NotImplementedError(f"{self.name} engine cannot return Arrow tables")
+
     def render(self, expression: exp.Expr) -> str:
         return expression.sql(dialect=self.dialect)
 

@@ -126,6 +126,14 @@ class DuckDBEngine(Engine):
             self.query_seconds += time.perf_counter() - started
             self.queries += 1
 
+    def fetch_arrow(self, sql: str) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        finally:
+            self.query_seconds += time.perf_counter() - started
+            self.queries += 1
+
     def _fetch(self, sql: str, progress: ProgressCallback | None) -> list[tuple[Any, ...]]:
         if progress is None:
             return self.con.execute(sql).fetchall()

@@ -147,6 +147,14 @@ class SparkEngine(Engine):
             progress(1.0)
         return [tuple(_plain(v) for v in row) for row in rows]
 
+    def fetch_arrow(self, sql: str) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.spark.sql(sql).toArrow()
+        finally:
+            self.query_seconds += time.perf_counter() - started
+            self.queries += 1
+
     # -- sources ----------------------------------------------------------------------------
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         return spark_reader.register(self, name, location, options, self.workdir())
