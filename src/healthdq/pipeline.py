@@ -593,7 +593,7 @@ def pseudonymise(
             temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
             temps.append(temp)
             try:
-                eng.export(plan.sql, str(temp), fmt)
+                eng.export(plan.native_sql(eng), str(temp), fmt, native=True)
             except HealthdqError:
                 raise
             except Exception as exc:  # the engine's own error, without any value in it

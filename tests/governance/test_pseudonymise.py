@@ -87,7 +87,7 @@ def test_generalisations(done: Any) -> None:
 def test_redact_text_removes_pattern_identifiers(done: Any) -> None:
     _, apc, _ = done
     note = apc[1]["notes"]
-    assert note == "Seen by Dr Who; call [PHONE] or mail [EMAIL] re [NHS_NUMBER]"
+    assert note == "Seen by Dr [NAME]; call [PHONE] or mail [EMAIL] re [NHS_NUMBER]"
 
 
 def test_date_shift_is_per_patient_consistent_and_bounded(

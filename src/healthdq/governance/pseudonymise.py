@@ -74,18 +74,6 @@ _OUTWARD = (
 )
 POSTCODE_PARTS = f"^(ZZ99|{_OUTWARD})([0-9])[A-Z]{{2}}$"
 
-# redact_text: identifiers found by pattern in free text, replaced by their kind. Patterns only
-# (RE2 and Java regex alike); names and addresses need the free-text detector, so a free-text
-# column that may hold them is safer dropped.
-REDACTIONS: list[tuple[str, str]] = [
-    ("[EMAIL]", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    ("[NHS_NUMBER]", r"\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}\b"),
-    ("[PHONE]", r"(?:\+44 ?|\b0)[0-9](?:[ -]?[0-9]){8,9}\b"),
-    ("[NI_NUMBER]", r"\b[A-CEGHJ-PR-TW-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b"),
-    ("[POSTCODE]", r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b"),
-    ("[DATE]", r"\b[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}\b|\b[0-9]{4}-[0-9]{2}-[0-9]{2}\b"),
-]
-
 
 class KeyError_(HealthdqError):  # noqa: N801 - KeyError is a builtin
     """The pseudonymisation key is missing, unreadable or too short (never shows the key)."""
@@ -357,7 +345,22 @@ class TablePlan:
     sql: str
     methods: dict[str, str]  # output column -> method
     patient: str | None
-    date_formats: dict[str, str] = field(default_factory=dict)
+    redact: list[str] = field(default_factory=list)  # output columns of free text to redact
+
+    def native_sql(self, engine: Any) -> str:
+        """The SELECT in the engine's own SQL, free-text redaction applied over it."""
+        inner = engine.translate(self.sql)
+        if not self.redact:
+            return inner
+        from healthdq.governance.freetext import redact_sql
+
+        items = [
+            f"{redact_sql(engine.quote(c), engine)} AS {engine.quote(c)}"
+            if c in self.redact
+            else engine.quote(c)
+            for c in self.methods
+        ]
+        return f"SELECT {', '.join(items)} FROM ({inner}) AS r"
 
 
 def is_text(kind: str) -> bool:
@@ -535,12 +538,9 @@ class Planner:
             literal = bound if re.fullmatch(r"-?\d+", bound) else f"CAST({bound} AS DOUBLE)"
             return f"CASE WHEN {q} {op} {literal} THEN {literal} ELSE {q} END"
         if name == "redact_text":
-            text = plain_text(column, kind)
-            for label, pattern in REDACTIONS:
-                # (?i) inline: both RE2 (DuckDB) and Java (Spark) read it.
-                found = quote_literal("(?i)" + pattern)
-                text = f"regexp_replace({text}, {found}, {quote_literal(label)}, 'g')"
-            return text
+            # The free-text detector (governance/freetext.py) is written per engine: applied
+            # over this output column by TablePlan.native_sql.
+            return plain_text(column, kind)
         raise AssertionError(name)  # pragma: no cover - METHODS is exhaustive
 
     def _band(self, age: str) -> str:
@@ -594,7 +594,8 @@ class Planner:
             f"SELECT {', '.join(outputs)} FROM (SELECT {', '.join(inner_cols)} "
             f"FROM {quote_ident(self.name)} AS t CROSS JOIN {SECRET} AS k{where}) AS s"
         )
-        return TablePlan(self.name, sql, named, patient)
+        redact = [out for out, method in named.items() if method == "redact_text"]
+        return TablePlan(self.name, sql, named, patient, redact)
 
 
 # -- the result --------------------------------------------------------------------------------
