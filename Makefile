@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# pyCANON (tests/risk compare k, l, t with it) pins exact old pandas/numpy/typer releases:
+	@# installed without its dependencies, it needs only numpy and pandas (in dev).
+	$(PY) -m pip install -q --no-deps 'pycanon==1.3.6'
 	touch $(STAMP)
 
 venv: $(STAMP)

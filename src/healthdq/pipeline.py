@@ -25,6 +25,7 @@ from healthdq.sources.base import ReadOptions
 
 if TYPE_CHECKING:
     from healthdq.engine.base import Engine
+    from healthdq.governance.risk import RiskReport
     from healthdq.profile import TableProfile
     from healthdq.store import Store
 
@@ -51,6 +52,8 @@ class Settings:
     # Engine construction when the job is given an engine name.
     threads: int | None = None
     spark_master: str = "local[2]"
+    # DuckDB's memory limit (e.g. '2GB'; default: DuckDB's, 80% of RAM); beyond it, spill to disk.
+    memory_limit: str | None = None
     # An empty table (header only) fails the run unless allowed.
     allow_empty: bool = False
     # Results store: a PostgreSQL URL or a DuckDB file (None: HEALTHDQ_STORE, else
@@ -84,7 +87,12 @@ def _engine(engine: Engine | str, settings: Settings) -> tuple[Engine, bool]:
     if isinstance(engine, str):
         from healthdq.engine.registry import create_engine
 
-        return create_engine(engine, threads=settings.threads, master=settings.spark_master), True
+        engine_options = {
+            "threads": settings.threads,
+            "master": settings.spark_master,
+            "memory_limit": settings.memory_limit,
+        }
+        return create_engine(engine, **engine_options), True
     return engine, False
 
 
@@ -782,3 +790,57 @@ def fhir_validate(
     if outcome is not None:
         write_outcome(issues, outcome)
     return FhirValidation(result, issues, read_issues)
+
+
+def risk(
+    location: Any,
+    *,
+    qi: list[str],
+    sensitive: list[str] | None = None,
+    population: int | None = None,
+    threshold: float | None = None,
+    small_number: int = 7,
+    table: str = "data",
+    read_options: ReadOptions | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> RiskReport:
+    """Disclosure risk of `location` (a path or a DataFrame) for these quasi-identifiers:
+    k, l, t, re-identification risks and population uniqueness (docs/risk.md); small numbers
+    suppressed unless turned off; audited (it reads every row)."""
+    from healthdq.governance.risk import DEFAULT_THRESHOLD, measure, suppress
+    from healthdq.sources.frames import register
+
+    cfg = settings or Settings()
+    if population is not None and population < 1:
+        raise HealthdqError(f"--population must be 1 or more, got {population}")
+    _audit_preflight(cfg)
+    label = source_label(location)
+    eng, owned = _engine(engine, cfg)
+    try:
+        registered = register(eng, table, location, read_options or ReadOptions())
+        report = measure(
+            eng,
+            table,
+            registered.columns,
+            qi,
+            sensitive or [],
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            population=population,
+            source=label,
+        )
+    finally:
+        if owned:
+            eng.close()
+    if cfg.suppress_small_numbers:
+        suppress(report, small_number)
+    # A risk run reads every row's quasi-identifiers: an audited access (no values recorded).
+    _audit(
+        "risk",
+        label,
+        report.rows,
+        [*qi, *(sensitive or [])],
+        cfg,
+        {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k},
+    )
+    return report
