@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# pyCANON (tests/risk compare k, l, t with it) pins exact old pandas/numpy/typer releases:
+	@# installed without its dependencies, it needs only numpy and pandas (in dev).
+	$(PY) -m pip install -q --no-deps 'pycanon==1.3.6'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,6 +48,7 @@ bench: $(STAMP)
 	$(PY) bench/run_bench.py
 	$(PY) bench/omop_bench.py
 	$(PY) bench/profile_bench.py
+	$(PY) bench/freetext_eval.py
 
 # OMOP: fused DQD checks vs one query per check on a synthetic CDM (BENCHMARKS.md, OMOP).
 bench-omop: $(STAMP)
@@ -52,9 +56,13 @@ bench-omop: $(STAMP)
 
 # OMOP CDM v5.4 DQD checks on Eunomia's Synthea CDM: counts per Kahn category.
 # DuckDB's DQD results on Eunomia, then the same 2,535 checks on Spark: exit 1 if any differs.
+# SQL-on-FHIR v2's official suite (134 cases) on DuckDB and Spark: test reports in $(OUT)/sof,
+# exit 1 if a case outside healthdq.fhir.conformance.KNOWN_FAILURES fails.
 conformance: $(STAMP)
 	$(PY) -m healthdq.omop.conformance --parity \
 		"$(HEALTHDQ_SHARED)/conformance/omop/eunomia/Synthea27Nj_5.4.zip" $(OUT)/conformance
+	$(PY) -m healthdq.fhir.conformance \
+		"$(HEALTHDQ_SHARED)/conformance/sql-on-fhir-v2/tests" $(OUT)/sof
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

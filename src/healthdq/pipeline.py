@@ -25,6 +25,7 @@ from healthdq.sources.base import ReadOptions
 
 if TYPE_CHECKING:
     from healthdq.engine.base import Engine
+    from healthdq.governance.risk import RiskReport
     from healthdq.profile import TableProfile
     from healthdq.store import Store
 
@@ -51,6 +52,8 @@ class Settings:
     # Engine construction when the job is given an engine name.
     threads: int | None = None
     spark_master: str = "local[2]"
+    # DuckDB's memory limit (e.g. '2GB'; default: DuckDB's, 80% of RAM); beyond it, spill to disk.
+    memory_limit: str | None = None
     # An empty table (header only) fails the run unless allowed.
     allow_empty: bool = False
     # Results store: a PostgreSQL URL or a DuckDB file (None: HEALTHDQ_STORE, else
@@ -84,7 +87,12 @@ def _engine(engine: Engine | str, settings: Settings) -> tuple[Engine, bool]:
     if isinstance(engine, str):
         from healthdq.engine.registry import create_engine
 
-        return create_engine(engine, threads=settings.threads, master=settings.spark_master), True
+        engine_options = {
+            "threads": settings.threads,
+            "master": settings.spark_master,
+            "memory_limit": settings.memory_limit,
+        }
+        return create_engine(engine, **engine_options), True
     return engine, False
 
 
@@ -405,3 +413,565 @@ def profile(
         {"identifiers": {c.name: c.identifier for c in prof.columns if c.identifier}},
     )
     return prof
+
+
+# -- pseudonymise ------------------------------------------------------------------------------
+OUT_FORMATS = ("parquet", "csv")
+
+
+def _out_targets(
+    out: Path, tables: list[str], out_format: str | None
+) -> tuple[dict[str, Path], str]:
+    """Table -> output path, and the format: one table writes OUT itself, several a folder."""
+    if len(tables) == 1:
+        fmt = out_format or out.suffix.lstrip(".").lower() or "parquet"
+        if fmt not in OUT_FORMATS:
+            raise HealthdqError(
+                f"--out {out}: write .parquet or .csv (or give --out-format parquet|csv)"
+            )
+        return {tables[0]: out}, fmt
+    fmt = out_format or "parquet"
+    if fmt not in OUT_FORMATS:
+        raise HealthdqError(f"--out-format must be parquet or csv, got '{fmt}'")
+    if out.exists() and not out.is_dir():
+        raise HealthdqError(
+            "several tables are written to a folder: --out must be one", path=str(out)
+        )
+    return {t: out / f"{t}.{fmt}" for t in tables}, fmt
+
+
+def _source_files(location: str, workdir: str | None) -> list[str]:
+    from healthdq.sources.locate import resolve_files
+
+    try:
+        return resolve_files(location, workdir)[0]
+    except HealthdqError:
+        return []
+
+
+def pseudonymise(
+    sources: Mapping[str, str],
+    config: Any,
+    out: Path,
+    *,
+    key_file: Path | None = None,
+    opt_out: Path | None = None,
+    read_options: ReadOptions | None = None,
+    out_format: str | None = None,
+    run_date: date | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> Any:
+    """Write `sources` (table -> location) pseudonymised by `config` (governance/pseudonymise.py)
+    to `out`, opted-out patients removed, in one engine pass per table; audited.
+
+    Nothing is written unless every table was written: outputs go to temporary names beside
+    their targets and are renamed at the end.
+    """
+    import os
+    import shutil
+    import time
+
+    from healthdq.engine.dates import FORMATS, detect_formats
+    from healthdq.errors import SourceError
+    from healthdq.governance import optout as oo
+    from healthdq.governance import pseudonymise as ps
+    from healthdq.governance.audit import content_hash
+    from healthdq.governance.messages import engine_message
+    from healthdq.sources.frames import register
+
+    started = time.perf_counter()
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    key = ps.load_key(ps.key_file_from(key_file))
+    warning = ps.key_file_warning(ps.key_file_from(key_file))
+    if warning:
+        _warn(warning, cfg)
+    opted = oo.load_opt_out(opt_out) if opt_out is not None else None
+    targets, fmt = _out_targets(Path(out), list(sources), out_format)
+    eng, owned = _engine(engine, cfg)
+    written: dict[str, Path] = {}
+    temps: list[Path] = []
+    outputs: list[ps.TableOutput] = []
+    removed: dict[str, int] = {}
+    inputs: list[dict[str, Any]] = []
+    try:
+        registered = {}
+        for name, location in sources.items():
+            registered[name] = register(eng, name, location, read_options or ReadOptions())
+            inputs.append(
+                {
+                    "table": name,
+                    "source": source_label(location),
+                    "files": {f: content_hash(f) for f in _source_files(location, eng.workdir())},
+                }
+            )
+        eng.register_secret(ps.SECRET, key.secret_row())
+        if opted is not None:
+            oo.register(eng, opted)
+        plans = {}
+        for name, reg in registered.items():
+            planner = ps.Planner(config, name, reg.columns, run_date or date.today())
+            methods = planner.methods()
+            dated = {c for c, mth in methods.items() if mth.name in ps.DATE_METHODS}
+            dated |= {
+                planner.column(str(mth.arg), planner.loc(c))
+                for c, mth in methods.items()
+                if mth.name == "age_at"
+            }
+            wanted = [c for c in dated if ps.is_text(reg.columns[c])]
+            for column, found in detect_formats(eng, name, wanted).items():
+                if found is None:
+                    raise ps.ContractError(
+                        f"table {name}: column '{column}' does not hold dates in a known format",
+                        path=config.path,
+                    )
+                if found != "ISO":
+                    planner.date_formats[column] = FORMATS[found]
+            plans[name] = planner.plan(opt_out=opted is not None)
+            if opted is not None and planner.patient is not None:
+                patient_sql = ps.nhs_text(planner.patient, reg.columns[planner.patient], "t")
+                removed[name] = oo.count_removed(eng, name, patient_sql)
+        for name, plan in plans.items():
+            target = targets[name]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+            temps.append(temp)
+            try:
+                eng.export(plan.sql, str(temp), fmt)
+            except HealthdqError:
+                raise
+            except Exception as exc:  # the engine's own error, without any value in it
+                raise SourceError(
+                    f"could not write table {name}: {engine_message(exc, list(plan.methods))}",
+                    path=source_label(sources[name]),
+                ) from None
+            written[name] = temp
+    except BaseException:
+        for temp in temps:
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    shown, total = oo.suppress_table(removed) if opted is not None else ({}, None)
+    detail_outputs = []
+    for name, temp in written.items():
+        target = targets[name]
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(temp, target)
+        rows = registered[name].rows - removed.get(name, 0)
+        outputs.append(
+            ps.TableOutput(
+                name=name,
+                source=source_label(sources[name]),
+                output=str(target),
+                rows=rows,
+                opted_out=shown.get(name),
+                columns=plans[name].methods,
+            )
+        )
+        detail_outputs.append(
+            {"table": name, "path": str(target), "rows": rows, "sha256": content_hash(target)}
+        )
+    result = ps.PseudonymiseResult(
+        tables=outputs,
+        engine=eng.name,
+        key_id=key.key_id,
+        format=fmt,
+        opted_out=total,
+        opt_out_file=opted.path if opted else None,
+        config=config.path,
+    )
+    detail: dict[str, Any] = {
+        "config": {"path": config.path, "sha256": config_hash(config)},
+        "inputs": inputs,
+        "outputs": detail_outputs,
+        "linkage_id": key.key_id,
+        "methods": {o.name: o.columns for o in outputs},
+    }
+    if opted is not None:
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": total}
+    result.audit = _audit(
+        "pseudonymise",
+        ", ".join(f"{t}={source_label(s)}" for t, s in sources.items()),
+        sum(o.rows for o in outputs),
+        sorted({c for o in outputs for c in o.columns}),
+        cfg,
+        detail,
+    )
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def config_hash(config: Any) -> str | None:
+    """SHA-256 of the config file's bytes (None for a config built in code)."""
+    from healthdq.governance.audit import content_hash
+
+    path = getattr(config, "path", None)
+    if path and Path(path).is_file():
+        return content_hash(path)
+    return None
+
+
+# -- fhir ----------------------------------------------------------------------------------------
+@dataclass
+class FhirRead:
+    """What `fhir read` found: resources per resourceType and the read issues."""
+
+    counts: dict[str, int]
+    issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+
+
+def fhir_read(
+    location: str, *, engine: Engine | str = "duckdb", settings: Settings | None = None
+) -> FhirRead:
+    """Read FHIR (resource, Bundle, NDJSON, folder or glob) and count resources per type.
+
+    No data leaves the engine but counts and read issues (which never quote the data).
+    """
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+
+    cfg = settings or Settings()
+    eng, owned = _engine(engine, cfg)
+    try:
+        issues = read_fhir(eng, location, DEFAULT_TABLE)
+        rows = eng.fetch(
+            f"SELECT resource_type, count(*) FROM {eng.quote(DEFAULT_TABLE)} "
+            "GROUP BY resource_type ORDER BY resource_type"
+        )
+    finally:
+        if owned:
+            eng.close()
+    return FhirRead({str(t): int(n) for t, n in rows}, issues)
+
+
+@dataclass
+class FhirView:
+    """What `fhir view` wrote: rows and columns of the flat table, and the read issues."""
+
+    out: str
+    rows: int
+    columns: list[str]
+    issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+    audit: AuditRef | None = None
+
+
+def fhir_view(
+    view: str,
+    location: str,
+    out: Path,
+    *,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> FhirView:
+    """Flatten FHIR data with a SQL-on-FHIR ViewDefinition (a JSON file or a built-in view's
+    name) and write the table to `out` (Parquet or CSV); the engine runs the view's one query
+    and writes the file. Audited: the output holds patient-level rows."""
+    import os
+    import shutil
+
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+    from healthdq.fhir.view import compile_view, resolve_view, runtime_error
+
+    cfg = settings or Settings()
+    definition, label = resolve_view(view)
+    fmt = out_format or Path(out).suffix.lstrip(".").lower()
+    if fmt not in ("parquet", "csv"):
+        raise HealthdqError("--out must end in .parquet or .csv (or give --format)", path=str(out))
+    _audit_preflight(cfg)
+    eng, owned = _engine(engine, cfg)
+    temp = Path(out).with_name(f".{Path(out).name}.tmp-{os.getpid()}")
+    try:
+        compiled = compile_view(definition, eng.dialect, DEFAULT_TABLE)
+    except HealthdqError as exc:
+        if owned:
+            eng.close()
+        raise HealthdqError(exc.message, path=label) from None
+    try:
+        issues = read_fhir(eng, location, DEFAULT_TABLE)
+        table = "__fhir_view"
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.create_temp(table, compiled.sql, materialize=True, native=True)
+            rows = int(eng.fetch(f"SELECT count(*) FROM {eng.quote(table)}")[0][0])
+            eng.export(f"SELECT * FROM {eng.quote(table)}", str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error
+            error = runtime_error(exc, label)
+            if error is None:
+                raise
+            raise error from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = Path(out)
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    columns = [name for name, _ in compiled.columns]
+    result = FhirView(str(target), rows, columns, issues)
+    result.audit = _audit(
+        "fhir_view",
+        source_label(location),
+        rows,
+        columns,
+        cfg,
+        {"view": label, "resource": compiled.resource, "output": str(target), "format": fmt},
+    )
+    return result
+
+
+@dataclass
+class FhirValidation:
+    """What `fhir validate` found: the governed run (rule results per check kind and
+    resourceType), every OperationOutcome issue, and the lines the reader could not read."""
+
+    result: RunResult
+    issues: list[Any]  # healthdq.fhir.validate.FhirIssue
+    read_issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+
+
+def fhir_validate(
+    location: str,
+    *,
+    sample_size: int = 5,
+    outcome: Path | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> FhirValidation:
+    """Validate FHIR R4 data against the core definitions; score, govern, audit, store,
+    render like any run, and write the OperationOutcome NDJSON to `outcome` if given."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from healthdq import __version__
+    from healthdq.fhir.definitions import load
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+    from healthdq.fhir.validate import read_issue, rule_results, validate, write_outcome
+    from healthdq.results import ColumnInfo, TableResult
+    from healthdq.results.metrics import result_metrics
+    from healthdq.scoring import score
+
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    store = _open_store(cfg)
+    started = datetime.now(UTC)
+    eng, owned = _engine(engine, cfg)
+    try:
+        read_issues = read_fhir(eng, location, DEFAULT_TABLE)
+        validation = validate(eng, DEFAULT_TABLE)
+    finally:
+        if owned:
+            eng.close()
+    result = RunResult(
+        healthdq_version=__version__,
+        run_id=str(uuid.uuid4()),
+        contract="fhir-r4-core",
+        contract_version=load().version,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        run_date=started.date().isoformat(),
+        engine=getattr(eng, "name", str(engine)),
+        tables=[
+            TableResult(
+                name=t,
+                source=location,
+                rows=n,
+                columns=[ColumnInfo(name="resource", type="JSON")],
+            )
+            for t, n in sorted(validation.resources.items())
+        ],
+        rules=rule_results(validation, read_issues, check_sample_size(sample_size)),
+    )
+    result.summary = {s: 0 for s in ("passed", "failed", "not_applicable", "error")}
+    for r in result.rules:
+        result.summary[r.status] += 1
+    result.summary["rules"] = len(result.rules)
+    result.metrics += result_metrics(result)
+    score(result)
+    result = _govern(result, {}, cfg)
+    _audit_run("fhir.validate.samples", result, location, cfg)
+    result = _settle(result)
+    _render(result, cfg)
+    _keep(store, result, "fhir-validate", cfg)
+    issues = [read_issue(i) for i in read_issues if not i.kept] + validation.issues
+    if outcome is not None:
+        write_outcome(issues, outcome)
+    return FhirValidation(result, issues, read_issues)
+
+
+# -- redact ------------------------------------------------------------------------------------
+def redact(
+    location: str,
+    columns: list[str],
+    out: Path,
+    *,
+    detector: str = "builtin",
+    read_options: ReadOptions | None = None,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> Any:
+    """Write `location` with identifiers in the free-text `columns` replaced by tags
+    (governance/freetext.py), every other column as it was; audited. The built-in detector is
+    SQL run by the engine; `presidio` runs Presidio as a function inside a DuckDB scan.
+
+    Nothing is written unless the whole file was: the output goes to a temporary name beside
+    its target and is renamed at the end.
+    """
+    import os
+    import shutil
+    import time
+
+    from healthdq.errors import SourceError
+    from healthdq.governance import freetext as ft
+    from healthdq.governance.audit import content_hash
+    from healthdq.governance.messages import engine_message
+    from healthdq.sources.frames import register
+
+    started = time.perf_counter()
+    if detector not in ft.DETECTORS:
+        raise HealthdqError(
+            f"--detector must be one of {', '.join(ft.DETECTORS)}, got '{detector}'"
+        )
+    wanted = [c.strip() for c in columns if c.strip()]
+    if not wanted:
+        raise HealthdqError("--columns: name at least one free-text column")
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    out = Path(out)
+    targets, fmt = _out_targets(out, ["data"], out_format)
+    eng, owned = _engine(engine, cfg)
+    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        reg = register(eng, "data", location, read_options or ReadOptions())
+        by_lower = {c.lower(): c for c in reg.columns}
+        missing = [c for c in wanted if c not in reg.columns and c.lower() not in by_lower]
+        if missing:
+            raise SourceError(
+                f"--columns: no column {', '.join(repr(c) for c in missing)} "
+                f"(columns: {', '.join(reg.columns)})",
+                path=source_label(location),
+            )
+        chosen = [c if c in reg.columns else by_lower[c.lower()] for c in wanted]
+        if detector == "presidio":
+            from healthdq.governance.presidio import register_function
+
+            function = register_function(eng)
+            sql_of = {c: f"{function}(CAST({eng.quote(c)} AS VARCHAR))" for c in chosen}
+        else:
+            sql_of = {c: ft.redact_sql(eng.as_text(c), eng) for c in chosen}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.export(ft.select_sql("data", reg.columns, sql_of), str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error, without any value in it
+            raise SourceError(
+                f"could not write {out}: {engine_message(exc, chosen)}",
+                path=source_label(location),
+            ) from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = targets["data"]
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    result = ft.RedactResult(
+        source=source_label(location),
+        output=str(target),
+        rows=reg.rows,
+        columns=chosen,
+        detector=detector,
+        engine=eng.name,
+        format=fmt,
+    )
+    inputs = _source_files(location, None) if isinstance(location, str) else []
+    result.audit = _audit(
+        "redact",
+        source_label(location),
+        reg.rows,
+        chosen,
+        cfg,
+        {
+            "detector": detector,
+            "inputs": {f: content_hash(f) for f in inputs},
+            "output": {"path": str(target), "sha256": content_hash(target)},
+        },
+    )
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def risk(
+    location: Any,
+    *,
+    qi: list[str],
+    sensitive: list[str] | None = None,
+    population: int | None = None,
+    threshold: float | None = None,
+    small_number: int = 7,
+    table: str = "data",
+    read_options: ReadOptions | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> RiskReport:
+    """Disclosure risk of `location` (a path or a DataFrame) for these quasi-identifiers:
+    k, l, t, re-identification risks and population uniqueness (docs/risk.md); small numbers
+    suppressed unless turned off; audited (it reads every row)."""
+    from healthdq.governance.risk import DEFAULT_THRESHOLD, measure, suppress
+    from healthdq.sources.frames import register
+
+    cfg = settings or Settings()
+    if population is not None and population < 1:
+        raise HealthdqError(f"--population must be 1 or more, got {population}")
+    _audit_preflight(cfg)
+    label = source_label(location)
+    eng, owned = _engine(engine, cfg)
+    try:
+        registered = register(eng, table, location, read_options or ReadOptions())
+        report = measure(
+            eng,
+            table,
+            registered.columns,
+            qi,
+            sensitive or [],
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            population=population,
+            source=label,
+        )
+    finally:
+        if owned:
+            eng.close()
+    if cfg.suppress_small_numbers:
+        suppress(report, small_number)
+    # A risk run reads every row's quasi-identifiers: an audited access (no values recorded).
+    _audit(
+        "risk",
+        label,
+        report.rows,
+        [*qi, *(sensitive or [])],
+        cfg,
+        {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k},
+    )
+    return report

@@ -16,9 +16,13 @@ from healthdq import __version__
 from healthdq.cli import (  # noqa: F401  (verbs)
     audit,
     check,
+    fhir,
     omop,
     packs,
     profile,
+    pseudonymise,
+    redact,
+    risk,
     runs,
     synth,
     validate,

@@ -47,6 +47,10 @@ class Engine(ABC):
     def fetch(self, sql: str, progress: ProgressCallback | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return all rows."""
 
+    def fetch_arrow(self, sql: str) -> Any:
+        """Run a query and return its rows as a pyarrow Table."""
+        raise NotImplementedError(f"{self.name} engine cannot return Arrow tables")
+
     def render(self, expression: exp.Expr) -> str:
         return expression.sql(dialect=self.dialect)
 
@@ -137,6 +141,24 @@ class Engine(ABC):
             f"use a folder of CSV/Parquet with the {self.name} engine (or a zip of them)",
             path=location,
         )
+
+    # -- rows written out (pseudonymise, governance/pseudonymise.py) ----------------------------
+    def register_secret(self, name: str, values: dict[str, bytes]) -> None:
+        """A one-row relation `name` of binary columns holding key material, passed to the
+        engine as data (never as SQL literals, so it cannot reach a log or an error)."""
+        raise NotImplementedError(f"{self.name} engine cannot hold keys")
+
+    def register_values(self, name: str, column: str, values: list[str]) -> None:
+        """A one-column text relation `name` of `values` (an opt-out list), passed as data."""
+        raise NotImplementedError(f"{self.name} engine cannot register values")
+
+    def restrict(self, name: str, where: str) -> None:
+        """Replace relation `name` by its rows where `where` (DuckDB's SQL) holds."""
+        raise NotImplementedError(f"{self.name} engine cannot filter relations")
+
+    def export(self, sql: str, path: str, fmt: str) -> None:
+        """Write the rows of a SELECT (DuckDB's SQL) to `path` as `fmt` (parquet or csv)."""
+        raise NotImplementedError(f"{self.name} engine cannot write files")
 
     def workdir(self) -> str | None:
         """A private local folder for files the readers unpack (zips, transcoded CSV)."""

@@ -126,6 +126,14 @@ class DuckDBEngine(Engine):
             self.query_seconds += time.perf_counter() - started
             self.queries += 1
 
+    def fetch_arrow(self, sql: str) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        finally:
+            self.query_seconds += time.perf_counter() - started
+            self.queries += 1
+
     def _fetch(self, sql: str, progress: ProgressCallback | None) -> list[tuple[Any, ...]]:
         if progress is None:
             return self.con.execute(sql).fetchall()
@@ -197,6 +205,38 @@ class DuckDBEngine(Engine):
     def describe(self, relation: str) -> dict[str, str]:
         rows = self.con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
+
+    def register_secret(self, name: str, values: dict[str, bytes]) -> None:
+        cols = ", ".join(f"{quote_ident(c)} BLOB" for c in values)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} ({cols})")
+        marks = ", ".join("?" for _ in values)
+        # Parameters, not literals: the key never appears in SQL text.
+        self.con.execute(f"INSERT INTO {quote_ident(name)} VALUES ({marks})", list(values.values()))
+
+    def register_values(self, name: str, column: str, values: list[str]) -> None:
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} ({quote_ident(column)} VARCHAR)"
+        )
+        self.con.execute(
+            f"INSERT INTO {quote_ident(name)} SELECT unnest(CAST(? AS VARCHAR[]))", [values]
+        )
+
+    def restrict(self, name: str, where: str) -> None:
+        whole = f"__all_{name}"
+        for kind in ("VIEW", "TABLE"):
+            try:
+                self.con.execute(f"ALTER {kind} {quote_ident(name)} RENAME TO {quote_ident(whole)}")
+                break
+            except duckdb.Error:  # the relation is the other kind
+                continue
+        self.con.execute(
+            f"CREATE VIEW {quote_ident(name)} AS "
+            f"SELECT * FROM {quote_ident(whole)} AS t WHERE {where}"
+        )
+
+    def export(self, sql: str, path: str, fmt: str) -> None:
+        options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true"}[fmt]
+        self.con.execute(f"COPY ({sql}) TO {quote_literal(path)} ({options})")
 
     def hash_partitions(self, rows: int) -> int:
         # About 5M keys per slice: a slice's hash table stays near 400 MB; each further slice

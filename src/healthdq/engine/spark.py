@@ -20,7 +20,7 @@ from sqlglot.dialects.dialect import Dialect
 
 from healthdq.engine.base import Engine, ProgressCallback
 from healthdq.sources import spark_reader
-from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
+from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -147,6 +147,14 @@ class SparkEngine(Engine):
             progress(1.0)
         return [tuple(_plain(v) for v in row) for row in rows]
 
+    def fetch_arrow(self, sql: str) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.spark.sql(sql).toArrow()
+        finally:
+            self.query_seconds += time.perf_counter() - started
+            self.queries += 1
+
     # -- sources ----------------------------------------------------------------------------
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         return spark_reader.register(self, name, location, options, self.workdir())
@@ -196,6 +204,33 @@ class SparkEngine(Engine):
     def describe(self, relation: str) -> dict[str, str]:
         dtypes = self.spark.table(self.quote(relation)).dtypes
         return {c: spark_reader.spark_type(t) for c, t in dtypes}
+
+    def register_secret(self, name: str, values: dict[str, bytes]) -> None:
+        from pyspark.sql.types import BinaryType, StructField, StructType
+
+        schema = StructType([StructField(c, BinaryType(), False) for c in values])
+        # Data in a local relation, not SQL literals: the key never appears in SQL text.
+        row = tuple(bytearray(v) for v in values.values())
+        self.spark.createDataFrame([row], schema).createOrReplaceTempView(name)
+
+    def register_values(self, name: str, column: str, values: list[str]) -> None:
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        schema = StructType([StructField(column, StringType(), False)])
+        self.spark.createDataFrame([(v,) for v in values], schema).createOrReplaceTempView(name)
+
+    def restrict(self, name: str, where: str) -> None:
+        # A DataFrame's temp view holds its analysed plan: replacing `name` by a filter over
+        # the old `name` does not recurse.
+        sql = self.translate(f"SELECT * FROM {quote_ident(name)} AS t WHERE {where}")
+        self.spark.sql(sql).createOrReplaceTempView(name)
+
+    def export(self, sql: str, path: str, fmt: str) -> None:
+        df = self.spark.sql(self.translate(sql))
+        writer = df.write.mode("errorifexists")
+        if fmt == "csv":
+            writer = writer.option("header", True)
+        writer.format(fmt).save(path)
 
     def keep(self, df: DataFrame) -> DataFrame:
         """`df` persisted (computed on first use) until close()."""

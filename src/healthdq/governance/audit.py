@@ -589,3 +589,22 @@ def open_log(
     key_path = key_file if key_file is not None else default_key_file()
     key = load_key(key_path) if key_path is not None else None
     return AuditLog(path if path is not None else default_log_path(), key)
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes; of a folder (Spark's output), over its files' relative names
+    and contents in name order (checksum and marker files of Spark's writer left out)."""
+    target = Path(path)
+    digest = hashlib.sha256()
+    if target.is_dir():
+        files = sorted(
+            p for p in target.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+        )
+        for file in files:
+            digest.update(str(file.relative_to(target)).encode("utf-8") + b"\0")
+            digest.update(bytes.fromhex(content_hash(file)))
+        return digest.hexdigest()
+    with open(target, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -152,6 +152,38 @@ def _mix(inner: str, key: str, names: Sequence[str], prefix: str, seed: int, tag
     return f"SELECT * REPLACE ({repl}) FROM ({q})"
 
 
+def nhs_number_stages(q: str) -> str:
+    """Add ``nhs_number`` (and its parts) from ``nhs_idx`` (0 to 899,999), one-to-one.
+
+    NHS number 999 + 5-digit prefix + 9th digit + check digit: each prefix has at most one 9th
+    digit whose check digit would be 10 (invalid); it is skipped so the 9 remaining map
+    one-to-one onto indexes. ``nhs_body9`` (first nine digits) and ``nhs_check`` stay as columns
+    so a defect can write a wrong check digit.
+    """
+    q = _stage(
+        q,
+        {
+            "nhs_p5": "nhs_idx // 9",
+            "nhs_k": "nhs_idx % 9",
+            "nhs_base": (
+                "243 + 7 * (nhs_idx // 90000) + 6 * (nhs_idx // 9000 % 10) "
+                "+ 5 * (nhs_idx // 900 % 10) + 4 * (nhs_idx // 90 % 10) + 3 * (nhs_idx // 9 % 10)"
+            ),
+        },
+    )
+    # The 9th digit d with 2*d = 1 - base (mod 11) would give check digit 10; 6 = 2^-1 mod 11.
+    q = _stage(q, {"nhs_skip": "(6 * (12 - nhs_base % 11)) % 11"})
+    q = _stage(q, {"nhs_d9": "CASE WHEN nhs_k >= nhs_skip THEN nhs_k + 1 ELSE nhs_k END"})
+    q = _stage(
+        q,
+        {
+            "nhs_body9": "999000000 + nhs_p5 * 10 + nhs_d9",
+            "nhs_check": "(11 - (nhs_base + 2 * nhs_d9) % 11) % 11",
+        },
+    )
+    return _stage(q, {"nhs_number": "CAST(nhs_body9 * 10 + nhs_check AS VARCHAR)"})
+
+
 # --- shared stages: rows, patients, organisations ------------------------------------------
 
 _ROW_STREAMS_COMMON = ["band", "pat", "prov", "site", "ds", "day", "tfc", "dh"]
@@ -244,28 +276,9 @@ def _base(kind: str, rows: int, seed: int, row_streams: list[str], source: str) 
                 f"{_list([p.gp_prefix for p in C.PROVIDERS])}[home] "
                 f"|| lpad(CAST(1 + g_gp % 60 AS VARCHAR), 3, '0')"
             ),
-            # NHS number 999 + 5-digit prefix + 9th digit + check digit: each prefix has at most
-            # one 9th digit whose check digit would be 10 (invalid); skip it so the 9 remaining
-            # map one-to-one onto patients.
-            "nhs_p5": "nhs_idx // 9",
-            "nhs_k": "nhs_idx % 9",
-            "nhs_base": (
-                "243 + 7 * (nhs_idx // 90000) + 6 * (nhs_idx // 9000 % 10) "
-                "+ 5 * (nhs_idx // 900 % 10) + 4 * (nhs_idx // 90 % 10) + 3 * (nhs_idx // 9 % 10)"
-            ),
         },
     )
-    # The 9th digit d with 2*d = 1 - base (mod 11) would give check digit 10; 6 = 2^-1 mod 11.
-    q = _stage(q, {"nhs_skip": "(6 * (12 - nhs_base % 11)) % 11"})
-    q = _stage(q, {"nhs_d9": "CASE WHEN nhs_k >= nhs_skip THEN nhs_k + 1 ELSE nhs_k END"})
-    q = _stage(
-        q,
-        {
-            "nhs_body9": "999000000 + nhs_p5 * 10 + nhs_d9",
-            "nhs_check": "(11 - (nhs_base + 2 * nhs_d9) % 11) % 11",
-        },
-    )
-    q = _stage(q, {"nhs_number": "CAST(nhs_body9 * 10 + nhs_check AS VARCHAR)"})
+    q = nhs_number_stages(q)
 
     # The treating trust: mostly the patient's home trust; defect rows lean to 'prone' trusts.
     q = _stage(

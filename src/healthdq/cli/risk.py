@@ -1,0 +1,97 @@
+"""`healthdq risk`: disclosure risk of a table for a set of quasi-identifiers (docs/risk.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from healthdq import pipeline
+from healthdq.cli.app import app, err, warn_one
+from healthdq.cli.options import AuditKeyFileOption, AuditLogOption, EngineOption, SparkMasterOption
+from healthdq.errors import HealthdqError
+from healthdq.sources.base import ReadOptions
+
+
+def split_columns(text: str | None, option: str) -> list[str]:
+    """'a,b, c' -> ['a', 'b', 'c']; an empty item is an error naming the option."""
+    if text is None:
+        return []
+    items = [item.strip() for item in text.split(",")]
+    if any(not item for item in items):
+        raise HealthdqError(f"{option} '{text}' has an empty column name")
+    if len(set(items)) != len(items):
+        raise HealthdqError(f"{option} '{text}' names a column twice")
+    return items
+
+
+@app.command()
+def risk(
+    data: Annotated[str, typer.Argument(help="Data file, folder or glob.")],
+    qi: Annotated[
+        str,
+        typer.Option(help="Quasi-identifiers, comma-separated: age_band,sex,postcode_district."),
+    ],
+    sensitive: Annotated[
+        str | None,
+        typer.Option(help="Sensitive attributes for l-diversity and t-closeness, comma-separated."),
+    ] = None,
+    population: Annotated[
+        int | None,
+        typer.Option(help="Population size the data was drawn from: population uniqueness."),
+    ] = None,
+    threshold: Annotated[
+        float,
+        typer.Option(help="A record is at risk when its re-identification probability is above."),
+    ] = 0.2,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the risk report as JSON here.")
+    ] = None,
+    small_number: Annotated[
+        int, typer.Option(help="Counts 1..N-1 of records are suppressed in outputs.")
+    ] = 7,
+    no_suppress: Annotated[
+        bool, typer.Option("--no-suppress", help="Do not suppress small numbers.")
+    ] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv|parquet|json|duckdb.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding.")] = None,
+    table: Annotated[str | None, typer.Option(help="Table inside a DuckDB database file.")] = None,
+    audit_log: AuditLogOption = None,
+    audit_key_file: AuditKeyFileOption = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Engine threads (default: all cores).")
+    ] = None,
+    engine_name: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = "local[2]",
+) -> None:
+    """Disclosure risk: equivalence classes, k, l, t, re-identification risk, uniqueness."""
+    from healthdq.report.risk import render_risk
+
+    if small_number < 0:
+        raise HealthdqError(f"--small-number must be 0 or more, got {small_number}")
+    report = pipeline.risk(
+        data,
+        qi=split_columns(qi, "--qi"),
+        sensitive=split_columns(sensitive, "--sensitive"),
+        population=population,
+        threshold=threshold,
+        small_number=small_number,
+        read_options=ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding, table=table),
+        engine=engine_name,
+        settings=pipeline.Settings(
+            suppress_small_numbers=not no_suppress,
+            audit_log=audit_log,
+            audit_key_file=audit_key_file,
+            on_warning=warn_one,
+            threads=threads,
+            spark_master=spark_master,
+        ),
+    )
+    render_risk(report, Console())
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        err.print(f"risk report written to {json_out}")
