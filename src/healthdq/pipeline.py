@@ -52,6 +52,8 @@ class Settings:
     # Engine construction when the job is given an engine name.
     threads: int | None = None
     spark_master: str = "local[2]"
+    # DuckDB's memory limit (e.g. '2GB'; default: DuckDB's, 80% of RAM); beyond it, spill to disk.
+    memory_limit: str | None = None
     # An empty table (header only) fails the run unless allowed.
     allow_empty: bool = False
     # Results store: a PostgreSQL URL or a DuckDB file (None: HEALTHDQ_STORE, else
@@ -85,7 +87,12 @@ def _engine(engine: Engine | str, settings: Settings) -> tuple[Engine, bool]:
     if isinstance(engine, str):
         from healthdq.engine.registry import create_engine
 
-        return create_engine(engine, threads=settings.threads, master=settings.spark_master), True
+        engine_options = {
+            "threads": settings.threads,
+            "master": settings.spark_master,
+            "memory_limit": settings.memory_limit,
+        }
+        return create_engine(engine, **engine_options), True
     return engine, False
 
 
@@ -720,6 +727,116 @@ def fhir_validate(
     if outcome is not None:
         write_outcome(issues, outcome)
     return FhirValidation(result, issues, read_issues)
+
+
+# -- redact ------------------------------------------------------------------------------------
+def redact(
+    location: str,
+    columns: list[str],
+    out: Path,
+    *,
+    detector: str = "builtin",
+    read_options: ReadOptions | None = None,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> Any:
+    """Write `location` with identifiers in the free-text `columns` replaced by tags
+    (governance/freetext.py), every other column as it was; audited. The built-in detector is
+    SQL run by the engine; `presidio` runs Presidio as a function inside a DuckDB scan.
+
+    Nothing is written unless the whole file was: the output goes to a temporary name beside
+    its target and is renamed at the end.
+    """
+    import os
+    import shutil
+    import time
+
+    from healthdq.errors import SourceError
+    from healthdq.governance import freetext as ft
+    from healthdq.governance.audit import content_hash
+    from healthdq.governance.messages import engine_message
+    from healthdq.sources.frames import register
+
+    started = time.perf_counter()
+    if detector not in ft.DETECTORS:
+        raise HealthdqError(
+            f"--detector must be one of {', '.join(ft.DETECTORS)}, got '{detector}'"
+        )
+    wanted = [c.strip() for c in columns if c.strip()]
+    if not wanted:
+        raise HealthdqError("--columns: name at least one free-text column")
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    out = Path(out)
+    targets, fmt = _out_targets(out, ["data"], out_format)
+    eng, owned = _engine(engine, cfg)
+    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        reg = register(eng, "data", location, read_options or ReadOptions())
+        by_lower = {c.lower(): c for c in reg.columns}
+        missing = [c for c in wanted if c not in reg.columns and c.lower() not in by_lower]
+        if missing:
+            raise SourceError(
+                f"--columns: no column {', '.join(repr(c) for c in missing)} "
+                f"(columns: {', '.join(reg.columns)})",
+                path=source_label(location),
+            )
+        chosen = [c if c in reg.columns else by_lower[c.lower()] for c in wanted]
+        if detector == "presidio":
+            from healthdq.governance.presidio import register_function
+
+            function = register_function(eng)
+            sql_of = {c: f"{function}(CAST({eng.quote(c)} AS VARCHAR))" for c in chosen}
+        else:
+            sql_of = {c: ft.redact_sql(eng.as_text(c), eng) for c in chosen}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.export(ft.select_sql("data", reg.columns, sql_of), str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error, without any value in it
+            raise SourceError(
+                f"could not write {out}: {engine_message(exc, chosen)}",
+                path=source_label(location),
+            ) from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = targets["data"]
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    result = ft.RedactResult(
+        source=source_label(location),
+        output=str(target),
+        rows=reg.rows,
+        columns=chosen,
+        detector=detector,
+        engine=eng.name,
+        format=fmt,
+    )
+    inputs = _source_files(location, None) if isinstance(location, str) else []
+    result.audit = _audit(
+        "redact",
+        source_label(location),
+        reg.rows,
+        chosen,
+        cfg,
+        {
+            "detector": detector,
+            "inputs": {f: content_hash(f) for f in inputs},
+            "output": {"path": str(target), "sha256": content_hash(target)},
+        },
+    )
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
 
 
 def risk(

@@ -42,7 +42,7 @@ def test_pack_check_writes_every_report_masked_and_audited(cli: Cli, tmp_path: P
     assert results["schema_version"] == "2.0"
     assert results["groups"] and results["scores"]["dqmi"]["score"] is not None
     assert results["scores"]["dqmi"]["state"] == "scored"
-    assert "52 of 52 rules (100%)" in stdout
+    assert "55 of 55 rules (100%)" in stdout
     assert (out / "r.html").stat().st_size > 10_000
     assert "<testsuite" in (out / "r.xml").read_text(encoding="utf-8")
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]

@@ -116,3 +116,56 @@ def test_hes_outpatient_extract_reports_only_true_findings(
         "op.referral_date.default": 1,
         "op.nhs_number.format": 1,
     }
+
+
+# HES A&E field names (HES A&E Data Dictionary): arrival split into ARRIVALDATE + ARRIVALTIME,
+# AEATTENDCAT / AEATTENDDISP, DIAG_01 holding A&E diagnosis codes (not SNOMED CT).
+AE_ROWS = [
+    "AEKEY,PROCODE3,SITETRET,NEWNHSNO,DOB,HOMEADD,SEX,ETHNOS,GPPRAC,ARRIVALDATE,ARRIVALTIME,"
+    "AEATTENDCAT,AEATTENDDISP,DIAG_01",
+    "1,RR8,RR801,9434765919,1950-01-01,LS1 4AP,1,A,B82005,2019-04-01,14:30,1,02,011",
+    "2,RR8,RR801,9434765870,1960-02-02,LS2 9JT,2,X,B82005,2019-04-02,0930,1,03,&",
+    "3,RR8,RR801,9434765919,1970-03-03,LS6 2QB,1,99,B82005,2019-04-03,&,2,02,-",
+    "4,RR8,RR801,9434765870,1980-04-04,LS7 3EX,2,A,B82005,1800-01-01,00:00,1,02,011",
+]
+
+
+def test_hes_ae_extract_composes_arrival_from_date_and_time(
+    tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    data = tmp_path / "ae.csv"
+    data.write_text("\n".join(AE_ROWS) + "\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    code, stdout, stderr = cli(
+        "check", data, "--pack", "nhs-ae", "--run-date", "2019-05-01", "--json", out,
+        "--fail-on", "never",
+    )  # fmt: skip
+    assert code == 0, stdout + stderr
+    doc = json.loads(out.read_text())
+    bindings = doc["tables"][0]["bindings"]
+    assert bindings["arrival_datetime"] == "ARRIVALDATE + ARRIVALTIME"
+    assert "primary_diagnosis" not in bindings  # DIAG_01 is not SNOMED CT
+    rules = {r["rule_id"]: r for r in doc["rules"]}
+    # Only rules on fields a HES A&E extract does not have cannot run (ECDS SNOMED CT coding,
+    # departure): they are errors that lower coverage, never findings.
+    errors = {r for r, v in rules.items() if v["status"] == "error"}
+    assert errors == {
+        "ae.chief_complaint.not_null",
+        "ae.chief_complaint.valid",
+        "ae.primary_diagnosis.valid",
+        "ae.departure_datetime.after_arrival",
+        "ae.departure_datetime.default",
+    }
+    failing = {r: v["violating_rows"] for r, v in rules.items() if v["status"] == "failed"}
+    # The '&' arrival time leaves row 3 without an arrival timestamp; row 4 arrives on the
+    # 1800-01-01 placeholder (HES null date), which also fails the 2000+ range and is no date to
+    # judge its ethnic category's era by; ETHNOS X and 99 are not known.
+    assert failing == {
+        "ae.arrival_datetime.not_null": 1,
+        "ae.arrival_datetime.default": 1,
+        "ae.arrival_datetime.valid": 1,
+        "ae.ethnic_category.default": 2,
+        "ae.ethnic_category.not_null": 1,
+        "ae.date_of_birth.before_arrival": 1,
+    }
+    assert rules["ae.ethnic_category.era"]["violating_rows"] == 0

@@ -264,3 +264,48 @@ tables:
     got = {r.rule_id: (r.violating_rows, r.denominator) for r in duck.rules}
     assert got["op.nn"] == (3, 5) and got["op.valid"] == (1, 2)
     assert got["eth.era"] == (1, 4) and got["dob.type"] == (1, 4)
+
+
+def test_composed_datetime_and_placeholder_era_match_duckdb(
+    tmp_path: Path, spark_engine: Any
+) -> None:
+    """A timestamp composed from a date field and a time field (HES A&E ARRIVALDATE +
+    ARRIVALTIME), and a code era not judged on a placeholder date, agree on both engines."""
+    data = tmp_path / "ae.csv"
+    data.write_text(
+        "id,ARRIVALDATE,ARRIVALTIME,ethnos\n"
+        "1,2019-04-01,14:30,A\n"
+        "2,20190402,930,A\n"
+        "3,2019-04-03,&,A\n"
+        "4,1800-01-01,00:00,A\n"
+        "5,1999-01-01,12.00.05,A\n",
+        encoding="utf-8",
+    )
+    contract_file = tmp_path / "c.yaml"
+    contract_file.write_text(
+        """
+name: ae
+tables:
+  t:
+    columns:
+      arrival: {parts: {date: [arrivaldate], time: [arrivaltime]}}
+    rules:
+      - {id: arr.nn, kind: not_null, column: arrival}
+      - {id: arr.range, kind: date_range, column: arrival, min: '2000-01-01', max: today}
+      - id: eth.era
+        kind: code_era
+        column: ethnos
+        value_set: ethnic_category
+        date_column: arrival
+""",
+        encoding="utf-8",
+    )
+    contract = load_contract(contract_file)
+    duck = _duckdb(contract, {"t": str(data)})
+    spark = _run(spark_engine, contract, {"t": str(data)})
+    assert_same(duck, spark)
+    got = {r.rule_id: (r.violating_rows, r.denominator) for r in duck.rules}
+    assert got["arr.nn"] == (1, 5)
+    assert got["arr.range"] == (2, 4)  # 1800-01-01 and 1999-01-01
+    # Only 1999 judges 'A' out of era: the placeholder 1800-01-01 is no date.
+    assert got["eth.era"] == (1, 3)

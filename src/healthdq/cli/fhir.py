@@ -43,11 +43,15 @@ def read(
     data: DataArgument,
     engine_name: EngineOption = "duckdb",
     spark_master: SparkMasterOption = "local[2]",
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help="DuckDB memory limit, e.g. 2GB (default 80% of RAM); spills beyond it."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the problems.")] = False,
 ) -> None:
     """Read FHIR data: resources per resourceType, and every line or entry that could not be
     read (exit 2 if any was skipped)."""
-    settings = pipeline.Settings(spark_master=spark_master)
+    settings = pipeline.Settings(spark_master=spark_master, memory_limit=memory_limit)
     result = pipeline.fhir_read(data, engine=engine_name, settings=settings)
     if not quiet:
         console = Console(highlight=False)

@@ -18,6 +18,7 @@ from sqlglot import exp
 from healthdq.engine.dates import DETECT, FORMATS, converted, strptime_of
 from healthdq.rules import model as m
 from healthdq.rules import sandbox
+from healthdq.rules.dateformats import PLACEHOLDER_DATES
 from healthdq.validators.base import get_validator
 
 TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
@@ -431,8 +432,14 @@ class Compiler:
                 literal = exp.Cast(this=lit(str(end)), to=exp.DataType.build("DATE"))
                 case = case.when(exp.LT(this=day.copy(), expression=literal), out)
             violates: exp.Expr = case.else_(branches[-1][1]) if bounds else branches[-1][1]
+            # A placeholder date (HES 1800-01-01...) is no date: the era is unknown.
+            placeholders = [
+                exp.Cast(this=lit(d), to=exp.DataType.build("DATE")) for d in PLACEHOLDER_DATES
+            ]
             applies = exp.and_(
-                applies, exp.Not(this=exp.Is(this=day.copy(), expression=exp.Null()))
+                applies,
+                exp.Not(this=exp.Is(this=day.copy(), expression=exp.Null())),
+                exp.Not(this=exp.In(this=day.copy(), expressions=placeholders)),
             )
             columns.append(rule.date_column)
             return self._row(rule, applies, violates, columns)

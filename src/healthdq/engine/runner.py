@@ -685,6 +685,9 @@ def run_contract(
         aliases = {c: s.aliases for c, s in spec.columns.items() if s.aliases}
         if aliases:
             ro = replace(ro, aliases={**aliases, **ro.aliases})
+        parts = {c: (s.parts.date, s.parts.time) for c, s in spec.columns.items() if s.parts}
+        if parts:
+            ro = replace(ro, parts={**parts, **ro.parts})
         registered[name.lower()] = register_source(engine, name, location, ro)
         if isinstance(location, str):
             locations.append(location)

@@ -14,6 +14,12 @@ FORMATS: dict[str, str] = {
     "YYYYMM": "%Y%m",
 }
 
+# Dates that stand for "no date": HES writes 1800-01-01 for a null date and 1801-01-01 for an
+# invalid one (HES Data Dictionary, date fields); 1900-01-01 and 9999-12-31 are common system
+# placeholders. Packs flag them with default_value rules; a record dated by one has no known
+# date, so code_era does not judge it.
+PLACEHOLDER_DATES = ("1800-01-01", "1801-01-01", "1900-01-01", "9999-12-31")
+
 
 def strptime_of(fmt: str) -> str:
     """The strptime pattern for a named format or a pattern given as is ('%d.%m.%Y')."""

@@ -306,6 +306,13 @@ def _markers(v: Any) -> Any:
     return v
 
 
+class ColumnParts(Strict):
+    """A timestamp column an extract splits into a date field and a time field."""
+
+    date: list[str] = Field(min_length=1)
+    time: list[str] = Field(min_length=1)
+
+
 class ColumnSpec(Strict):
     """What a column holds; identifiers are masked in outputs."""
 
@@ -317,6 +324,9 @@ class ColumnSpec(Strict):
     missing: list[str] = Field(default_factory=list)
     # Other names the column is known by in extracts (HES, SUS, ECDS), matched case-insensitively.
     aliases: list[str] = Field(default_factory=list)
+    # Or the fields it is split into (HES A&E ARRIVALDATE + ARRIVALTIME): composed when the
+    # source has neither the column nor an alias of it (sources/compose.py).
+    parts: ColumnParts | None = None
     # How a text date column writes its dates: ISO, YYYYMMDD, DD/MM/YYYY, MMYYYY, YYYY-MM... or a
     # strptime pattern. Unset: detected from the data when a date rule reads the column.
     format: str | None = None

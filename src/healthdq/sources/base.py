@@ -38,6 +38,8 @@ class ReadOptions:
     infer_all_types: bool = False
     # Canonical name -> other names it is known by (a pack's HES/SUS/ECDS field names).
     aliases: dict[str, list[str]] = field(default_factory=dict)
+    # Canonical name -> (date field names, time field names) it may be composed from.
+    parts: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
 
 @dataclass

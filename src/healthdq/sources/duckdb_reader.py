@@ -24,6 +24,7 @@ from healthdq.errors import SourceError
 from healthdq.governance.messages import engine_message
 from healthdq.sources import sniff
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable, quote_ident, quote_literal
+from healthdq.sources.compose import datetime_from_parts
 from healthdq.sources.locate import resolve_files
 from healthdq.sources.mapping import Mapped, map_columns
 
@@ -90,10 +91,14 @@ def mapped_view(
     location: str,
 ) -> Mapped:
     """View `name` over `base`: `__row`, then each column under its mapped or aliased name."""
-    mapped = map_columns(columns, opts.mapping, location, opts.lower_case, opts.aliases)
+    mapped = map_columns(columns, opts.mapping, location, opts.lower_case, opts.aliases, opts.parts)
     select = [quote_ident(ROW)] + [
         quote_ident(src) if src == out else f"{quote_ident(src)} AS {quote_ident(out)}"
         for src, out in mapped.pairs
+    ]
+    select += [
+        f"{datetime_from_parts(d, t).sql(dialect='duckdb')} AS {quote_ident(out)}"
+        for d, t, out in mapped.composed
     ]
     con.execute(
         f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT {', '.join(select)} "

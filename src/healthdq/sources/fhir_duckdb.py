@@ -20,9 +20,17 @@ from healthdq.sources.base import quote_ident, quote_literal
 
 # Splits nothing: raw control characters cannot appear in valid JSON.
 DELIMITER = "\x1e\x1f\x1e"
-# Longest NDJSON line (one resource); DuckDB's default is 2 MB.
-MAX_LINE_BYTES = 256 << 20
+# Longest NDJSON line (one resource) read in the first pass, and the reader's buffer (DuckDB's
+# defaults, 2 MB lines in 32 MB buffers, would refuse a large Binary). A file with a longer line
+# is read again with room for lines of LONG_LINE_BYTES (a buffer that size per thread).
+MAX_LINE_BYTES = 32 << 20
+LONG_LINE_BYTES = 1 << 30
 BOM_CHAR = "\ufeff"
+# Over MAX_DEPTH objects or arrays opened one inside the next (only non-brackets between).
+DEEP = (
+    f"(j IS NOT NULL AND strlen({{t}}) > {2 * MAX_DEPTH} "
+    f"AND regexp_matches({{t}}, '([\\[{{{{][^\\[\\]{{{{}}}}]*){{{{{MAX_DEPTH + 1}}}}}'))"
+)
 
 
 def read_fhir(
@@ -31,13 +39,17 @@ def read_fhir(
     con: duckdb.DuckDBPyConnection = getattr(engine, "con", engine)
     workdir = engine.workdir() if hasattr(engine, "workdir") else None
     docs, names, entries = (quote_ident(f"__fhir_{table}_{p}") for p in ("docs", "files", "entry"))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {docs} (f INTEGER, bad BOOLEAN, j JSON)")
+    known_list = "[" + ", ".join(quote_literal(t) for t in known) + "]"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {docs} "
+        "(f INTEGER, j JSON, rt VARCHAR, id VARCHAR, code VARCHAR, deep BOOLEAN)"
+    )
     issues: list[RawIssue] = []
     starts: list[tuple[int, str, int]] = []
     start = 0
     for i, f in enumerate(files):
         try:
-            added = _insert(con, docs, i, f)
+            added = _insert_file(con, docs, i, f, known_list)
         except duckdb.Error as exc:
             if f.compression != "gzip":
                 issues.append((i, None, None, "unreadable", engine_message(exc)))
@@ -45,7 +57,7 @@ def read_fhir(
             copy, issue = salvage_gzip(f, i, workdir)
             issues += [issue] if issue else []
             try:
-                added = _insert(con, docs, i, copy)
+                added = _insert_file(con, docs, i, copy, known_list)
             except duckdb.Error as again:
                 issues.append((i, None, None, "unreadable", engine_message(again)))
                 continue
@@ -55,39 +67,65 @@ def read_fhir(
     if starts:
         con.executemany(f"INSERT INTO {names} VALUES (?, ?, ?)", starts)
     lines = (
-        f"(SELECT d.f, d.rowid - p.start + 1 AS line, d.bad, d.j, p.path "
+        f"(SELECT d.f, p.path, d.rowid - p.start + 1 AS line, d.j, d.rt, d.id, d.code, d.deep "
         f"FROM {docs} d JOIN {names} p ON d.f = p.f)"
     )
-    # Bundle entries, each with its index: one row per entry, from the Bundle documents only.
+    # Bundle entries, each with its index, classified as the lines are: a small table.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {entries} AS "
+        f"SELECT f, path, line, idx, e, r AS j, {_rt('x')} AS rt, {_id('x')} AS id, "
+        f"CASE WHEN json_type(e) <> 'OBJECT' THEN 'entry_not_object' "
+        f"WHEN r IS NULL OR json_type(r) = 'NULL' THEN 'entry_no_resource' "
+        f"ELSE {_type_code('r', 'x', known_list)} END AS code FROM ("
+        f"SELECT *, json_extract(r, ['$.resourceType', '$.id']) AS x FROM ("
+        f"SELECT *, e->'resource' AS r FROM ("
         f"SELECT f, path, line, unnest(l) AS e, generate_subscripts(l, 1) - 1 AS idx FROM ("
         f"SELECT f, path, line, json_extract(j, '$.entry[*]') AS l FROM {lines} "
-        f"WHERE j->>'resourceType' = 'Bundle' AND json_type(j, '$.entry') = 'ARRAY')"
+        f"WHERE rt = 'Bundle'))))"
     )
+    kept = "(code IS NULL OR code = 'unknown_type')"
     con.execute(
         f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
-        f"SELECT j->>'resourceType' AS resource_type, j->>'id' AS id, j AS resource, "
-        f"NULL::VARCHAR AS full_url, path AS source_file, line::BIGINT AS source_line, "
-        f"NULL::INTEGER AS source_entry FROM {lines} WHERE {_is_resource('j')} "
+        f"SELECT rt AS resource_type, id, j AS resource, NULL::VARCHAR AS full_url, "
+        f"path AS source_file, line::BIGINT AS source_line, NULL::INTEGER AS source_entry "
+        f"FROM {lines} WHERE {kept} "
         f"UNION ALL "
-        f"SELECT e->'resource'->>'resourceType', e->'resource'->>'id', e->'resource', "
-        f"e->>'fullUrl', path, line::BIGINT, idx::INTEGER FROM {entries} "
-        f"WHERE {_is_resource(_resource('e'))}"
+        f"SELECT rt, id, j, e->>'fullUrl', path, line::BIGINT, idx::INTEGER "
+        f"FROM {entries} WHERE {kept}"
     )
-    known_list = "[" + ", ".join(quote_literal(t) for t in known) + "]"
-    found = _issues(con, lines, entries, known_list)
+    found = _issues(con, lines, entries)
     return issues + found[0], len(issues) + found[1]
 
 
-def _insert(con: duckdb.DuckDBPyConnection, docs: str, index: int, f: FhirFile) -> int:
-    """Append the file's documents (one per line, blank lines too: rowid numbers the lines)."""
+def _insert_file(
+    con: duckdb.DuckDBPyConnection, docs: str, index: int, f: FhirFile, known: str
+) -> int:
+    try:
+        return _insert(con, docs, index, f, known, MAX_LINE_BYTES)
+    except (duckdb.InvalidInputException, duckdb.NotImplementedException):
+        if f.kind != "ndjson":
+            raise
+    # A line longer than MAX_LINE_BYTES (the failed insert left nothing behind).
+    return _insert(con, docs, index, f, known, LONG_LINE_BYTES)
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    docs: str,
+    index: int,
+    f: FhirFile,
+    known: str,
+    line_bytes: int,
+) -> int:
+    """Append the file's documents, classified (one row per line, blank lines too: rowid
+    numbers the lines). Each line is parsed twice: validated as JSON, then resourceType and id
+    read in one pass; the rest happens only for the few odd lines."""
     if f.kind == "ndjson":
         source = (
             f"SELECT line AS t FROM read_csv({quote_literal(f.read_path)}, "
             f"columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, "
             f"delim = {quote_literal(DELIMITER)}, quote = '', escape = '', strict_mode = false, "
-            f"max_line_size = {MAX_LINE_BYTES}, "
+            f"max_line_size = {line_bytes}, buffer_size = {2 * line_bytes}, "
             f"compression = {quote_literal(f.compression or 'none')})"
         )
     else:
@@ -97,59 +135,51 @@ def _insert(con: duckdb.DuckDBPyConnection, docs: str, index: int, f: FhirFile) 
             f"THEN substr(content, 2) ELSE content END AS t "
             f"FROM read_text({quote_literal(f.read_path)})"
         )
+    code = (
+        "CASE WHEN j IS NULL THEN CASE WHEN regexp_matches(t, '\\S') THEN 'invalid_json' "
+        f"ELSE 'blank' END ELSE {_type_code('j', 'x', known)} END"
+    )
     row = con.execute(
-        f"INSERT INTO {docs} SELECT {int(index)}, j IS NULL AND trim(coalesce(t, '')) <> '', j "
-        f"FROM (SELECT t, try_cast(t AS JSON) AS j FROM ({source}))"
+        f"INSERT INTO {docs} SELECT {int(index)}, j, {_rt('x')}, {_id('x')}, {code}, "
+        f"{DEEP.format(t='t')} "
+        f"FROM (SELECT t, j, json_extract(j, ['$.resourceType', '$.id']) AS x FROM ("
+        f"SELECT t, try_cast(t AS JSON) AS j FROM ({source})))"
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def _resource(entry: str) -> str:
-    return f"({entry}->'resource')"
+def _rt(x: str) -> str:
+    """resourceType from json_extract(j, ['$.resourceType', '$.id']): a JSON string only."""
+    return f"CASE WHEN starts_with({x}[1], '\"') THEN {x}[1]->>'$' END"
 
 
-def _is_resource(j: str) -> str:
-    return f"json_type({j}) = 'OBJECT' AND json_type({j}, '$.resourceType') = 'VARCHAR'"
+def _id(x: str) -> str:
+    return f"({x}[2]->>'$')"
 
 
-def _depth(j: str) -> str:
-    """Over MAX_DEPTH objects or arrays opened one inside the next (no close between them)."""
+def _type_code(j: str, x: str, known: str) -> str:
+    """Issue code for a parsed document: not an object, no resourceType, unknown type, or NULL.
+
+    Only documents without a string resourceType are looked at again (json_type)."""
     return (
-        f"(strlen({j}) > {2 * MAX_DEPTH} AND "
-        f"regexp_matches({j}, '([\\[{{][^\\]}}]*){{{MAX_DEPTH + 1}}}'))"
+        f"CASE WHEN {_rt(x)} IS NULL THEN CASE WHEN json_type({j}) <> 'OBJECT' "
+        f"THEN 'not_object' ELSE 'no_resource_type' END "
+        f"WHEN NOT list_contains({known}, {_rt(x)}) THEN 'unknown_type' END"
     )
 
 
-def _type_issue(j: str, known: str) -> str:
-    return (
-        f"CASE WHEN json_type({j}) <> 'OBJECT' THEN 'not_object' "
-        f"WHEN json_type({j}, '$.resourceType') IS DISTINCT FROM 'VARCHAR' "
-        f"THEN 'no_resource_type' "
-        f"WHEN NOT list_contains({known}, {j}->>'resourceType') THEN 'unknown_type' END"
-    )
-
-
-def _issues(
-    con: duckdb.DuckDBPyConnection, lines: str, entries: str, known: str
-) -> tuple[list[RawIssue], int]:
+def _issues(con: duckdb.DuckDBPyConnection, lines: str, entries: str) -> tuple[list[RawIssue], int]:
     """The first MAX_ISSUES + 1 issues of the documents and entries, in order, and their count."""
-    res = _resource("e")
     sql = (
         "WITH found AS ("
-        f"SELECT f, line, NULL::INTEGER AS entry, unnest(list_filter(["
-        f"CASE WHEN bad THEN 'invalid_json' "
-        f"WHEN j IS NOT NULL THEN {_type_issue('j', known)} END, "
-        f"CASE WHEN j IS NOT NULL AND {_depth('j')} THEN 'deep' END], "
-        f"lambda c: c IS NOT NULL)) AS code, "
-        f"j->>'resourceType' AS detail FROM {lines} "
-        f"UNION ALL SELECT f, line, idx::INTEGER, "
-        f"CASE WHEN json_type(e) <> 'OBJECT' THEN 'entry_not_object' "
-        f"WHEN {res} IS NULL OR json_type({res}) = 'NULL' THEN 'entry_no_resource' "
-        f"ELSE {_type_issue(res, known)} END, {res}->>'resourceType' FROM {entries}) "
-        "SELECT f, line, entry, code, CASE WHEN code = 'unknown_type' THEN detail END, "
-        "count(*) OVER () FROM found WHERE code IS NOT NULL "
+        "SELECT f, line, NULL::INTEGER AS entry, code, rt FROM {lines} "
+        "WHERE code IS NOT NULL AND code <> 'blank' "
+        "UNION ALL SELECT f, line, NULL::INTEGER, 'deep', NULL FROM {lines} WHERE deep "
+        "UNION ALL SELECT f, line, idx::INTEGER, code, rt FROM {entries} WHERE code IS NOT NULL) "
+        "SELECT f, line, entry, code, CASE WHEN code = 'unknown_type' THEN rt END, "
+        "count(*) OVER () FROM found "
         f"ORDER BY f, line, entry NULLS FIRST LIMIT {MAX_ISSUES + 1}"
-    )
+    ).format(lines=lines, entries=entries)
     rows = con.execute(sql).fetchall()
     total = int(rows[0][5]) if rows else 0
     return [(int(r[0]), int(r[1]), r[2], str(r[3]), r[4]) for r in rows], total

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from healthdq.sources.aliases import bind_columns
 from healthdq.sources.base import ROW
+from healthdq.sources.compose import find_parts
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Mapped:
     warnings: list[str]
     # Canonical column -> the source column bound to it (by --map or by a pack alias).
     bound: dict[str, str] = field(default_factory=dict)
+    # (date column, time column, output name): timestamps composed from two source fields.
+    composed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def map_columns(
@@ -29,6 +32,7 @@ def map_columns(
     location: str,
     lower_case: bool = False,
     aliases: dict[str, list[str]] | None = None,
+    parts: dict[str, tuple[list[str], list[str]]] | None = None,
 ) -> Mapped:
     """Output names for `columns` (`__row` left out) under `mapping` (canonical -> source).
 
@@ -47,4 +51,14 @@ def map_columns(
                 continue
             seen.add(out)
         pairs.append((col, out))
-    return Mapped(pairs, binding.warnings, binding.bound)
+    composed: list[tuple[str, str, str]] = []
+    outputs = {out.lower() for _, out in pairs}
+    present = {c.lower(): c for c in columns}
+    for canonical, (date_names, time_names) in (parts or {}).items():
+        if canonical.lower() in outputs or canonical in binding.bound:
+            continue
+        found = find_parts(present, date_names, time_names)
+        if found:
+            composed.append((*found, canonical))
+            binding.bound[canonical] = f"{found[0]} + {found[1]}"
+    return Mapped(pairs, binding.warnings, binding.bound, composed)

@@ -24,6 +24,7 @@ from healthdq.errors import SourceError
 from healthdq.governance.messages import engine_message
 from healthdq.sources import sniff
 from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
+from healthdq.sources.compose import datetime_from_parts
 from healthdq.sources.locate import format_of, is_remote, resolve_files
 from healthdq.sources.mapping import map_columns
 
@@ -90,10 +91,17 @@ def register(
         raise
     except Exception as exc:  # Spark's own errors (unreadable file, no such table)
         raise SourceError(first_line(exc), path=location) from None
-    mapped = map_columns(df.columns, options.mapping, location, options.lower_case, options.aliases)
+    mapped = map_columns(
+        df.columns, options.mapping, location, options.lower_case, options.aliases, options.parts
+    )
     warnings += mapped.warnings
     df = df.select(
-        engine.quote(ROW), *[F.col(engine.quote(src)).alias(out) for src, out in mapped.pairs]
+        engine.quote(ROW),
+        *[F.col(engine.quote(src)).alias(out) for src, out in mapped.pairs],
+        *[
+            F.expr(engine.render(datetime_from_parts(d, t))).alias(out)
+            for d, t, out in mapped.composed
+        ],
     )
     df.createOrReplaceTempView(name)
     if rows is None:

@@ -170,10 +170,11 @@ AE_DIAGNOSES: tuple[str, ...] = (
 )
 
 # Admitted patient care: ADMISSION METHOD out of 1000 for ordinary draws. Maternity (31, 32)
-# and birth (82, 83) methods are assigned by patient age/sex in the generator instead.
+# and birth (82, 83) methods are assigned by patient age/sex in the generator instead. No 28
+# (replaced by 2A-2D): a clean extract has no legacy code; its share went to 2D.
 ADMISSION_METHODS: tuple[tuple[str, int], ...] = (
     ("11", 220), ("12", 200), ("13", 60), ("21", 330), ("22", 45), ("23", 5), ("24", 25),
-    ("25", 5), ("2A", 12), ("2B", 12), ("2C", 6), ("2D", 12), ("28", 38), ("81", 30),
+    ("25", 5), ("2A", 12), ("2B", 12), ("2C", 6), ("2D", 50), ("81", 30),
 )  # fmt: skip
 ADMISSION_SOURCE_EMERGENCY: tuple[tuple[str, int], ...] = (
     ("19", 880), ("29", 40), ("51", 30), ("54", 25), ("65", 10), ("85", 5), ("87", 10),
