@@ -651,6 +651,90 @@ def fhir_read(
 
 
 @dataclass
+class FhirView:
+    """What `fhir view` wrote: rows and columns of the flat table, and the read issues."""
+
+    out: str
+    rows: int
+    columns: list[str]
+    issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+    audit: AuditRef | None = None
+
+
+def fhir_view(
+    view: str,
+    location: str,
+    out: Path,
+    *,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> FhirView:
+    """Flatten FHIR data with a SQL-on-FHIR ViewDefinition (a JSON file or a built-in view's
+    name) and write the table to `out` (Parquet or CSV); the engine runs the view's one query
+    and writes the file. Audited: the output holds patient-level rows."""
+    import os
+    import shutil
+
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+    from healthdq.fhir.view import compile_view, resolve_view, runtime_error
+
+    cfg = settings or Settings()
+    definition, label = resolve_view(view)
+    fmt = out_format or Path(out).suffix.lstrip(".").lower()
+    if fmt not in ("parquet", "csv"):
+        raise HealthdqError("--out must end in .parquet or .csv (or give --format)", path=str(out))
+    _audit_preflight(cfg)
+    eng, owned = _engine(engine, cfg)
+    temp = Path(out).with_name(f".{Path(out).name}.tmp-{os.getpid()}")
+    try:
+        compiled = compile_view(definition, eng.dialect, DEFAULT_TABLE)
+    except HealthdqError as exc:
+        if owned:
+            eng.close()
+        raise HealthdqError(exc.message, path=label) from None
+    try:
+        issues = read_fhir(eng, location, DEFAULT_TABLE)
+        table = "__fhir_view"
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.create_temp(table, compiled.sql, materialize=True, native=True)
+            rows = int(eng.fetch(f"SELECT count(*) FROM {eng.quote(table)}")[0][0])
+            eng.export(f"SELECT * FROM {eng.quote(table)}", str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error
+            error = runtime_error(exc, label)
+            if error is None:
+                raise
+            raise error from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = Path(out)
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    columns = [name for name, _ in compiled.columns]
+    result = FhirView(str(target), rows, columns, issues)
+    result.audit = _audit(
+        "fhir_view",
+        source_label(location),
+        rows,
+        columns,
+        cfg,
+        {"view": label, "resource": compiled.resource, "output": str(target), "format": fmt},
+    )
+    return result
+
+
+@dataclass
 class FhirValidation:
     """What `fhir validate` found: the governed run (rule results per check kind and
     resourceType), every OperationOutcome issue, and the lines the reader could not read."""
@@ -727,6 +811,116 @@ def fhir_validate(
     if outcome is not None:
         write_outcome(issues, outcome)
     return FhirValidation(result, issues, read_issues)
+
+
+# -- redact ------------------------------------------------------------------------------------
+def redact(
+    location: str,
+    columns: list[str],
+    out: Path,
+    *,
+    detector: str = "builtin",
+    read_options: ReadOptions | None = None,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> Any:
+    """Write `location` with identifiers in the free-text `columns` replaced by tags
+    (governance/freetext.py), every other column as it was; audited. The built-in detector is
+    SQL run by the engine; `presidio` runs Presidio as a function inside a DuckDB scan.
+
+    Nothing is written unless the whole file was: the output goes to a temporary name beside
+    its target and is renamed at the end.
+    """
+    import os
+    import shutil
+    import time
+
+    from healthdq.errors import SourceError
+    from healthdq.governance import freetext as ft
+    from healthdq.governance.audit import content_hash
+    from healthdq.governance.messages import engine_message
+    from healthdq.sources.frames import register
+
+    started = time.perf_counter()
+    if detector not in ft.DETECTORS:
+        raise HealthdqError(
+            f"--detector must be one of {', '.join(ft.DETECTORS)}, got '{detector}'"
+        )
+    wanted = [c.strip() for c in columns if c.strip()]
+    if not wanted:
+        raise HealthdqError("--columns: name at least one free-text column")
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    out = Path(out)
+    targets, fmt = _out_targets(out, ["data"], out_format)
+    eng, owned = _engine(engine, cfg)
+    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        reg = register(eng, "data", location, read_options or ReadOptions())
+        by_lower = {c.lower(): c for c in reg.columns}
+        missing = [c for c in wanted if c not in reg.columns and c.lower() not in by_lower]
+        if missing:
+            raise SourceError(
+                f"--columns: no column {', '.join(repr(c) for c in missing)} "
+                f"(columns: {', '.join(reg.columns)})",
+                path=source_label(location),
+            )
+        chosen = [c if c in reg.columns else by_lower[c.lower()] for c in wanted]
+        if detector == "presidio":
+            from healthdq.governance.presidio import register_function
+
+            function = register_function(eng)
+            sql_of = {c: f"{function}(CAST({eng.quote(c)} AS VARCHAR))" for c in chosen}
+        else:
+            sql_of = {c: ft.redact_sql(eng.as_text(c), eng) for c in chosen}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.export(ft.select_sql("data", reg.columns, sql_of), str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error, without any value in it
+            raise SourceError(
+                f"could not write {out}: {engine_message(exc, chosen)}",
+                path=source_label(location),
+            ) from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = targets["data"]
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    result = ft.RedactResult(
+        source=source_label(location),
+        output=str(target),
+        rows=reg.rows,
+        columns=chosen,
+        detector=detector,
+        engine=eng.name,
+        format=fmt,
+    )
+    inputs = _source_files(location, None) if isinstance(location, str) else []
+    result.audit = _audit(
+        "redact",
+        source_label(location),
+        reg.rows,
+        chosen,
+        cfg,
+        {
+            "detector": detector,
+            "inputs": {f: content_hash(f) for f in inputs},
+            "output": {"path": str(target), "sha256": content_hash(target)},
+        },
+    )
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
 
 
 def risk(

@@ -439,14 +439,22 @@ def run_view(engine: Engine, view: dict[str, Any], source: str = "fhir_resources
     try:
         return engine.fetch_arrow(compiled.sql)
     except Exception as exc:  # the engine's own error type
-        text = str(exc)
-        if RUNTIME_MARK in text:
-            detail = text[text.index(RUNTIME_MARK) + len(RUNTIME_MARK) + 2 :]
-            json_path, _, message = detail.partition(": ")
-            message = message.splitlines()[0] if message else detail
-            message = re.sub(r"\s*SQLSTATE.*$", "", message)
-            raise ViewError(message, json_path) from None
-        raise
+        error = runtime_error(exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def runtime_error(exc: BaseException, path: str | None = None) -> ViewError | None:
+    """The ViewError an engine error stands for, when our compiled SQL raised it."""
+    text = str(exc)
+    if RUNTIME_MARK not in text:
+        return None
+    detail = text[text.index(RUNTIME_MARK) + len(RUNTIME_MARK) + 2 :]
+    json_path, _, message = detail.partition(": ")
+    message = message.splitlines()[0] if message else detail
+    message = re.sub(r"['\"]*\s*SQLSTATE.*$", "", message).rstrip("'\" ")
+    return ViewError(message, json_path, path=path)
 
 
 def load_view(path: str) -> dict[str, Any]:
@@ -463,6 +471,21 @@ def load_view(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ViewError("a ViewDefinition must be a JSON object", "$", path=path)
     return data
+
+
+def resolve_view(spec: str) -> tuple[dict[str, Any], str]:
+    """A view given on the command line: a JSON file, or a built-in view's name (`Patient`).
+
+    Returns the ViewDefinition and its label (the file, or `builtin:Patient`).
+    """
+    from pathlib import Path
+
+    if not Path(spec).exists():
+        views = builtin_views()
+        if spec in views:
+            return views[spec], f"builtin:{spec}"
+    view = load_view(spec)
+    return view, spec
 
 
 def builtin_views() -> dict[str, dict[str, Any]]:
