@@ -139,8 +139,9 @@ class Engine(ABC):
         """Replace relation `name` by its rows where `where` (DuckDB's SQL) holds."""
         raise NotImplementedError(f"{self.name} engine cannot filter relations")
 
-    def export(self, sql: str, path: str, fmt: str) -> None:
-        """Write the rows of a SELECT (DuckDB's SQL) to `path` as `fmt` (parquet or csv)."""
+    def export(self, sql: str, path: str, fmt: str, native: bool = False) -> None:
+        """Write the rows of a SELECT (DuckDB's SQL; this engine's own SQL when `native`) to
+        `path` as `fmt` (parquet or csv)."""
         raise NotImplementedError(f"{self.name} engine cannot write files")
 
     def workdir(self) -> str | None:
