@@ -25,6 +25,7 @@ from healthdq.sources.base import ReadOptions
 
 if TYPE_CHECKING:
     from healthdq.engine.base import Engine
+    from healthdq.governance.anonymise import SearchResult
     from healthdq.governance.risk import RiskReport
     from healthdq.profile import TableProfile
     from healthdq.store import Store
@@ -167,7 +168,13 @@ def _audit(
     return AuditRef(log=str(log.path), head=event["hash"], keyed=event["chain"] == KEYED)
 
 
-def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
+def _audit_run(
+    action: str,
+    result: RunResult,
+    dataset: str,
+    settings: Settings,
+    extra: dict[str, Any] | None = None,
+) -> None:
     sampled = sum(len(r.samples) for r in result.rules)
     result.audit = _audit(
         action,
@@ -175,8 +182,58 @@ def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings)
         sampled,
         sorted({c for r in result.rules if r.samples for c in r.columns}),
         settings,
-        {"run_id": result.run_id, "contract": result.contract},
+        {"run_id": result.run_id, "contract": result.contract, **(extra or {})},
     )
+
+
+# -- national data opt-out ---------------------------------------------------------------------
+class _OptOutFilter:
+    """Removes opted-out patients' rows from each table as it is registered, before any rule
+    runs (so no sample, count or breakdown includes them); remembers how many went."""
+
+    def __init__(self, path: Path, contract: m.Contract) -> None:
+        from healthdq.governance.optout import load_opt_out
+
+        self.opt_out = load_opt_out(path)
+        self.columns = {
+            t.lower(): c
+            for (t, c), kind in contract_identifiers(contract).items()
+            if kind == "nhs_number"
+        }
+        self.removed: dict[str, int] = {}
+        self._engines: set[int] = set()
+
+    def __call__(self, engine: Engine, table: str, reg: Any) -> Any:
+        from healthdq.governance import optout as oo
+
+        if id(engine) not in self._engines:
+            oo.register(engine, self.opt_out)
+            self._engines.add(id(engine))
+        wanted = self.columns.get(table.lower())
+        column = next((c for c in reg.columns if wanted and c.lower() == wanted.lower()), None)
+        if column is None:
+            raise HealthdqError(
+                f"table {table} has no NHS number column (identifier: nhs_number) to apply the "
+                "opt-out to",
+                path=self.opt_out.path,
+            )
+        restricted, self.removed[table] = oo.restrict(engine, reg, column)
+        return restricted
+
+    def report(self, result: RunResult) -> dict[str, Any]:
+        """Each table's count removed, small-number suppressed, as a table note; audit detail."""
+        from healthdq.governance.optout import suppress_table
+
+        shown, total = suppress_table(self.removed)
+        for table in result.tables:
+            if table.name in shown:
+                table.warnings.append(
+                    f"national data opt-out: {shown[table.name]} records of opted-out patients "
+                    "removed before the checks"
+                )
+        return {
+            "opt_out": {"path": self.opt_out.path, "sha256": self.opt_out.sha256, "removed": total}
+        }
 
 
 def source_label(source: Any) -> str:
@@ -241,8 +298,12 @@ def check(
     settings: Settings | None = None,
     progress: TableProgress | None = None,
     data_standard_date: date | None = None,
+    opt_out: Path | None = None,
 ) -> RunResult:
-    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render."""
+    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render.
+
+    `opt_out`: a national data opt-out file; those patients' rows are removed before the checks.
+    """
     from healthdq.engine.runner import RunOptions, run_contract
     from healthdq.governance.suppression import apply_policy, suppress_small_numbers
     from healthdq.results.metrics import result_metrics
@@ -254,11 +315,13 @@ def check(
         per_table = {n: read_options or ReadOptions() for n in contract.tables}
     else:
         per_table = dict(read_options)
+    opted = _OptOutFilter(opt_out, contract) if opt_out is not None else None
     options = RunOptions(
         sample_size=check_sample_size(sample_size),
         group_by=list(group_by or []),
         run_date=run_date,
         data_standard_date=data_standard_date,
+        restrict=opted,
     )
     store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
@@ -267,7 +330,8 @@ def check(
     finally:
         if owned:
             eng.close()
-    _check_empty(result, cfg)
+    _check_empty(result, cfg, contract)
+    opt_detail = opted.report(result) if opted is not None else None
     policy = suppression_policy(contract, cfg)
     if policy is not None:
         apply_policy(result, policy)
@@ -277,7 +341,7 @@ def check(
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
     dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
-    _audit_run("check.samples", result, dataset, cfg)
+    _audit_run("check.samples", result, dataset, cfg, opt_detail)
     result = _settle(result)
     _render(result, cfg)
     _keep(store, result, "check", cfg)
@@ -315,20 +379,32 @@ def contract_sources(
     return sources
 
 
-def empty_tables(result: RunResult) -> list[str]:
-    return [t.name for t in result.tables if t.rows == 0]
+def fhir_view_sources(contract: m.Contract, location: str) -> dict[str, str] | None:
+    """One FHIR location for every view table of a FHIR contract (fhir-uk-core); None when the
+    contract has no `fhir_view` tables."""
+    views = [n for n, spec in contract.tables.items() if spec.fhir_view]
+    return dict.fromkeys(views, location) if views else None
 
 
-def _check_empty(result: RunResult, settings: Settings) -> None:
+def empty_tables(result: RunResult, contract: m.Contract | None = None) -> list[str]:
+    """Tables with no rows; given the contract, only those whose emptiness fails the run (a
+    FHIR view with no rows means the data holds no resources of that kind: not a failure)."""
+    views = {n for n, s in contract.tables.items() if s.fhir_view} if contract else set()
+    return [t.name for t in result.tables if t.rows == 0 and t.name not in views]
+
+
+def _check_empty(result: RunResult, settings: Settings, contract: m.Contract) -> None:
     """A header-only table: every rule is not applicable, and the run fails unless allowed."""
     empty = empty_tables(result)
     if not empty:
         return
+    failing = empty_tables(result, contract)
     for table in result.tables:
         if table.rows == 0:
+            allowed = settings.allow_empty or table.name not in failing
             table.warnings.append(
                 f"table {table.name} has no rows: nothing was checked"
-                + ("" if settings.allow_empty else " (exit 1; --allow-empty to accept)")
+                + ("" if allowed else " (exit 1; --allow-empty to accept)")
             )
     for rule in result.rules:
         if rule.table in empty and rule.status != "error":
@@ -558,7 +634,7 @@ def pseudonymise(
             temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
             temps.append(temp)
             try:
-                eng.export(plan.sql, str(temp), fmt)
+                eng.export(plan.native_sql(eng), str(temp), fmt, native=True)
             except HealthdqError:
                 raise
             except Exception as exc:  # the engine's own error, without any value in it
@@ -995,3 +1071,80 @@ def risk(
         {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k},
     )
     return report
+
+
+def risk_search(
+    location: Any,
+    *,
+    qi: list[str],
+    hierarchies: str | Path,
+    target_k: int,
+    target_l: int | None = None,
+    sensitive: str | None = None,
+    max_suppression: float = 0.0,
+    out: str | Path | None = None,
+    small_number: int = 7,
+    table: str = "data",
+    read_options: ReadOptions | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> SearchResult:
+    """The least generalisation over `hierarchies` (plus record suppression) reaching k (and
+    l) (docs/risk.md "Anonymisation search"); writes the transformed data to `out` if given;
+    audited. Bad input (a hierarchy that misses a value, an unreachable target) writes nothing."""
+    from healthdq.governance.anonymise import search
+    from healthdq.governance.hierarchy import load_hierarchies
+    from healthdq.sources.frames import register
+
+    cfg = settings or Settings()
+    loaded = load_hierarchies(hierarchies)
+    fmt = "parquet"
+    if out is not None:
+        out_path = Path(out)
+        fmt = out_path.suffix.lstrip(".").lower() or "parquet"
+        if fmt not in ("parquet", "csv"):
+            raise HealthdqError(f"--out must end in .parquet or .csv, got '{out_path.name}'")
+        if out_path.exists():
+            raise HealthdqError("output already exists: remove it or choose another", path=str(out))
+    _audit_preflight(cfg)
+    label = source_label(location)
+    eng, owned = _engine(engine, cfg)
+    try:
+        registered = register(eng, table, location, read_options or ReadOptions())
+        result = search(
+            eng,
+            table,
+            registered.columns,
+            qi,
+            loaded,
+            target_k=target_k,
+            target_l=target_l,
+            sensitive=sensitive,
+            max_suppression=max_suppression,
+            hierarchy_path=str(hierarchies),
+            source=label,
+            out=None if out is None else str(out),
+            out_format=fmt,
+        )
+    finally:
+        if owned:
+            eng.close()
+    if cfg.suppress_small_numbers:
+        from healthdq.governance.risk import suppress_search
+
+        suppress_search(result, small_number)
+    _audit(
+        "risk.search",
+        label,
+        result.rows,
+        [*qi, *([sensitive] if sensitive else [])],
+        cfg,
+        {
+            "qi": list(qi),
+            "target_k": target_k,
+            "target_l": target_l,
+            "transformation": result.transformation,
+            "output": result.output,
+        },
+    )
+    return result

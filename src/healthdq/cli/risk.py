@@ -49,6 +49,21 @@ def risk(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the risk report as JSON here.")
     ] = None,
+    hierarchies: Annotated[
+        Path | None,
+        typer.Option(help="Generalisation hierarchies (YAML): search the least generalisation."),
+    ] = None,
+    target_k: Annotated[int | None, typer.Option(help="Search: the k to reach.")] = None,
+    target_l: Annotated[
+        int | None, typer.Option(help="Search: the distinct l to reach (needs --sensitive).")
+    ] = None,
+    max_suppression: Annotated[
+        float, typer.Option(help="Search: share of records that may be suppressed (0..1).")
+    ] = 0.0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Search: write the generalised data here (.parquet or .csv)."),
+    ] = None,
     small_number: Annotated[
         int, typer.Option(help="Counts 1..N-1 of records are suppressed in outputs.")
     ] = 7,
@@ -68,10 +83,49 @@ def risk(
     spark_master: SparkMasterOption = "local[2]",
 ) -> None:
     """Disclosure risk: equivalence classes, k, l, t, re-identification risk, uniqueness."""
-    from healthdq.report.risk import render_risk
+    from healthdq.report.risk import render_risk, render_search
 
     if small_number < 0:
         raise HealthdqError(f"--small-number must be 0 or more, got {small_number}")
+    settings = pipeline.Settings(
+        suppress_small_numbers=not no_suppress,
+        audit_log=audit_log,
+        audit_key_file=audit_key_file,
+        on_warning=warn_one,
+        threads=threads,
+        spark_master=spark_master,
+    )
+    read_options = ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding, table=table)
+    if hierarchies is None:
+        for name, value in (("--target-k", target_k), ("--target-l", target_l), ("--out", out)):
+            if value is not None:
+                raise HealthdqError(f"{name} needs --hierarchies")
+    else:
+        if target_k is None:
+            raise HealthdqError("--hierarchies needs --target-k")
+        columns = split_columns(sensitive, "--sensitive")
+        if len(columns) > 1:
+            raise HealthdqError("the search takes one --sensitive column")
+        result = pipeline.risk_search(
+            data,
+            qi=split_columns(qi, "--qi"),
+            hierarchies=hierarchies,
+            target_k=target_k,
+            target_l=target_l,
+            sensitive=columns[0] if columns else None,
+            max_suppression=max_suppression,
+            out=out,
+            small_number=small_number,
+            read_options=read_options,
+            engine=engine_name,
+            settings=settings,
+        )
+        render_search(result, Console())
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+            err.print(f"search result written to {json_out}")
+        return
     report = pipeline.risk(
         data,
         qi=split_columns(qi, "--qi"),
@@ -79,16 +133,9 @@ def risk(
         population=population,
         threshold=threshold,
         small_number=small_number,
-        read_options=ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding, table=table),
+        read_options=read_options,
         engine=engine_name,
-        settings=pipeline.Settings(
-            suppress_small_numbers=not no_suppress,
-            audit_log=audit_log,
-            audit_key_file=audit_key_file,
-            on_warning=warn_one,
-            threads=threads,
-            spark_master=spark_master,
-        ),
+        settings=settings,
     )
     render_risk(report, Console())
     if json_out:

@@ -39,6 +39,7 @@ from healthdq.sources.base import quote_ident
 
 if TYPE_CHECKING:
     from healthdq.engine.base import Engine
+    from healthdq.governance.anonymise import SearchResult
 
 DEFAULT_THRESHOLD = 0.2
 NUMERIC_TYPES = (
@@ -456,6 +457,22 @@ def _classes(run: _Run, cells: str, per: str, where: str) -> list[dict[int, int]
 
 
 # -- small numbers -----------------------------------------------------------------------------
+def suppress_search(result: SearchResult, small_number: int) -> SearchResult:
+    """Counts of suppressed records in 1..small_number-1 are hidden in a search result."""
+    result.small_number = small_number
+    if small_number <= 1:
+        return result
+    if result.records_suppressed is not None and 0 < result.records_suppressed < small_number:
+        result.records_suppressed = None
+        result.suppressed_pct = None
+        result.suppressed = True
+    for node in result.minimal_nodes:
+        if node.suppressed is not None and 0 < node.suppressed < small_number:
+            node.suppressed = None
+            result.suppressed = True
+    return result
+
+
 def suppress(report: RiskReport, small_number: int) -> RiskReport:
     """Hide counts of records in 1..small_number-1 (and what they could be recomputed from).
 

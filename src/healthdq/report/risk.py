@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from healthdq.governance.anonymise import SearchResult
 from healthdq.governance.risk import RiskReport, RiskSummary
 
 SUPPRESSED = "*"
@@ -92,3 +93,43 @@ def render_risk(report: RiskReport, console: Console) -> None:
         )
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
+
+
+def render_search(result: SearchResult, console: Console) -> None:
+    """The chosen transformation, what it cost, and how much of the lattice was evaluated."""
+    target = f"k = {result.target_k}" + (
+        f", l = {result.target_l} on {result.sensitive}" if result.target_l else ""
+    )
+    console.print(
+        f"[bold]{result.source}[/]: {result.rows:,} rows; target {target}, at most "
+        f"{100 * result.max_suppression:g}% suppressed ({result.engine}, {result.seconds:.2f} s)",
+        highlight=False,
+    )
+    table = Table(title="Chosen transformation")
+    for col in ("quasi-identifier", "level", "generalisation"):
+        table.add_column(col)
+    for q, level in result.transformation.items():
+        table.add_row(q, str(level), result.levels[q])
+    console.print(table)
+    console.print(
+        f"records suppressed: {_count(result.records_suppressed)} "
+        f"({_pct(result.suppressed_pct)}); classes: {result.classes:,}; k = {result.k}",
+        highlight=False,
+    )
+    console.print(
+        f"information loss: discernibility {result.discernibility:,.0f}, "
+        f"non-uniform entropy {result.non_uniform_entropy:,.1f}",
+        highlight=False,
+    )
+    console.print(
+        f"lattice: {result.nodes_evaluated} of {result.nodes_total} nodes evaluated, "
+        f"{len(result.minimal_nodes)} minimal transformations",
+        highlight=False,
+    )
+    if result.output:
+        console.print(f"generalised data written to {result.output}", highlight=False)
+    if result.suppressed:
+        console.print(
+            f"{SUPPRESSED} counts 1..{result.small_number - 1} suppressed (small numbers)",
+            highlight=False,
+        )
