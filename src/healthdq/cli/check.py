@@ -83,10 +83,13 @@ def check(
     unmask: Annotated[
         bool, typer.Option("--unmask", help="Show identifiers in samples unmasked (audited).")
     ] = False,
-    no_suppress: Annotated[
+    suppress: Annotated[
         bool,
-        typer.Option("--no-suppress", help="Do not suppress small numbers in group breakdowns."),
-    ] = False,
+        typer.Option(
+            "--suppress/--no-suppress",
+            help="Suppress small counts in group breakdowns (below the contract's small_number).",
+        ),
+    ] = True,
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Exit 0 even if a table has no rows.")
     ] = False,
@@ -160,7 +163,7 @@ def check(
     )
     settings = pipeline.Settings(
         unmask=unmask,
-        suppress_small_numbers=not no_suppress,
+        suppress_small_numbers=suppress,
         audit_log=audit_log,
         audit_key_file=audit_key_file,
         on_warning=warn_one,
