@@ -796,7 +796,8 @@ def fhir_view(
         try:
             eng.create_temp(table, compiled.sql, materialize=True, native=True)
             rows = int(eng.fetch(f"SELECT count(*) FROM {eng.quote(table)}")[0][0])
-            eng.export(f"SELECT * FROM {eng.quote(table)}", str(temp), fmt)
+            # export() reads DuckDB's SQL (translated for Spark): the name needs no quotes.
+            eng.export(f"SELECT * FROM {table}", str(temp), fmt)
         except HealthdqError:
             raise
         except Exception as exc:  # the engine's own error
