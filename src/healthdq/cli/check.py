@@ -90,6 +90,22 @@ def check(
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Exit 0 even if a table has no rows.")
     ] = False,
+    identifiable: Annotated[
+        bool | None,
+        typer.Option(
+            "--identifiable/--not-identifiable",
+            help="Data identifies patients: every table of counts gets --suppression "
+            "(default: the contract's `identifiable`).",
+        ),
+    ] = None,
+    suppression: Annotated[
+        str | None,
+        typer.Option(
+            help="Policy for identifiable data: hes (1-7 as *), round5, threshold:N "
+            "(default: the contract's, else hes).",
+            metavar="POLICY",
+        ),
+    ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -155,6 +171,8 @@ def check(
         keep_run=not no_store,
         dataset=dataset,
         allow_empty=allow_empty,
+        identifiable=identifiable,
+        suppression=suppression,
     )
     job = dict(
         read_options=read,
