@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) bench/run_bench.py
 	$(PY) bench/omop_bench.py
 	$(PY) bench/profile_bench.py
+	$(PY) bench/risk_bench.py
 
 # OMOP: fused DQD checks vs one query per check on a synthetic CDM (BENCHMARKS.md, OMOP).
 bench-omop: $(STAMP)
