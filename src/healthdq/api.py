@@ -232,6 +232,8 @@ def _sources(spec: m.Contract, data: Any) -> dict[str, Any]:
         sources = {str(t): _location(v) for t, v in data.items()}
     elif len(names) == 1:
         sources = {names[0]: _location(data)}
+    elif isinstance(data, str | Path) and pipeline.fhir_view_sources(spec, str(data)):
+        sources = pipeline.fhir_view_sources(spec, str(data)) or {}
     else:
         raise HealthdqError(
             f"this contract has tables {', '.join(names)}: give data as {{table: data}}"

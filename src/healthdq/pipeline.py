@@ -164,7 +164,13 @@ def _audit(
     return AuditRef(log=str(log.path), head=event["hash"], keyed=event["chain"] == KEYED)
 
 
-def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
+def _audit_run(
+    action: str,
+    result: RunResult,
+    dataset: str,
+    settings: Settings,
+    extra: dict[str, Any] | None = None,
+) -> None:
     sampled = sum(len(r.samples) for r in result.rules)
     result.audit = _audit(
         action,
@@ -172,8 +178,58 @@ def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings)
         sampled,
         sorted({c for r in result.rules if r.samples for c in r.columns}),
         settings,
-        {"run_id": result.run_id, "contract": result.contract},
+        {"run_id": result.run_id, "contract": result.contract, **(extra or {})},
     )
+
+
+# -- national data opt-out ---------------------------------------------------------------------
+class _OptOutFilter:
+    """Removes opted-out patients' rows from each table as it is registered, before any rule
+    runs (so no sample, count or breakdown includes them); remembers how many went."""
+
+    def __init__(self, path: Path, contract: m.Contract) -> None:
+        from healthdq.governance.optout import load_opt_out
+
+        self.opt_out = load_opt_out(path)
+        self.columns = {
+            t.lower(): c
+            for (t, c), kind in contract_identifiers(contract).items()
+            if kind == "nhs_number"
+        }
+        self.removed: dict[str, int] = {}
+        self._engines: set[int] = set()
+
+    def __call__(self, engine: Engine, table: str, reg: Any) -> Any:
+        from healthdq.governance import optout as oo
+
+        if id(engine) not in self._engines:
+            oo.register(engine, self.opt_out)
+            self._engines.add(id(engine))
+        wanted = self.columns.get(table.lower())
+        column = next((c for c in reg.columns if wanted and c.lower() == wanted.lower()), None)
+        if column is None:
+            raise HealthdqError(
+                f"table {table} has no NHS number column (identifier: nhs_number) to apply the "
+                "opt-out to",
+                path=self.opt_out.path,
+            )
+        restricted, self.removed[table] = oo.restrict(engine, reg, column)
+        return restricted
+
+    def report(self, result: RunResult) -> dict[str, Any]:
+        """Each table's count removed, small-number suppressed, as a table note; audit detail."""
+        from healthdq.governance.optout import suppress_table
+
+        shown, total = suppress_table(self.removed)
+        for table in result.tables:
+            if table.name in shown:
+                table.warnings.append(
+                    f"national data opt-out: {shown[table.name]} records of opted-out patients "
+                    "removed before the checks"
+                )
+        return {
+            "opt_out": {"path": self.opt_out.path, "sha256": self.opt_out.sha256, "removed": total}
+        }
 
 
 def source_label(source: Any) -> str:
@@ -238,8 +294,12 @@ def check(
     settings: Settings | None = None,
     progress: TableProgress | None = None,
     data_standard_date: date | None = None,
+    opt_out: Path | None = None,
 ) -> RunResult:
-    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render."""
+    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render.
+
+    `opt_out`: a national data opt-out file; those patients' rows are removed before the checks.
+    """
     from healthdq.engine.runner import RunOptions, run_contract
     from healthdq.governance.suppression import suppress_small_numbers
     from healthdq.results.metrics import result_metrics
@@ -251,11 +311,13 @@ def check(
         per_table = {n: read_options or ReadOptions() for n in contract.tables}
     else:
         per_table = dict(read_options)
+    opted = _OptOutFilter(opt_out, contract) if opt_out is not None else None
     options = RunOptions(
         sample_size=check_sample_size(sample_size),
         group_by=list(group_by or []),
         run_date=run_date,
         data_standard_date=data_standard_date,
+        restrict=opted,
     )
     store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
@@ -264,14 +326,15 @@ def check(
     finally:
         if owned:
             eng.close()
-    _check_empty(result, cfg)
+    _check_empty(result, cfg, contract)
+    opt_detail = opted.report(result) if opted is not None else None
     if cfg.suppress_small_numbers:
         suppress_small_numbers(result, contract.small_number)
     result.metrics += result_metrics(result)
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
     dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
-    _audit_run("check.samples", result, dataset, cfg)
+    _audit_run("check.samples", result, dataset, cfg, opt_detail)
     result = _settle(result)
     _render(result, cfg)
     _keep(store, result, "check", cfg)
@@ -296,20 +359,32 @@ def contract_sources(
     return sources
 
 
-def empty_tables(result: RunResult) -> list[str]:
-    return [t.name for t in result.tables if t.rows == 0]
+def fhir_view_sources(contract: m.Contract, location: str) -> dict[str, str] | None:
+    """One FHIR location for every view table of a FHIR contract (fhir-uk-core); None when the
+    contract has no `fhir_view` tables."""
+    views = [n for n, spec in contract.tables.items() if spec.fhir_view]
+    return dict.fromkeys(views, location) if views else None
 
 
-def _check_empty(result: RunResult, settings: Settings) -> None:
+def empty_tables(result: RunResult, contract: m.Contract | None = None) -> list[str]:
+    """Tables with no rows; given the contract, only those whose emptiness fails the run (a
+    FHIR view with no rows means the data holds no resources of that kind: not a failure)."""
+    views = {n for n, s in contract.tables.items() if s.fhir_view} if contract else set()
+    return [t.name for t in result.tables if t.rows == 0 and t.name not in views]
+
+
+def _check_empty(result: RunResult, settings: Settings, contract: m.Contract) -> None:
     """A header-only table: every rule is not applicable, and the run fails unless allowed."""
     empty = empty_tables(result)
     if not empty:
         return
+    failing = empty_tables(result, contract)
     for table in result.tables:
         if table.rows == 0:
+            allowed = settings.allow_empty or table.name not in failing
             table.warnings.append(
                 f"table {table.name} has no rows: nothing was checked"
-                + ("" if settings.allow_empty else " (exit 1; --allow-empty to accept)")
+                + ("" if allowed else " (exit 1; --allow-empty to accept)")
             )
     for rule in result.rules:
         if rule.table in empty and rule.status != "error":
@@ -539,7 +614,7 @@ def pseudonymise(
             temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
             temps.append(temp)
             try:
-                eng.export(plan.sql, str(temp), fmt)
+                eng.export(plan.native_sql(eng), str(temp), fmt, native=True)
             except HealthdqError:
                 raise
             except Exception as exc:  # the engine's own error, without any value in it
@@ -652,6 +727,90 @@ def fhir_read(
 
 
 @dataclass
+class FhirView:
+    """What `fhir view` wrote: rows and columns of the flat table, and the read issues."""
+
+    out: str
+    rows: int
+    columns: list[str]
+    issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
+    audit: AuditRef | None = None
+
+
+def fhir_view(
+    view: str,
+    location: str,
+    out: Path,
+    *,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> FhirView:
+    """Flatten FHIR data with a SQL-on-FHIR ViewDefinition (a JSON file or a built-in view's
+    name) and write the table to `out` (Parquet or CSV); the engine runs the view's one query
+    and writes the file. Audited: the output holds patient-level rows."""
+    import os
+    import shutil
+
+    from healthdq.fhir.read import DEFAULT_TABLE, read_fhir
+    from healthdq.fhir.view import compile_view, resolve_view, runtime_error
+
+    cfg = settings or Settings()
+    definition, label = resolve_view(view)
+    fmt = out_format or Path(out).suffix.lstrip(".").lower()
+    if fmt not in ("parquet", "csv"):
+        raise HealthdqError("--out must end in .parquet or .csv (or give --format)", path=str(out))
+    _audit_preflight(cfg)
+    eng, owned = _engine(engine, cfg)
+    temp = Path(out).with_name(f".{Path(out).name}.tmp-{os.getpid()}")
+    try:
+        compiled = compile_view(definition, eng.dialect, DEFAULT_TABLE)
+    except HealthdqError as exc:
+        if owned:
+            eng.close()
+        raise HealthdqError(exc.message, path=label) from None
+    try:
+        issues = read_fhir(eng, location, DEFAULT_TABLE)
+        table = "__fhir_view"
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.create_temp(table, compiled.sql, materialize=True, native=True)
+            rows = int(eng.fetch(f"SELECT count(*) FROM {eng.quote(table)}")[0][0])
+            eng.export(f"SELECT * FROM {eng.quote(table)}", str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error
+            error = runtime_error(exc, label)
+            if error is None:
+                raise
+            raise error from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = Path(out)
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    columns = [name for name, _ in compiled.columns]
+    result = FhirView(str(target), rows, columns, issues)
+    result.audit = _audit(
+        "fhir_view",
+        source_label(location),
+        rows,
+        columns,
+        cfg,
+        {"view": label, "resource": compiled.resource, "output": str(target), "format": fmt},
+    )
+    return result
+
+
+@dataclass
 class FhirValidation:
     """What `fhir validate` found: the governed run (rule results per check kind and
     resourceType), every OperationOutcome issue, and the lines the reader could not read."""
@@ -728,6 +887,116 @@ def fhir_validate(
     if outcome is not None:
         write_outcome(issues, outcome)
     return FhirValidation(result, issues, read_issues)
+
+
+# -- redact ------------------------------------------------------------------------------------
+def redact(
+    location: str,
+    columns: list[str],
+    out: Path,
+    *,
+    detector: str = "builtin",
+    read_options: ReadOptions | None = None,
+    out_format: str | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> Any:
+    """Write `location` with identifiers in the free-text `columns` replaced by tags
+    (governance/freetext.py), every other column as it was; audited. The built-in detector is
+    SQL run by the engine; `presidio` runs Presidio as a function inside a DuckDB scan.
+
+    Nothing is written unless the whole file was: the output goes to a temporary name beside
+    its target and is renamed at the end.
+    """
+    import os
+    import shutil
+    import time
+
+    from healthdq.errors import SourceError
+    from healthdq.governance import freetext as ft
+    from healthdq.governance.audit import content_hash
+    from healthdq.governance.messages import engine_message
+    from healthdq.sources.frames import register
+
+    started = time.perf_counter()
+    if detector not in ft.DETECTORS:
+        raise HealthdqError(
+            f"--detector must be one of {', '.join(ft.DETECTORS)}, got '{detector}'"
+        )
+    wanted = [c.strip() for c in columns if c.strip()]
+    if not wanted:
+        raise HealthdqError("--columns: name at least one free-text column")
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    out = Path(out)
+    targets, fmt = _out_targets(out, ["data"], out_format)
+    eng, owned = _engine(engine, cfg)
+    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        reg = register(eng, "data", location, read_options or ReadOptions())
+        by_lower = {c.lower(): c for c in reg.columns}
+        missing = [c for c in wanted if c not in reg.columns and c.lower() not in by_lower]
+        if missing:
+            raise SourceError(
+                f"--columns: no column {', '.join(repr(c) for c in missing)} "
+                f"(columns: {', '.join(reg.columns)})",
+                path=source_label(location),
+            )
+        chosen = [c if c in reg.columns else by_lower[c.lower()] for c in wanted]
+        if detector == "presidio":
+            from healthdq.governance.presidio import register_function
+
+            function = register_function(eng)
+            sql_of = {c: f"{function}(CAST({eng.quote(c)} AS VARCHAR))" for c in chosen}
+        else:
+            sql_of = {c: ft.redact_sql(eng.as_text(c), eng) for c in chosen}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            eng.export(ft.select_sql("data", reg.columns, sql_of), str(temp), fmt)
+        except HealthdqError:
+            raise
+        except Exception as exc:  # the engine's own error, without any value in it
+            raise SourceError(
+                f"could not write {out}: {engine_message(exc, chosen)}",
+                path=source_label(location),
+            ) from None
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    target = targets["data"]
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(temp, target)
+    result = ft.RedactResult(
+        source=source_label(location),
+        output=str(target),
+        rows=reg.rows,
+        columns=chosen,
+        detector=detector,
+        engine=eng.name,
+        format=fmt,
+    )
+    inputs = _source_files(location, None) if isinstance(location, str) else []
+    result.audit = _audit(
+        "redact",
+        source_label(location),
+        reg.rows,
+        chosen,
+        cfg,
+        {
+            "detector": detector,
+            "inputs": {f: content_hash(f) for f in inputs},
+            "output": {"path": str(target), "sha256": content_hash(target)},
+        },
+    )
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
 
 
 def risk(

@@ -21,6 +21,7 @@ from healthdq.cli import (  # noqa: F401  (verbs)
     packs,
     profile,
     pseudonymise,
+    redact,
     risk,
     runs,
     synth,

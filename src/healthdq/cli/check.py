@@ -17,6 +17,7 @@ from healthdq.cli.options import (
     DatasetOption,
     EngineOption,
     NoStoreOption,
+    OptOutOption,
     SparkMasterOption,
     StoreOption,
     outputs,
@@ -124,6 +125,7 @@ def check(
     store: StoreOption = None,
     no_store: NoStoreOption = False,
     dataset: DatasetOption = None,
+    opt_out: OptOutOption = None,
 ) -> None:
     """Check DATA against a contract or a shipped pack; write reports; exit 0, 1 or 2."""
     from healthdq.report import print_summary
@@ -162,6 +164,7 @@ def check(
         data_standard_date=pipeline.parse_run_date(data_standard_date, "--data-standard-date"),
         engine=engine_name,
         settings=settings,
+        opt_out=opt_out,
     )
     sources = table_sources(spec, data)
     if not quiet and err.is_terminal:
@@ -186,6 +189,6 @@ def check(
     if not quiet:
         print_summary(result, Console(), verbose=verbose)
     warn(w for t in result.tables for w in t.warnings)
-    if pipeline.empty_tables(result) and not allow_empty:
+    if pipeline.empty_tables(result, spec) and not allow_empty:
         raise typer.Exit(1)
     exit_for(result, fail_on)

@@ -70,6 +70,43 @@ def read(
         raise typer.Exit(2)
 
 
+@fhir_app.command("view")
+def view(
+    view_definition: Annotated[
+        str,
+        typer.Argument(
+            metavar="VIEW",
+            help="A SQL-on-FHIR v2 ViewDefinition (.json), or a built-in view's name (Patient).",
+        ),
+    ],
+    data: DataArgument,
+    out: Annotated[Path, typer.Option(help="Write the table here (.parquet or .csv).")],
+    out_format: Annotated[
+        str | None, typer.Option("--format", help="parquet or csv (default: from --out).")
+    ] = None,
+    engine_name: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = "local[2]",
+    audit_log: AuditLogOption = None,
+    audit_key_file: AuditKeyFileOption = None,
+) -> None:
+    """Flatten FHIR data with a SQL-on-FHIR view: one SQL query in the engine, written to a
+    Parquet or CSV table (docs/fhir.md "Views"). Audited: the table holds patient-level rows."""
+    settings = pipeline.Settings(
+        spark_master=spark_master,
+        audit_log=audit_log,
+        audit_key_file=audit_key_file,
+        on_warning=warn_one,
+    )
+    result = pipeline.fhir_view(
+        view_definition, data, out, out_format=out_format, engine=engine_name, settings=settings
+    )
+    for issue in result.issues:
+        err.print(f"healthdq: warning: {issue}", highlight=False, soft_wrap=True, markup=False)
+    Console(highlight=False).print(
+        f"{result.rows} rows, {len(result.columns)} columns written to {result.out}"
+    )
+
+
 @fhir_app.command("validate")
 def validate(
     data: DataArgument,

@@ -9,7 +9,7 @@ import typer
 import yaml
 
 from healthdq.errors import ContractError, HealthdqError
-from healthdq.pipeline import contract_sources
+from healthdq.pipeline import contract_sources, fhir_view_sources
 from healthdq.rules import model as m
 
 
@@ -42,6 +42,11 @@ def parse_mapping(items: list[str], map_file: Path | None) -> dict[str, str]:
 def table_sources(contract: m.Contract, data: list[str]) -> dict[str, str]:
     """DATA is a path for a one-table contract, or TABLE=PATH items for several tables."""
     names = list(contract.tables)
+    if len(data) == 1 and data[0].partition("=")[0] not in contract.tables:
+        # One FHIR location feeds every view table (a FHIR pack such as fhir-uk-core).
+        fhir = fhir_view_sources(contract, data[0])
+        if fhir:
+            return contract_sources(contract, fhir)
     sources: dict[str, str] = {}
     for item in data:
         table, sep, path = item.partition("=")
@@ -94,3 +99,12 @@ EngineOption = Annotated[
     str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
 ]
 SparkMasterOption = Annotated[str, typer.Option(help="Spark master URL for --engine spark.")]
+OptOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--opt-out",
+        help="National data opt-out: NHS numbers, one per line; their records are removed "
+        "before anything is output.",
+        metavar="FILE",
+    ),
+]

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel
 from sqlglot import exp
 
 from healthdq.errors import HealthdqError
+from healthdq.results import AuditRef
+from healthdq.sources.base import quote_ident
 from healthdq.validators import nhs_number, postcode
 
 
@@ -214,3 +217,27 @@ def redact_sql(expr: str, dialect: object, entities: tuple[str, ...] | None = No
         else:
             text = _replaced(text, entity, d)
     return text
+
+
+# -- the redact job's result -------------------------------------------------------------------
+DETECTORS = ("builtin", "presidio")
+
+
+class RedactResult(BaseModel):
+    """What `healthdq redact` did (no data): where from and to, which columns, how."""
+
+    source: str
+    output: str
+    rows: int
+    columns: list[str]
+    detector: str
+    engine: str
+    format: str
+    seconds: float = 0.0
+    audit: AuditRef | None = None
+
+
+def select_sql(table: str, columns: dict[str, str], redact: dict[str, str]) -> str:
+    """SELECT every column of `table` in order, those in `redact` (column -> SQL) replaced."""
+    out = [f"{redact[c]} AS {quote_ident(c)}" if c in redact else quote_ident(c) for c in columns]
+    return f"SELECT {', '.join(out)} FROM {quote_ident(table)}"

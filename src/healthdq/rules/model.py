@@ -348,6 +348,9 @@ class ColumnSpec(Strict):
 
 class TableSpec(Strict):
     source: str | None = None
+    # The table is this SQL-on-FHIR view of FHIR data (a built-in or UK Core view name,
+    # healthdq.fhir.ukcore.view_names()): DATA is then read as FHIR and flattened (docs/fhir.md).
+    fhir_view: str | None = None
     description: str = ""
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     # Missing-value markers for every text column of the table (a column adds its own).

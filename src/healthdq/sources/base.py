@@ -40,6 +40,8 @@ class ReadOptions:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     # Canonical name -> (date field names, time field names) it may be composed from.
     parts: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    # Read the location as FHIR and register this SQL-on-FHIR view of it (sources/fhir_views.py).
+    fhir_view: str | None = None
 
 
 @dataclass

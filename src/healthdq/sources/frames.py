@@ -64,6 +64,10 @@ def frame_label(data: object) -> str:
 
 def register(engine: Engine, name: str, data: Any, options: ReadOptions) -> RegisteredTable:
     """Register a location (path, glob, table) or a DataFrame on `engine` as relation `name`."""
+    if options.fhir_view and isinstance(data, str):
+        from healthdq.sources.fhir_views import register_fhir_view
+
+        return register_fhir_view(engine, name, data, options)
     if isinstance(data, str):
         return engine.register(name, data, options)
     return engine.register_frame(name, data, options)

@@ -98,7 +98,7 @@ FHIR_DEFECTS: dict[str, list[FhirDefect]] = {
            "SNOMED CT code with a wrong Verhoeff check digit"),
     ],
     "Observation": [
-        _d("Observation", "value_out_of_range", 0.005, "observation.value.in_range",
+        _d("Observation", "value_out_of_range", 0.005, "observation.*.in_range",
            "valueQuantity above the cited plausible range for its LOINC code and unit"),
         _d("Observation", "code_missing", 0.003, "observation.code.present", "no code"),
         _d("Observation", "value_missing", 0.004, "observation.value.present",

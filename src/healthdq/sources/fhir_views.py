@@ -1,0 +1,47 @@
+"""A FHIR location as a table: read it (healthdq.fhir.read), flatten it with a view, register.
+
+A contract table with `fhir_view: NAME` (ReadOptions.fhir_view) is read here: the FHIR data
+(resource, Bundle, NDJSON, folder or glob) is read once per engine into a resource table, the
+named SQL-on-FHIR view runs in the engine over it, and the flat result is registered like any
+other frame under the table's name. Every later step of the pipeline (rules, scores, masking,
+audit, store, reports) is the one any table goes through. What could not be read is reported as
+the first view table's warnings (file and line, never a value from the data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from healthdq.sources.base import ReadOptions, RegisteredTable
+
+# Engine -> FHIR location -> (resource table, read issues): each location is read once a run.
+_READ: WeakKeyDictionary[Any, dict[str, tuple[str, list[Any]]]] = WeakKeyDictionary()
+
+
+def register_fhir_view(
+    engine: Any, name: str, location: str, options: ReadOptions
+) -> RegisteredTable:
+    """Register view `options.fhir_view` of the FHIR data at `location` as relation `name`."""
+    from healthdq.fhir.read import read_fhir
+    from healthdq.fhir.ukcore import view_definition
+    from healthdq.fhir.view import run_view
+
+    view_name = options.fhir_view or ""
+    view = view_definition(view_name)
+    done = _READ.setdefault(engine, {})
+    first = location not in done
+    if first:
+        table = f"__fhir_resources_{len(done)}"
+        done[location] = (table, read_fhir(engine, location, table))
+    table, issues = done[location]
+    frame = run_view(engine, view, source=table)
+    registered: RegisteredTable = engine.register_frame(
+        name, frame, replace(options, fhir_view=None)
+    )
+    registered.source = f"{location} (FHIR view {view_name})"
+    registered.format = "fhir"
+    if first:
+        registered.warnings += [f"FHIR input: {issue}" for issue in issues]
+    return registered

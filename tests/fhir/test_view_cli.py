@@ -1,0 +1,78 @@
+"""`healthdq fhir view VIEW DATA --out FILE`: the table written, bad views in one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+CLI = Callable[..., tuple[int, str, str]]
+WRITE = Callable[[str, str], Path]
+
+RESOURCES = [
+    {"resourceType": "Patient", "id": "p1", "gender": "female", "name": [{"family": "A"}]},
+    {"resourceType": "Patient", "id": "p2", "name": [{"family": "B"}, {"family": "C"}]},
+    {"resourceType": "Observation", "id": "o1", "status": "final"},
+]
+VIEW: dict[str, Any] = {
+    "resource": "Patient",
+    "select": [
+        {"column": [{"name": "id", "path": "id"}, {"name": "gender", "path": "gender"}]},
+        {"forEach": "name", "column": [{"name": "family", "path": "family"}]},
+    ],
+}
+
+
+def ndjson(write: WRITE) -> Path:
+    return write("export/data.ndjson", "".join(json.dumps(r) + "\n" for r in RESOURCES))
+
+
+def test_writes_parquet_and_csv(cli: CLI, write: WRITE, tmp_path: Path) -> None:
+    data = ndjson(write)
+    view = write("patient.json", json.dumps(VIEW))
+    code, out, err = cli("fhir", "view", view, data, "--out", tmp_path / "t.parquet")
+    assert code == 0, err
+    assert "3 rows, 3 columns" in out
+    rows = pq.read_table(tmp_path / "t.parquet").to_pylist()
+    assert sorted(r["family"] for r in rows) == ["A", "B", "C"]
+    code, _, err = cli("fhir", "view", view, data, "--out", tmp_path / "t.csv")
+    assert code == 0, err
+    assert pacsv.read_csv(tmp_path / "t.csv").column_names == ["id", "gender", "family"]
+
+
+def test_builtin_view_by_name(cli: CLI, write: WRITE, tmp_path: Path) -> None:
+    code, out, err = cli("fhir", "view", "Patient", ndjson(write), "--out", tmp_path / "p.parquet")
+    assert code == 0, err
+    assert pq.read_table(tmp_path / "p.parquet").num_rows == 2
+
+
+def test_bad_view_is_one_line_with_file_and_json_path(
+    cli: CLI, write: WRITE, tmp_path: Path
+) -> None:
+    bad = write("bad.json", json.dumps({"resource": "Patient", "select": [{"forEach": "@@"}]}))
+    code, out, err = cli("fhir", "view", bad, ndjson(write), "--out", tmp_path / "x.parquet")
+    assert code == 2
+    assert f"{bad}: $.select[0].forEach: unexpected character" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_runtime_view_error_and_bad_json(cli: CLI, write: WRITE, tmp_path: Path) -> None:
+    data = ndjson(write)
+    many = write(
+        "many.json",
+        json.dumps(
+            {"resource": "Patient", "select": [{"column": [{"name": "f", "path": "name.family"}]}]}
+        ),
+    )
+    code, _, err = cli("fhir", "view", many, data, "--out", tmp_path / "x.parquet")
+    assert code == 2
+    assert f"{many}: $.select[0].column[0]: column 'f' has more than one value" in err
+    assert not list(tmp_path.glob("*x.parquet*"))
+    broken = write("broken.json", '{"resource": "Patient",\n  "select": [}')
+    code, _, err = cli("fhir", "view", broken, data, "--out", tmp_path / "x.parquet")
+    assert code == 2 and f"{broken}:2:" in err
