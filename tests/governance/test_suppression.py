@@ -125,3 +125,22 @@ def test_check_round5_and_flag(cli: Cli, write: Write, tmp_path: Path) -> None:
         "check", data, "--contract", contract, "--suppression", "nope", "--identifiable"
     )
     assert code == 2 and "suppression policy 'nope'" in err
+
+
+def test_api_metrics_and_scores_hold_no_hidden_figure(write: Write, tmp_path: Path) -> None:
+    import healthdq
+
+    result = healthdq.check(
+        str(write("d.csv", rows_csv())),
+        contract=CONTRACT,
+        group_by="prov",
+        keep_run=False,
+        audit_log=tmp_path / "audit.jsonl",
+    )
+    assert result.suppression == "hes"
+    grouped = {(m.group, m.name): m.value for m in result.metrics if m.group}
+    assert ("prov=P1", "violating_rows") not in grouped
+    assert ("prov=P4", "denominator") not in grouped
+    assert grouped[("prov=P2", "violating_rows")] == 20
+    sizes = {s.group: s.rows for g in result.groups for s in g.scores}
+    assert sizes["P4"] is None and sizes["P1"] is None and sizes["P3"] == 50
