@@ -271,3 +271,24 @@ def test_large_tables_estimate_many_distinct_values(tmp_path: Path, monkeypatch:
     render_profile(p, console)
     text = console.export_text()
     assert f"~{ref.approx_distinct:,}" in text and "K000000" not in text
+
+
+def test_profile_masks_exactly_as_check_masks_samples(data: Path, unmasked: TableProfile) -> None:
+    """min and max of identifier columns go through the samples' mask_value; top values are
+    dropped; patterns only where a shape identifies nobody (NHS numbers, postcodes)."""
+    from healthdq.governance.masking import SHAPE_SAFE, mask_value
+
+    masked = pipeline.profile(
+        str(data),
+        table="hes",
+        read_options=ReadOptions(),
+        settings=pipeline.Settings(audit_log=data.parent / "audit-masked.jsonl"),
+    )
+    for name in ("NHSNO", "patient", "area", "surname", "ref", "born"):
+        raw, shown = unmasked.column(name), masked.column(name)
+        kind = shown.identifier
+        assert kind is not None, name
+        assert shown.min == mask_value(kind, raw.min) and shown.max == mask_value(kind, raw.max)
+        assert shown.top_values == []
+        assert shown.top_patterns == (raw.top_patterns if kind in SHAPE_SAFE else [])
+    assert str(masked.column("NHSNO").min).count("-") == 2  # separators stay visible

@@ -34,9 +34,13 @@ def render_profile(profile: TableProfile, console: Console) -> None:
             f"({profile.seconds:.2f}s on {profile.engine}, {profile.scans} "
             f"scan{'s' if profile.scans != 1 else ''} of the data"
             + (
-                f"; patterns and validators on ~{profile.sample_size:,} sampled distinct values "
-                "per column"
-                if any(c.checked < c.count for c in profile.columns if c.checked)
+                f"; patterns and validators on a sample of {profile.sample_rows:,} rows"
+                if profile.sample_rows < profile.rows
+                else ""
+            )
+            + (
+                "; ~ marks a HyperLogLog estimate"
+                if any(c.exact_distinct is None and c.count for c in profile.columns)
                 else ""
             )
             + ")"
