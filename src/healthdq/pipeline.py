@@ -41,6 +41,10 @@ class Settings:
 
     unmask: bool = False
     suppress_small_numbers: bool = True
+    # Mark the data identifiable (None: as the contract says) and the policy then applied to
+    # every table of counts (None: the contract's, default hes); docs/governance.md.
+    identifiable: bool | None = None
+    suppression: str | None = None
     audit_log: Path | None = None
     # Key for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE; none: unkeyed, docs/audit.md).
     audit_key_file: Path | None = None
@@ -301,7 +305,7 @@ def check(
     `opt_out`: a national data opt-out file; those patients' rows are removed before the checks.
     """
     from healthdq.engine.runner import RunOptions, run_contract
-    from healthdq.governance.suppression import suppress_small_numbers
+    from healthdq.governance.suppression import apply_policy, suppress_small_numbers
     from healthdq.results.metrics import result_metrics
     from healthdq.scoring import score
 
@@ -328,7 +332,10 @@ def check(
             eng.close()
     _check_empty(result, cfg, contract)
     opt_detail = opted.report(result) if opted is not None else None
-    if cfg.suppress_small_numbers:
+    policy = suppression_policy(contract, cfg)
+    if policy is not None:
+        apply_policy(result, policy)
+    elif cfg.suppress_small_numbers:
         suppress_small_numbers(result, contract.small_number)
     result.metrics += result_metrics(result)
     score(result)
@@ -339,6 +346,19 @@ def check(
     _render(result, cfg)
     _keep(store, result, "check", cfg)
     return result
+
+
+def suppression_policy(contract: m.Contract | None, settings: Settings) -> Any:
+    """The small-number policy for identifiable data, or None when the data is not marked so.
+    Identifiable data is always suppressed: --no-suppress does not apply to it."""
+    from healthdq.governance.suppression import parse_policy
+
+    identifiable = settings.identifiable
+    if identifiable is None:
+        identifiable = contract.identifiable if contract is not None else False
+    text = settings.suppression or (contract.suppression if contract is not None else "hes")
+    policy = parse_policy(text)  # a bad policy is an error even when not applied
+    return policy if identifiable else None
 
 
 def contract_sources(
@@ -776,7 +796,8 @@ def fhir_view(
         try:
             eng.create_temp(table, compiled.sql, materialize=True, native=True)
             rows = int(eng.fetch(f"SELECT count(*) FROM {eng.quote(table)}")[0][0])
-            eng.export(f"SELECT * FROM {eng.quote(table)}", str(temp), fmt)
+            # export() reads DuckDB's SQL (translated for Spark): the name needs no quotes.
+            eng.export(f"SELECT * FROM {table}", str(temp), fmt)
         except HealthdqError:
             raise
         except Exception as exc:  # the engine's own error

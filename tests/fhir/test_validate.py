@@ -423,3 +423,12 @@ def test_screen_walks_only_flagged_resources() -> None:
     assert only(screened.issues, "binding") == [("error", "code-invalid", "Patient.gender")]
     assert only(screened.issues, "unknown_element") == [("error", "structure", "Patient.foo")]
     assert screened.issues == validate(engine, screen=False).issues
+
+
+def test_conditional_reference() -> None:
+    # Type?search (http.html): valid in form, checked for its target type, never resolved.
+    ok = run(PAT, with_(OBS, subject={"reference": "Patient?identifier=http://x.org|1"}))
+    assert triples(ok) == [("warning", "not-found", "Observation.subject.reference")]
+    assert ok[0].kind == "reference_resolution"
+    bad = run(PAT, with_(OBS, subject={"reference": "Encounter?identifier=http://x.org|1"}))
+    assert only(bad, "reference") == [("error", "structure", "Observation.subject.reference")]

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -143,9 +142,8 @@ def test_canonical_form_is_what_is_hashed() -> None:
     assert _canonical(event) == '{"a":[1,2],"b":1}'
 
 
-@pytest.mark.timeout(240) if hasattr(pytest.mark, "timeout") else (lambda f: f)
 def test_parallel_pseudonymise_processes_keep_one_chain(tmp_path: Path) -> None:
-    """Four `healthdq pseudonymise` processes at once, one keyed log: every entry chained."""
+    """Three `healthdq pseudonymise` processes at once, one keyed log: every entry chained."""
     files = write_dataset(tmp_path / "in")
     audit_key = tmp_path / "audit.key"
     audit_key.write_bytes(KEY)
@@ -180,13 +178,13 @@ def test_parallel_pseudonymise_processes_keep_one_chain(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        for n in range(4)
+        for n in range(3)
     ]
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err.decode()
     found = AuditLog(log, KEY).inspect()
-    assert found.ok and found.entries == 4
+    assert found.ok and found.entries == 3
     events = AuditLog(log, KEY).events()
-    assert [e["action"] for e in events] == ["pseudonymise"] * 4
-    assert len({e["detail"]["outputs"][0]["path"] for e in events}) == 4
+    assert [e["action"] for e in events] == ["pseudonymise"] * 3
+    assert len({e["detail"]["outputs"][0]["path"] for e in events}) == 3

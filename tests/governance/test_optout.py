@@ -90,7 +90,7 @@ def test_suppression_rules() -> None:
     assert [suppress(n) for n in (0, 1, 7, 8, 120)] == ["0", "*", "*", "8", "120"]
     # One hidden cell: the next smallest is hidden too, so the total cannot give it back.
     assert suppress_table({"a": 3, "b": 20, "c": 50}) == ({"a": "*", "b": "*", "c": "50"}, "73")
-    assert suppress_table({"a": 3, "b": 0}) == ({"a": "*", "b": "0"}, "*")
+    assert suppress_table({"a": 3, "b": 0}) == ({"a": "*", "b": "*"}, "*")
     assert suppress_table({"a": 3}) == ({"a": "*"}, "*")
     assert suppress_table({"a": 3, "b": 4, "c": 50}) == ({"a": "*", "b": "*", "c": "50"}, "57")
     assert suppress_table({"a": 0, "b": 12}) == ({"a": "0", "b": "12"}, "12")

@@ -83,13 +83,32 @@ def check(
     unmask: Annotated[
         bool, typer.Option("--unmask", help="Show identifiers in samples unmasked (audited).")
     ] = False,
-    no_suppress: Annotated[
+    suppress: Annotated[
         bool,
-        typer.Option("--no-suppress", help="Do not suppress small numbers in group breakdowns."),
-    ] = False,
+        typer.Option(
+            "--suppress/--no-suppress",
+            help="Suppress small counts in group breakdowns (below the contract's small_number).",
+        ),
+    ] = True,
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Exit 0 even if a table has no rows.")
     ] = False,
+    identifiable: Annotated[
+        bool | None,
+        typer.Option(
+            "--identifiable/--not-identifiable",
+            help="Data identifies patients: every table of counts gets --suppression "
+            "(default: the contract's `identifiable`).",
+        ),
+    ] = None,
+    suppression: Annotated[
+        str | None,
+        typer.Option(
+            help="Policy for identifiable data: hes (1-7 as *), round5, threshold:N "
+            "(default: the contract's, else hes).",
+            metavar="POLICY",
+        ),
+    ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -144,7 +163,7 @@ def check(
     )
     settings = pipeline.Settings(
         unmask=unmask,
-        suppress_small_numbers=not no_suppress,
+        suppress_small_numbers=suppress,
         audit_log=audit_log,
         audit_key_file=audit_key_file,
         on_warning=warn_one,
@@ -155,6 +174,8 @@ def check(
         keep_run=not no_store,
         dataset=dataset,
         allow_empty=allow_empty,
+        identifiable=identifiable,
+        suppression=suppression,
     )
     job = dict(
         read_options=read,

@@ -148,12 +148,14 @@ def _resolve(defs: Definitions, utype: str | None, npath: str) -> Resolved:
 
 def _reference_regex(defs: Definitions) -> str:
     """Literal reference forms (FHIR R4 references.html): relative or absolute Type/id with an
-    optional _history version, a local #id, a urn:uuid:/urn:oid:, or any other absolute URL."""
+    optional _history version, a local #id, a urn:uuid:/urn:oid:, any other absolute URL, or a
+    conditional reference Type?search (http.html, transactions)."""
     types = "|".join(defs.resources)
     ident = defs.primitives["id"]["regex"]
     return (
         rf"(#.*|urn:uuid:[0-9a-fA-F\-]{{36}}|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
-        rf"|((https?://\S+/)?({types})/{ident}(/_history/{ident})?)|[a-z][a-z0-9+.\-]*:\S+)"
+        rf"|((https?://\S+/)?({types})/{ident}(/_history/{ident})?)|[a-z][a-z0-9+.\-]*:\S+"
+        rf"|({types})\?.+)"
     )
 
 
@@ -530,7 +532,10 @@ class _Run:
                       AND n.atom <> '""')"""
         self.temp("refs", refs)
         r = f"{PREFIX}refs"
-        rel_type = f"regexp_extract(v, '(^|/)([A-Z][A-Za-z]+)/{ID}(/_history/{ID})?$', 2)"
+        rel_type = (
+            f"coalesce(nullif(regexp_extract(v, '(^|/)([A-Z][A-Za-z]+)/{ID}(/_history/{ID})?$', 2),"
+            " ''), regexp_extract(v, '^([A-Z][A-Za-z]+)\\?', 1))"
+        )
         return [
             f"""SELECT uid, 'reference', 'error', 'value',
                    'not a valid reference (Type/id, an absolute URL, urn:uuid:, urn:oid: or #id)',
@@ -555,6 +560,10 @@ class _Run:
                 WHERE starts_with(r.v, 'urn:') AND NOT EXISTS (
                   SELECT 1 FROM {PREFIX}rows t
                   WHERE t.full_url = r.v AND t.source_file = w.source_file)""",
+            # Type?search: resolved by a server in a transaction, never within the data.
+            f"""SELECT uid, 'reference_resolution', 'warning', 'not-found',
+                   'a conditional reference (Type?search) is not resolved within the data',
+                   expr FROM {r} WHERE regexp_full_match(v, '[A-Z][A-Za-z]+\\?.+')""",
             # Type/id: a resource of that type and id in the data (or an entry's fullUrl).
             f"""SELECT r.uid, 'reference_resolution', 'warning', 'not-found',
                    'the referenced resource is not in the data', r.expr
