@@ -52,6 +52,10 @@ bench: $(STAMP)
 	@# SQL-on-FHIR views on 1M synthetic resources beside fhir4ds (the bench extra, GPL-3.0).
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/fhir_view_bench.py
+	@# FHIR R4 validation on 1M synthetic resources beside the fhir.resources models.
+	$(PY) bench/fhir_validate_bench.py
+	$(PY) bench/pseudonymise_bench.py
+	$(PY) bench/risk_bench.py
 
 # OMOP: fused DQD checks vs one query per check on a synthetic CDM (BENCHMARKS.md, OMOP).
 bench-omop: $(STAMP)

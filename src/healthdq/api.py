@@ -43,6 +43,8 @@ def check(
     sample_size: int = 5,
     unmask: bool = False,
     suppress_small_numbers: bool = True,
+    identifiable: bool | None = None,
+    suppression: str | None = None,
     allow_empty: bool = False,
     engine: str | None = None,
     outputs: Mapping[str, PathLike] | None = None,
@@ -62,7 +64,9 @@ def check(
 
     `data`: a path, glob or DataFrame for a one-table contract, or {table: path or DataFrame}.
     `mapping`: {pack_column: your_column}. `outputs`: {"html"|"json"|"junit": path}.
-    Identifiers in samples are masked unless `unmask=True` (audited). The run is kept in the
+    Identifiers in samples are masked unless `unmask=True` (audited). `identifiable=True` (or
+    the contract's `identifiable`) applies the `suppression` policy (hes, round5, threshold:N)
+    to every table of counts (docs/governance.md). The run is kept in the
     results store (`store`: a DuckDB path or postgresql:// URL; default $HEALTHDQ_STORE, else
     .healthdq/runs.duckdb) unless `keep_run=False`. Raises HealthdqError with the CLI's
     one-line message on bad input.
@@ -90,6 +94,8 @@ def check(
             settings=_settings(
                 unmask=unmask,
                 suppress_small_numbers=suppress_small_numbers,
+                identifiable=identifiable,
+                suppression=suppression,
                 allow_empty=allow_empty,
                 outputs=outputs,
                 audit_log=audit_log,

@@ -41,6 +41,10 @@ class Settings:
 
     unmask: bool = False
     suppress_small_numbers: bool = True
+    # Mark the data identifiable (None: as the contract says) and the policy then applied to
+    # every table of counts (None: the contract's, default hes); docs/governance.md.
+    identifiable: bool | None = None
+    suppression: str | None = None
     audit_log: Path | None = None
     # Key for the audit chain (default: $HEALTHDQ_AUDIT_KEY_FILE; none: unkeyed, docs/audit.md).
     audit_key_file: Path | None = None
@@ -164,7 +168,13 @@ def _audit(
     return AuditRef(log=str(log.path), head=event["hash"], keyed=event["chain"] == KEYED)
 
 
-def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings) -> None:
+def _audit_run(
+    action: str,
+    result: RunResult,
+    dataset: str,
+    settings: Settings,
+    extra: dict[str, Any] | None = None,
+) -> None:
     sampled = sum(len(r.samples) for r in result.rules)
     result.audit = _audit(
         action,
@@ -172,8 +182,58 @@ def _audit_run(action: str, result: RunResult, dataset: str, settings: Settings)
         sampled,
         sorted({c for r in result.rules if r.samples for c in r.columns}),
         settings,
-        {"run_id": result.run_id, "contract": result.contract},
+        {"run_id": result.run_id, "contract": result.contract, **(extra or {})},
     )
+
+
+# -- national data opt-out ---------------------------------------------------------------------
+class _OptOutFilter:
+    """Removes opted-out patients' rows from each table as it is registered, before any rule
+    runs (so no sample, count or breakdown includes them); remembers how many went."""
+
+    def __init__(self, path: Path, contract: m.Contract) -> None:
+        from healthdq.governance.optout import load_opt_out
+
+        self.opt_out = load_opt_out(path)
+        self.columns = {
+            t.lower(): c
+            for (t, c), kind in contract_identifiers(contract).items()
+            if kind == "nhs_number"
+        }
+        self.removed: dict[str, int] = {}
+        self._engines: set[int] = set()
+
+    def __call__(self, engine: Engine, table: str, reg: Any) -> Any:
+        from healthdq.governance import optout as oo
+
+        if id(engine) not in self._engines:
+            oo.register(engine, self.opt_out)
+            self._engines.add(id(engine))
+        wanted = self.columns.get(table.lower())
+        column = next((c for c in reg.columns if wanted and c.lower() == wanted.lower()), None)
+        if column is None:
+            raise HealthdqError(
+                f"table {table} has no NHS number column (identifier: nhs_number) to apply the "
+                "opt-out to",
+                path=self.opt_out.path,
+            )
+        restricted, self.removed[table] = oo.restrict(engine, reg, column)
+        return restricted
+
+    def report(self, result: RunResult) -> dict[str, Any]:
+        """Each table's count removed, small-number suppressed, as a table note; audit detail."""
+        from healthdq.governance.optout import suppress_table
+
+        shown, total = suppress_table(self.removed)
+        for table in result.tables:
+            if table.name in shown:
+                table.warnings.append(
+                    f"national data opt-out: {shown[table.name]} records of opted-out patients "
+                    "removed before the checks"
+                )
+        return {
+            "opt_out": {"path": self.opt_out.path, "sha256": self.opt_out.sha256, "removed": total}
+        }
 
 
 def source_label(source: Any) -> str:
@@ -238,10 +298,14 @@ def check(
     settings: Settings | None = None,
     progress: TableProgress | None = None,
     data_standard_date: date | None = None,
+    opt_out: Path | None = None,
 ) -> RunResult:
-    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render."""
+    """Check `sources` (table -> path or DataFrame) against `contract`; govern, audit, render.
+
+    `opt_out`: a national data opt-out file; those patients' rows are removed before the checks.
+    """
     from healthdq.engine.runner import RunOptions, run_contract
-    from healthdq.governance.suppression import suppress_small_numbers
+    from healthdq.governance.suppression import apply_policy, suppress_small_numbers
     from healthdq.results.metrics import result_metrics
     from healthdq.scoring import score
 
@@ -251,11 +315,13 @@ def check(
         per_table = {n: read_options or ReadOptions() for n in contract.tables}
     else:
         per_table = dict(read_options)
+    opted = _OptOutFilter(opt_out, contract) if opt_out is not None else None
     options = RunOptions(
         sample_size=check_sample_size(sample_size),
         group_by=list(group_by or []),
         run_date=run_date,
         data_standard_date=data_standard_date,
+        restrict=opted,
     )
     store = _open_store(cfg)
     eng, owned = _engine(engine, cfg)
@@ -265,17 +331,34 @@ def check(
         if owned:
             eng.close()
     _check_empty(result, cfg, contract)
-    if cfg.suppress_small_numbers:
+    opt_detail = opted.report(result) if opted is not None else None
+    policy = suppression_policy(contract, cfg)
+    if policy is not None:
+        apply_policy(result, policy)
+    elif cfg.suppress_small_numbers:
         suppress_small_numbers(result, contract.small_number)
     result.metrics += result_metrics(result)
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
     dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
-    _audit_run("check.samples", result, dataset, cfg)
+    _audit_run("check.samples", result, dataset, cfg, opt_detail)
     result = _settle(result)
     _render(result, cfg)
     _keep(store, result, "check", cfg)
     return result
+
+
+def suppression_policy(contract: m.Contract | None, settings: Settings) -> Any:
+    """The small-number policy for identifiable data, or None when the data is not marked so.
+    Identifiable data is always suppressed: --no-suppress does not apply to it."""
+    from healthdq.governance.suppression import parse_policy
+
+    identifiable = settings.identifiable
+    if identifiable is None:
+        identifiable = contract.identifiable if contract is not None else False
+    text = settings.suppression or (contract.suppression if contract is not None else "hes")
+    policy = parse_policy(text)  # a bad policy is an error even when not applied
+    return policy if identifiable else None
 
 
 def contract_sources(
@@ -551,7 +634,7 @@ def pseudonymise(
             temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
             temps.append(temp)
             try:
-                eng.export(plan.sql, str(temp), fmt)
+                eng.export(plan.native_sql(eng), str(temp), fmt, native=True)
             except HealthdqError:
                 raise
             except Exception as exc:  # the engine's own error, without any value in it
@@ -713,7 +796,8 @@ def fhir_view(
         try:
             eng.create_temp(table, compiled.sql, materialize=True, native=True)
             rows = int(eng.fetch(f"SELECT count(*) FROM {eng.quote(table)}")[0][0])
-            eng.export(f"SELECT * FROM {eng.quote(table)}", str(temp), fmt)
+            # export() reads DuckDB's SQL (translated for Spark): the name needs no quotes.
+            eng.export(f"SELECT * FROM {table}", str(temp), fmt)
         except HealthdqError:
             raise
         except Exception as exc:  # the engine's own error

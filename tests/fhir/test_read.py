@@ -113,3 +113,21 @@ def test_cli_exit_2_on_unreadable_line(cli: Any, write: Write) -> None:
     assert code == 2
     assert f"{path}:2: not valid JSON" in err
     assert "Traceback" not in err
+
+
+def test_json_named_file_holding_ndjson(engine: Any, write: Write) -> None:
+    path = write("export.json", ndjson([patient("p1"), patient("p2")]))
+    assert read_fhir(engine, str(path)) == []
+    assert [(r[1], r[4]) for r in rows(engine)] == [("p1", 1), ("p2", 2)]
+
+
+def test_relative_references_resolve(engine: Any, write: Write) -> None:
+    write("x/Patient.ndjson", ndjson([patient("p1"), patient("p2")]))
+    path = write("x/Observation.ndjson", ndjson([observation("o1", "Patient/p2")]))
+    assert read_fhir(engine, str(path.parent)) == []
+    resolved = engine.con.execute(
+        "SELECT p.id FROM fhir_resources o JOIN fhir_resources p "
+        "ON p.resource_type || '/' || p.id = o.resource->'subject'->>'reference' "
+        "WHERE o.resource_type = 'Observation'"
+    ).fetchall()
+    assert resolved == [("p2",)]

@@ -58,10 +58,16 @@ def _engine() -> Any:
 
 
 def run(*docs: Any, full_urls: list[str | None] | None = None) -> list[FhirIssue]:
-    """Validate these documents (one engine per module: validation leaves no tables behind)."""
+    """Validate these documents (one engine per module: validation leaves no tables behind).
+
+    Every case runs twice: walking every resource, and screened with a one-row sample (so
+    later rows hold keys the sampled structure lacks): the issues must be the same."""
     engine = _ENGINE[-1]
     table(engine, list(docs), full_urls)
-    return validate(engine).issues
+    walked = validate(engine, screen=False).issues
+    screened = validate(engine, sample_rows=1).issues
+    assert screened == walked
+    return walked
 
 
 def triples(issues: list[FhirIssue]) -> list[tuple[str, str, str | None]]:
@@ -405,3 +411,24 @@ def test_other_engines_are_refused() -> None:
 
     with pytest.raises(HealthdqError, match="DuckDB"):
         validate(Other())
+
+
+def test_screen_walks_only_flagged_resources() -> None:
+    engine = _ENGINE[-1]
+    good = [with_(PAT, id=f"p{i}") for i in range(50)]
+    docs: list[Any] = [*good, with_(PAT, id="bad", gender="F"), with_(PAT, id="x", foo=1)]
+    table(engine, docs)
+    screened = validate(engine, sample_rows=10)
+    assert screened.walked == 2
+    assert only(screened.issues, "binding") == [("error", "code-invalid", "Patient.gender")]
+    assert only(screened.issues, "unknown_element") == [("error", "structure", "Patient.foo")]
+    assert screened.issues == validate(engine, screen=False).issues
+
+
+def test_conditional_reference() -> None:
+    # Type?search (http.html): valid in form, checked for its target type, never resolved.
+    ok = run(PAT, with_(OBS, subject={"reference": "Patient?identifier=http://x.org|1"}))
+    assert triples(ok) == [("warning", "not-found", "Observation.subject.reference")]
+    assert ok[0].kind == "reference_resolution"
+    bad = run(PAT, with_(OBS, subject={"reference": "Encounter?identifier=http://x.org|1"}))
+    assert only(bad, "reference") == [("error", "structure", "Observation.subject.reference")]

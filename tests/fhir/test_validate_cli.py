@@ -66,6 +66,14 @@ def test_pipeline_job_scores_and_stores(write: Callable[[str, str], Path]) -> No
     assert failed == ["fhir.binding.Patient", "fhir.format.Patient", "fhir.json"]
     sample = next(r for r in found.result.rules if r.rule_id == "fhir.format.Patient").samples[0]
     assert sample.row == 2 and sample.values["expression"] == "Patient.birthDate"
+    # kept in the results store like any run (conftest points HEALTHDQ_STORE at tmp_path)
+    from healthdq.store import open_store
+
+    store = open_store(None)
+    (summary,) = store.list_runs(verb="fhir-validate")
+    stored = store.load_run(summary.run_id)
+    assert stored.run_id == found.result.run_id
+    assert {r.rule_id for r in stored.failed()} == set(failed)
 
 
 def test_cli_clean_data_exits_0(

@@ -168,3 +168,14 @@ def test_where_path_not_boolean_is_an_error(duck: Any) -> None:
                 {"column": [{"name": "id", "path": "id"}]}, where=[{"path": "name.family.first()"}]
             ),
         )
+
+
+def test_fields_parsed_once_and_chains_as_one_jsonpath() -> None:
+    view = {
+        "resource": "Observation",
+        "select": [{"column": [{"name": "c", "path": "code.coding.code.first()"}]}],
+    }
+    duck = view_sql(view)
+    assert "json_extract(\"resource\", ['$.code'])" in duck
+    assert "'$.coding[*].code'" in duck
+    assert "from_json(`resource`, 'map<string,string>')" in view_sql(view, dialect="spark")

@@ -3,6 +3,7 @@ small-number suppressed, no opt-out status is written, and a malformed file is o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_suppression_rules() -> None:
     assert [suppress(n) for n in (0, 1, 7, 8, 120)] == ["0", "*", "*", "8", "120"]
     # One hidden cell: the next smallest is hidden too, so the total cannot give it back.
     assert suppress_table({"a": 3, "b": 20, "c": 50}) == ({"a": "*", "b": "*", "c": "50"}, "73")
-    assert suppress_table({"a": 3, "b": 0}) == ({"a": "*", "b": "0"}, "*")
+    assert suppress_table({"a": 3, "b": 0}) == ({"a": "*", "b": "*"}, "*")
     assert suppress_table({"a": 3}) == ({"a": "*"}, "*")
     assert suppress_table({"a": 3, "b": 4, "c": 50}) == ({"a": "*", "b": "*", "c": "50"}, "57")
     assert suppress_table({"a": 0, "b": 12}) == ({"a": "0", "b": "12"}, "12")
@@ -152,3 +153,54 @@ def test_load_normalises_and_deduplicates(tmp_path: Path) -> None:
     loaded = load_opt_out(opt)
     assert loaded.numbers == (PATIENTS[0],)
     assert PATIENTS[0] not in repr(loaded)
+
+
+CONTRACT = """
+name: people
+tables:
+  apc:
+    columns:
+      nhs_number: {identifier: nhs_number}
+    rules:
+      - {id: los.small, kind: range, column: los, max: 0}
+"""
+
+
+def test_check_samples_and_counts_leave_opted_out_patients_out(
+    cli: Cli, files: dict[str, Path], tmp_path: Path
+) -> None:
+    contract = tmp_path / "c.yaml"
+    contract.write_text(CONTRACT, encoding="utf-8")
+    opt = tmp_path / "optout.txt"
+    opt.write_text("\n".join(PATIENTS[:10]) + "\n", encoding="utf-8")
+    args = [files["apc"], "-c", contract, "--fail-on", "never", "--unmask", "--sample-size", "50"]
+    code, out, err = cli("check", *args, "--opt-out", opt, "--json", tmp_path / "r.json")
+    assert code == 0, err
+    report = (tmp_path / "r.json").read_text(encoding="utf-8")
+    for p in PATIENTS[:10]:
+        assert p not in report and spaced(p) not in report
+    rows = [s["row"] for r in json.loads(report)["rules"] for s in r["samples"]]
+    assert rows == [11, 12, 13]  # file rows 1-10 are the opted-out patients'
+    assert '"rows": 3' in report  # 13 rows, 10 opted out
+    assert "national data opt-out: 10 records of opted-out patients removed" in err
+    audit = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()[-1]
+    assert '"removed": "10"' in audit
+    # Without the opt-out the same check shows them.
+    code, _, _ = cli("check", *args, "--json", tmp_path / "all.json")
+    everyone = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))
+    assert [s["row"] for r in everyone["rules"] for s in r["samples"]] == list(range(2, 14))
+
+
+def test_check_opt_out_needs_an_nhs_number_column(
+    cli: Cli, files: dict[str, Path], tmp_path: Path
+) -> None:
+    contract = tmp_path / "c.yaml"
+    contract.write_text(CONTRACT.replace("{identifier: nhs_number}", "{}"), encoding="utf-8")
+    opt = tmp_path / "optout.txt"
+    opt.write_text(PATIENTS[0] + "\n", encoding="utf-8")
+    code, _, err = cli(
+        "check", files["apc"], "-c", contract, "--opt-out", opt, "--json", tmp_path / "r.json"
+    )
+    assert code == 2
+    assert "table apc has no NHS number column (identifier: nhs_number)" in err
+    assert not (tmp_path / "r.json").exists()

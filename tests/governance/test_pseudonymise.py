@@ -87,7 +87,7 @@ def test_generalisations(done: Any) -> None:
 def test_redact_text_removes_pattern_identifiers(done: Any) -> None:
     _, apc, _ = done
     note = apc[1]["notes"]
-    assert note == "Seen by Dr Who; call [PHONE] or mail [EMAIL] re [NHS_NUMBER]"
+    assert note == "Seen by Dr [NAME]; call [PHONE] or mail [EMAIL] re [NHS_NUMBER]"
 
 
 def test_date_shift_is_per_patient_consistent_and_bounded(
@@ -99,6 +99,8 @@ def test_date_shift_is_per_patient_consistent_and_bounded(
     for before, after in zip(raw[: len(PATIENTS)], apc, strict=False):
         shifts[after["nhs_number"]] = (after["admission_date"] - before["admission_date"]).days
     assert all(-180 <= s <= 180 for s in shifts.values())
+    key = PseudonymKey(KEY_TEXT.encode())
+    assert shifts == {key.token(p): key.shift(p, 180) for p in PATIENTS}
     assert len(set(shifts.values())) > 3  # offsets differ between patients
     raw_ae = _rows(files["ae"])
     for before, after in zip(raw_ae, ae, strict=True):

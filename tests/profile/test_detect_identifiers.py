@@ -213,12 +213,12 @@ def test_profile_at_width(tmp_path: Path) -> None:
     assert all(c.exact_distinct == 400 for c in p.columns[2::4])
 
 
-def test_wide_columns_are_sampled_then_made_exact(tmp_path: Path, monkeypatch: Any) -> None:
-    """Columns with more distinct values than FULL_DISTINCT are grouped on a row sample; a third
-    read makes their uniqueness, validator pass count and placeholder rows exact."""
+def test_large_tables_are_sampled_then_made_exact(tmp_path: Path, monkeypatch: Any) -> None:
+    """Above SAMPLE_ROWS rows, detection reads a sample of rows; the aggregate scan then makes
+    value counts, uniqueness, the validator's pass count and placeholder rows exact."""
     from healthdq.profile import profiler
 
-    monkeypatch.setattr(profiler, "FULL_DISTINCT", 50)
+    monkeypatch.setattr(profiler, "SAMPLE_ROWS", 200)
     path = tmp_path / "w.csv"
     lines = ["id,gp_practice,code"]
     for i in range(1000):
@@ -231,10 +231,43 @@ def test_wide_columns_are_sampled_then_made_exact(tmp_path: Path, monkeypatch: A
         p = profile_table(engine, "w", sample_size=100)
     finally:
         engine.close()
-    assert p.scans == 3
+    # The sample, the value counts of repeating columns and the aggregate of the others.
+    assert p.scans == 3 and p.sample_rows == 200 and p.rows == 1000
     ident, gp = p.column("id"), p.column("gp_practice")
     assert ident.exact_distinct == 1000 and ident.unique
-    assert 0 < gp.checked < gp.count
+    assert 0 < gp.checked < gp.count == 1000
     assert gp.validator == "gp_practice" and gp.validator_passes == 1000
     assert gp.placeholders == {"V81999": 10}
-    assert p.column("code").all_values_seen and p.column("code").exact_distinct == 2
+    code = p.column("code")
+    assert code.all_values_seen and code.exact_distinct == 2 and code.top_values == ["01", "02"]
+
+
+def test_large_tables_estimate_many_distinct_values(tmp_path: Path, monkeypatch: Any) -> None:
+    """Above EXACT_DISTINCT_ROWS, a column of many values gets a HyperLogLog estimate (shown as
+    ~N); repeating values keep exact counts; a mostly unique text column is still an
+    identifier (and masked)."""
+    from rich.console import Console
+
+    from healthdq.governance.masking import mask_profile
+    from healthdq.profile import profiler, render_profile
+
+    monkeypatch.setattr(profiler, "SAMPLE_ROWS", 300)
+    monkeypatch.setattr(profiler, "EXACT_DISTINCT_ROWS", 1000)
+    engine = DuckDBEngine()
+    try:
+        engine.con.execute(
+            "CREATE TABLE big AS SELECT x + 1 AS __row, 'K' || lpad(CAST(x * 7 AS VARCHAR), 7, "
+            "'0') AS ref, ['01', '02', '03'][x % 3 + 1] AS code FROM range(5000) AS r(x)"
+        )
+        p = profile_table(engine, "big")
+    finally:
+        engine.close()
+    ref, code = p.column("ref"), p.column("code")
+    assert ref.exact_distinct is None and abs(ref.approx_distinct - 5000) < 500
+    assert ref.identifier == "local_id" and ref.unique is None
+    assert code.exact_distinct == 3 and code.kind == "code (3 values)"
+    mask_profile(p)
+    console = Console(width=200, record=True)
+    render_profile(p, console)
+    text = console.export_text()
+    assert f"~{ref.approx_distinct:,}" in text and "K000000" not in text

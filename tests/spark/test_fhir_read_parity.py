@@ -21,8 +21,14 @@ def _export(folder: Path) -> Path:
     """A small export holding every kind of file and every kind of problem."""
     folder.mkdir()
     patients = [{"resourceType": "Patient", "id": f"p{i}", "gender": "male"} for i in range(50)]
+    nested: dict[str, Any] = {"url": "http://example.org/leaf", "valueString": "x"}
+    for _ in range(200):
+        nested = {"url": "http://example.org/n", "extension": [nested]}
+    deep = {"resourceType": "Patient", "id": "deep", "extension": [nested]}
     (folder / "Patient.ndjson").write_text(
-        _ndjson(patients[:20]) + '{"resourceType": "Pat\n\nnot json\n' + _ndjson(patients[20:]),
+        _ndjson(patients[:20])
+        + '{"resourceType": "Pat\n\nnot json\n[1]\n'
+        + _ndjson([deep, *patients[20:]]),
         encoding="utf-8",
     )
     obs = [
@@ -66,7 +72,17 @@ def test_spark_reads_fhir_as_duckdb_does(spark_engine: Any, tmp_path: Path) -> N
     assert rows == expected_rows
     assert len(rows) > 100
     kinds = {i.message.split(":")[0].split(" (")[0] for i in issues}
-    assert {"not valid JSON", "Bundle entry has no resource", "gzip file ends early"} <= kinds
+    assert {
+        "not valid JSON",
+        "not a JSON object",
+        "Bundle entry has no resource",
+        "Bundle entry is not a JSON object",
+        "gzip file ends early",
+        "nested more than 100 levels deep",
+        "unknown resourceType 'X'",
+        "no resourceType",
+        "starts with a UTF-8 byte order mark",
+    } <= kinds
     assert spark_engine.describe("fhir_resources") == {
         "resource_type": "VARCHAR",
         "id": "VARCHAR",

@@ -76,3 +76,28 @@ def test_spark_profile_matches_duckdb(spark_engine: Any, data: Path) -> None:
     kinds = {c.name: c.kind for c in got.columns}
     assert kinds["dob"] == "date (dd/mm/yyyy)" and kinds["source"] == "code (2 values)"
     assert got.column("postcode").placeholders == {"ZZ99 3VZ": 20}
+
+
+def test_spark_sampled_profile_matches_duckdb(
+    spark_engine: Any, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above SAMPLE_ROWS: the same sample of rows, the same value counts (GROUP BY GROUPING
+    SETS) and the same aggregate on both engines."""
+    from healthdq.profile import profiler
+
+    monkeypatch.setattr(profiler, "SAMPLE_ROWS", 40)
+    duck = DuckDBEngine()
+    try:
+        duck.register("apc", str(data), ReadOptions())
+        expected = profile_table(duck, "apc")
+    finally:
+        duck.close()
+    spark_engine.register("apc_sampled", str(data), ReadOptions())
+    got = profile_table(spark_engine, "apc_sampled")
+    assert got.sample_rows == expected.sample_rows == 40
+    assert got.scans == expected.scans == 3
+    for a, b in zip(_key(got), _key(expected), strict=True):
+        assert a == b
+    # Counted columns are exact over all 80 rows, not the sample's 40.
+    assert got.column("postcode").placeholders == {"ZZ99 3VZ": 20}
+    assert got.column("sex").exact_distinct == 3 and got.column("sex").count == 80

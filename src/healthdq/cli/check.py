@@ -17,6 +17,7 @@ from healthdq.cli.options import (
     DatasetOption,
     EngineOption,
     NoStoreOption,
+    OptOutOption,
     SparkMasterOption,
     StoreOption,
     outputs,
@@ -82,13 +83,32 @@ def check(
     unmask: Annotated[
         bool, typer.Option("--unmask", help="Show identifiers in samples unmasked (audited).")
     ] = False,
-    no_suppress: Annotated[
+    suppress: Annotated[
         bool,
-        typer.Option("--no-suppress", help="Do not suppress small numbers in group breakdowns."),
-    ] = False,
+        typer.Option(
+            "--suppress/--no-suppress",
+            help="Suppress small counts in group breakdowns (below the contract's small_number).",
+        ),
+    ] = True,
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Exit 0 even if a table has no rows.")
     ] = False,
+    identifiable: Annotated[
+        bool | None,
+        typer.Option(
+            "--identifiable/--not-identifiable",
+            help="Data identifies patients: every table of counts gets --suppression "
+            "(default: the contract's `identifiable`).",
+        ),
+    ] = None,
+    suppression: Annotated[
+        str | None,
+        typer.Option(
+            help="Policy for identifiable data: hes (1-7 as *), round5, threshold:N "
+            "(default: the contract's, else hes).",
+            metavar="POLICY",
+        ),
+    ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -124,6 +144,7 @@ def check(
     store: StoreOption = None,
     no_store: NoStoreOption = False,
     dataset: DatasetOption = None,
+    opt_out: OptOutOption = None,
 ) -> None:
     """Check DATA against a contract or a shipped pack; write reports; exit 0, 1 or 2."""
     from healthdq.report import print_summary
@@ -142,7 +163,7 @@ def check(
     )
     settings = pipeline.Settings(
         unmask=unmask,
-        suppress_small_numbers=not no_suppress,
+        suppress_small_numbers=suppress,
         audit_log=audit_log,
         audit_key_file=audit_key_file,
         on_warning=warn_one,
@@ -153,6 +174,8 @@ def check(
         keep_run=not no_store,
         dataset=dataset,
         allow_empty=allow_empty,
+        identifiable=identifiable,
+        suppression=suppression,
     )
     job = dict(
         read_options=read,
@@ -162,6 +185,7 @@ def check(
         data_standard_date=pipeline.parse_run_date(data_standard_date, "--data-standard-date"),
         engine=engine_name,
         settings=settings,
+        opt_out=opt_out,
     )
     sources = table_sources(spec, data)
     if not quiet and err.is_terminal:

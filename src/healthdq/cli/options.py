@@ -99,3 +99,12 @@ EngineOption = Annotated[
     str, typer.Option("--engine", help="duckdb (in-process) or spark (needs healthdq[spark]).")
 ]
 SparkMasterOption = Annotated[str, typer.Option(help="Spark master URL for --engine spark.")]
+OptOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--opt-out",
+        help="National data opt-out: NHS numbers, one per line; their records are removed "
+        "before anything is output.",
+        metavar="FILE",
+    ),
+]

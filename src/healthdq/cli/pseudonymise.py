@@ -14,20 +14,12 @@ from healthdq.cli.options import (
     AuditKeyFileOption,
     AuditLogOption,
     EngineOption,
+    OptOutOption,
     SparkMasterOption,
 )
 from healthdq.errors import HealthdqError
 from healthdq.governance.pseudonymise import KEY_ENV, load_config
 from healthdq.sources.base import ReadOptions
-
-OptOutOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--opt-out",
-        help="National data opt-out: NHS numbers, one per line; their records are removed.",
-        metavar="FILE",
-    ),
-]
 
 
 def table_locations(data: list[str]) -> dict[str, str]:

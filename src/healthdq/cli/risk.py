@@ -67,9 +67,9 @@ def risk(
     small_number: Annotated[
         int, typer.Option(help="Counts 1..N-1 of records are suppressed in outputs.")
     ] = 7,
-    no_suppress: Annotated[
-        bool, typer.Option("--no-suppress", help="Do not suppress small numbers.")
-    ] = False,
+    suppress: Annotated[
+        bool, typer.Option("--suppress/--no-suppress", help="Suppress small numbers.")
+    ] = True,
     fmt: Annotated[str | None, typer.Option("--format", help="csv|parquet|json|duckdb.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding.")] = None,
@@ -88,7 +88,7 @@ def risk(
     if small_number < 0:
         raise HealthdqError(f"--small-number must be 0 or more, got {small_number}")
     settings = pipeline.Settings(
-        suppress_small_numbers=not no_suppress,
+        suppress_small_numbers=suppress,
         audit_log=audit_log,
         audit_key_file=audit_key_file,
         on_warning=warn_one,

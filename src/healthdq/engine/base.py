@@ -15,7 +15,10 @@ import sqlglot
 from sqlglot import exp
 
 from healthdq.errors import SourceError
-from healthdq.sources.base import ReadOptions, RegisteredTable
+from healthdq.sources.base import ROW, ReadOptions, RegisteredTable
+
+# Blocks of consecutive rows a profile's sample is taken from (sample_rows).
+SAMPLE_BLOCKS = 8
 
 ProgressCallback = Callable[[float], None]
 
@@ -112,6 +115,20 @@ class Engine(ABC):
         """Aggregate (this engine's SQL): a list of the `k` items of largest weight."""
         raise NotImplementedError(f"{self.name} engine cannot collect top values")
 
+    def sample_rows(self, relation: str, rows: int, n: int) -> str:
+        """A SELECT (this engine's SQL) of about `n` of the `rows` rows of `relation`, every
+        column, the same rows on every run: SAMPLE_BLOCKS blocks of consecutive `__row`s spread
+        evenly over the table. A filter on `__row` (Parquet's row index, a table's rowid) lets
+        DuckDB skip the row groups between the blocks, where a hash of every row would read
+        them all. Files read together may each number their rows from 1: the LIMIT bounds it."""
+        blocks = max(1, min(SAMPLE_BLOCKS, n))
+        size, step = max(1, n // blocks), max(1, rows // blocks)
+        row = self.quote(ROW)
+        spans = " OR ".join(
+            f"{row} BETWEEN {1 + b * step} AND {b * step + size}" for b in range(blocks)
+        )
+        return f"SELECT * FROM {self.quote(relation)} WHERE {spans} LIMIT {int(n)}"
+
     def unpivot(self, relation: str, items: list[tuple[int, str]]) -> str:
         """A SELECT (this engine's SQL) of `c, v`: for every row of `relation`, one row per item
         (label, text-valued expression), in one read of the relation."""
@@ -144,8 +161,9 @@ class Engine(ABC):
         """Replace relation `name` by its rows where `where` (DuckDB's SQL) holds."""
         raise NotImplementedError(f"{self.name} engine cannot filter relations")
 
-    def export(self, sql: str, path: str, fmt: str) -> None:
-        """Write the rows of a SELECT (DuckDB's SQL) to `path` as `fmt` (parquet or csv)."""
+    def export(self, sql: str, path: str, fmt: str, native: bool = False) -> None:
+        """Write the rows of a SELECT (DuckDB's SQL; this engine's own SQL when `native`) to
+        `path` as `fmt` (parquet or csv)."""
         raise NotImplementedError(f"{self.name} engine cannot write files")
 
     def workdir(self) -> str | None:

@@ -234,7 +234,7 @@ class DuckDBEngine(Engine):
             f"SELECT * FROM {quote_ident(whole)} AS t WHERE {where}"
         )
 
-    def export(self, sql: str, path: str, fmt: str) -> None:
+    def export(self, sql: str, path: str, fmt: str, native: bool = False) -> None:
         options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true"}[fmt]
         self.con.execute(f"COPY ({sql}) TO {quote_literal(path)} ({options})")
 

@@ -65,6 +65,9 @@ class RunOptions:
     # The date code sets are judged at (code_era rules without a date column); overrides the
     # contract's data_standard_date.
     data_standard_date: date | None = None
+    # Applied to each table once registered (the pipeline's national data opt-out): returns the
+    # table as the checks see it.
+    restrict: Callable[[Engine, str, RegisteredTable], RegisteredTable] | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -691,6 +694,8 @@ def run_contract(
         if spec.fhir_view:
             ro = replace(ro, fhir_view=spec.fhir_view)
         registered[name.lower()] = register_source(engine, name, location, ro)
+        if opts.restrict is not None:
+            registered[name.lower()] = opts.restrict(engine, name, registered[name.lower()])
         if isinstance(location, str):
             locations.append(location)
     # Rules run with no file, network or extension access beyond the registered sources.

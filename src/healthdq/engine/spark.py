@@ -230,8 +230,8 @@ class SparkEngine(Engine):
         sql = self.translate(f"SELECT * FROM {quote_ident(name)} AS t WHERE {where}")
         self.spark.sql(sql).createOrReplaceTempView(name)
 
-    def export(self, sql: str, path: str, fmt: str) -> None:
-        df = self.spark.sql(self.translate(sql))
+    def export(self, sql: str, path: str, fmt: str, native: bool = False) -> None:
+        df = self.spark.sql(sql if native else self.translate(sql))
         writer = df.write.mode("errorifexists")
         if fmt == "csv":
             writer = writer.option("header", True)

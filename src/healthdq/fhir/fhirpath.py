@@ -266,6 +266,14 @@ class SqlDialect:
     error: ClassVar[str] = ""
     child: ClassVar[str] = ""  # the collection of field {f} of the JSON item {x}
     child_text: ClassVar[str] = ""  # one field {f} of {x} as text (NULL if absent)
+    # The resource's top-level fields parsed once: {fields} is the list of names used.
+    prefetch: ClassVar[str] = ""
+    prefetched: ClassVar[str] = ""  # field {name} (list position {i}, 1-based) of {rf}
+    value_child: ClassVar[str] = ""  # the collection a prefetched field value {v} holds
+    # A chain of elements below a prefetched field, as one JSONPath ({path}, `[*]` after each
+    # repeating element, known from the R4 definitions): a list when the path has a `[*]`,
+    # else one value. Empty: this engine walks the chain step by step.
+    chain: ClassVar[str] = ""
     struct_field: ClassVar[str] = ""
     explode: ClassVar[str] = ""
     as_text: ClassVar[str] = "CAST({x} AS {t})"
@@ -315,6 +323,14 @@ class DuckDBDialect(SqlDialect):
         " ELSE [json_extract_string({x}, '$.{f}')] END)"
     )
     child_text = "json_extract_string({x}, '$.{f}')"
+    prefetch = "json_extract({x}, [{paths}])"
+    prefetched = "{rf}[{i}]"
+    chain = "json_extract_string({v}, '{path}')"
+    value_child = (
+        "(CASE coalesce(json_type({v}), 'NULL') WHEN 'NULL' THEN CAST([] AS VARCHAR[])"
+        " WHEN 'ARRAY' THEN json_extract_string({v}, '$[*]')"
+        " ELSE [json_extract_string({v}, '$')] END)"
+    )
     struct_field = "{s}.{q}"
     explode = "unnest({c})"
     ident_quote = '"'
@@ -351,6 +367,13 @@ class SparkDialect(SqlDialect):
         " ELSE array(get_json_object({x}, '$.{f}')) END)"
     )
     child_text = "get_json_object({x}, '$.{f}')"
+    prefetch = "from_json({x}, 'map<string,string>')"
+    prefetched = "{rf}[{name}]"
+    value_child = (
+        "(CASE WHEN {v} IS NULL THEN CAST(array() AS array<string>)"
+        " WHEN get_json_object({v}, '$[0]') IS NOT NULL THEN from_json({v}, 'array<string>')"
+        " ELSE array({v}) END)"
+    )
     struct_field = "{s}.{q}"
     explode = "explode({c})"
     ident_quote = "`"
@@ -384,6 +407,7 @@ class Value:
     kind: str  # coll | scalar
     type: str = "text"  # scalar type: text json boolean integer decimal
     member: tuple[Value, str] | None = None  # (base, name) when this is a member step
+    keys: tuple[str, ...] | None = None  # JSON keys from the resource (a chain of members)
     single: bool = False  # a collection of at most one item (first(), an indexer)
 
 
@@ -396,6 +420,8 @@ class Scope:
     key: str  # SQL text of the resource key (getResourceKey())
     row_index: str = "0"
     constants: dict[str, Value] = field(default_factory=dict)
+    # SQL of the resource's prefetched top-level fields (set for the resource itself as focus).
+    prefetch: str | None = None
 
 
 _CHOICE_TYPES = {
@@ -413,6 +439,9 @@ class Compiler:
     def __init__(self, dialect: SqlDialect) -> None:
         self.d = dialect
         self._vars = 0
+        self.root_fields: list[str] = []  # top-level fields read through the prefetch
+        self._prefetch_var: str | None = None
+        self.resource_type: str | None = None  # the view's resource (for the R4 definitions)
 
     # -- helpers ----------------------------------------------------------------------------
     def var(self) -> str:
@@ -453,7 +482,7 @@ class Compiler:
     def scalar_text(self, value: Value) -> str:
         if value.kind == "coll":
             return self.first(value.sql)
-        if value.type in ("text", "json"):
+        if value.type in ("text", "json", "root"):
             return value.sql
         if value.type == "boolean":
             return f"(CASE WHEN {value.sql} THEN 'true' WHEN NOT {value.sql} THEN 'false' END)"
@@ -471,7 +500,7 @@ class Compiler:
             return value.sql
         text = self.scalar_text(value)
         other = self.raise_error(strict) if strict else "NULL"
-        if value.kind == "scalar" and value.type != "text" and value.type != "json":
+        if value.kind == "scalar" and value.type not in ("text", "json", "root"):
             return other if strict else "NULL"
         return (
             f"(CASE WHEN {text} IS NULL THEN NULL WHEN {text} = 'true' THEN TRUE"
@@ -485,8 +514,15 @@ class Compiler:
 
     # -- entry points -----------------------------------------------------------------------
     def compile(self, node: Node, scope: Scope) -> Value:
-        focus = Value(scope.focus, "scalar", "json")
+        root = scope.prefetch is not None and scope.focus == scope.root
+        focus = Value(scope.focus, "scalar", "root" if root else "json")
+        self._prefetch_var = scope.prefetch
         return self.node(node, focus, scope)
+
+    def prefetch_sql(self, resource: str) -> str:
+        """The prefetch expression for the fields compiled so far (parses the resource once)."""
+        paths = ", ".join(self.d.string(f"$.{name}") for name in self.root_fields)
+        return self.d.prefetch.format(x=resource, paths=paths)
 
     # -- nodes ------------------------------------------------------------------------------
     def node(self, node: Node, focus: Value, scope: Scope) -> Value:
@@ -538,14 +574,48 @@ class Compiler:
     def member(self, base: Value, name: str) -> Value:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise FhirPathError(f"unsupported element name {name!r}")
-        if base.kind == "scalar" and base.type == "json":
-            sql = self.d.child.format(x=base.sql, f=name)
+        keys: tuple[str, ...] | None = None
+        if base.kind == "scalar" and base.type == "root" and self._prefetch_var is not None:
+            keys = (name,)
+            sql = self.d.value_child.format(v=self.root_field(name))
+        elif base.keys is not None:
+            keys = base.keys + (name,)
+            sql = self.chain(keys) or self.step(base, name)
         else:
-            coll = self.as_coll(base)
-            sql = self.d.flatten.format(
-                c=self.map(coll, lambda v: self.d.child.format(x=v, f=name))
-            )
-        return Value(sql, "coll", member=(base, name))
+            sql = self.step(base, name)
+        return Value(sql, "coll", member=(base, name), keys=keys)
+
+    def root_field(self, name: str) -> str:
+        """The prefetched top-level field `name` of the resource."""
+        if name not in self.root_fields:
+            self.root_fields.append(name)
+        return self.d.prefetched.format(
+            rf=self._prefetch_var, i=self.root_fields.index(name) + 1, name=self.d.string(name)
+        )
+
+    def step(self, base: Value, name: str) -> str:
+        """Field `name` of every item of `base`, one item at a time."""
+        if base.kind == "scalar" and base.type in ("json", "root"):
+            return self.d.child.format(x=base.sql, f=name)
+        coll = self.as_coll(base)
+        return self.d.flatten.format(c=self.map(coll, lambda v: self.d.child.format(x=v, f=name)))
+
+    def chain(self, keys: tuple[str, ...]) -> str | None:
+        """A chain of elements from a prefetched field as one JSONPath, when the engine can and
+        the R4 definitions know whether each element repeats; else None."""
+        if not self.d.chain or self.resource_type is None or self._prefetch_var is None:
+            return None
+        many = _repeats(self.resource_type, keys)
+        if many is None:
+            return None
+        path = "$" + ("[*]" if many[0] else "")
+        for key, rep in zip(keys[1:], many[1:], strict=True):
+            path += f".{key}" + ("[*]" if rep else "")
+        sql = self.d.chain.format(v=self.root_field(keys[0]), path=path)
+        if "[*]" in path:
+            return f"COALESCE({sql}, {self.d.empty_list})"
+        one = self.d.list_of.format(x=sql)
+        return f"(CASE WHEN {sql} IS NULL THEN {self.d.empty_list} ELSE {one} END)"
 
     def filtered(self, base: Value, node: Node, scope: Scope) -> str:
         """Items of `base` for which the criteria `node` is true."""
@@ -754,6 +824,24 @@ class Compiler:
         if op == "|":
             return Value(self.d.concat.format(a=self.as_coll(left), b=self.as_coll(right)), "coll")
         raise FhirPathError(f"operator {op!r} is not supported")
+
+
+def _repeats(resource_type: str, keys: tuple[str, ...]) -> list[bool] | None:
+    """Whether each element along `keys` repeats (a JSON array), from the R4 definitions;
+    None when a key is not an element there."""
+    from healthdq.fhir.definitions import load
+
+    try:
+        definitions = load()
+    except (OSError, ValueError):
+        return None
+    out = []
+    for n in range(1, len(keys) + 1):
+        resolved = definitions.resolve(resource_type, list(keys[:n]))
+        if resolved.status != "ok":
+            return None
+        out.append(resolved.many)
+    return out
 
 
 # `Type/id` at the end of a reference (an absolute URL, a relative one, a versioned one).

@@ -18,12 +18,14 @@ Messages name elements and codes from the definitions, never a value from the da
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from healthdq.errors import HealthdqError
 from healthdq.fhir.definitions import Definitions, Resolved, load
+from healthdq.fhir.validate_screen import SAMPLE_ROWS
 
 if TYPE_CHECKING:
     from healthdq.results import RuleResult
@@ -105,6 +107,8 @@ class Validation:
     failing: dict[tuple[str, str], tuple[int, str]]
     # resource_type -> resources of that type
     resources: dict[str, int]
+    # resources the full walk read (the rest passed the screen)
+    walked: int = 0
 
 
 def _q(text: str) -> str:
@@ -144,12 +148,14 @@ def _resolve(defs: Definitions, utype: str | None, npath: str) -> Resolved:
 
 def _reference_regex(defs: Definitions) -> str:
     """Literal reference forms (FHIR R4 references.html): relative or absolute Type/id with an
-    optional _history version, a local #id, a urn:uuid:/urn:oid:, or any other absolute URL."""
+    optional _history version, a local #id, a urn:uuid:/urn:oid:, any other absolute URL, or a
+    conditional reference Type?search (http.html, transactions)."""
     types = "|".join(defs.resources)
     ident = defs.primitives["id"]["regex"]
     return (
         rf"(#.*|urn:uuid:[0-9a-fA-F\-]{{36}}|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
-        rf"|((https?://\S+/)?({types})/{ident}(/_history/{ident})?)|[a-z][a-z0-9+.\-]*:\S+)"
+        rf"|((https?://\S+/)?({types})/{ident}(/_history/{ident})?)|[a-z][a-z0-9+.\-]*:\S+"
+        rf"|({types})\?.+)"
     )
 
 
@@ -183,10 +189,14 @@ def _expr(root: str = "u.root", key: str = "n.fullkey") -> str:
 
 
 class _Run:
-    def __init__(self, engine: Any, table: str, defs: Definitions) -> None:
+    def __init__(
+        self, engine: Any, table: str, defs: Definitions, screen: bool, sample_rows: int
+    ) -> None:
         self.engine = engine
         self.table = table
         self.defs = defs
+        self.screen = screen
+        self.sample_rows = sample_rows
         self.temps: list[str] = []
 
     def sql(self, sql: str) -> list[tuple[Any, ...]]:
@@ -207,7 +217,8 @@ class _Run:
             "SELECT row_number() OVER () AS rid, resource_type, id, resource, full_url, "
             f"source_file, source_line, source_entry FROM {self.table}",
         )
-        # A validation unit: each resource, and each resource contained in one (its own type).
+        self.walk_set()
+        # A validation unit: each walked resource, and each resource contained in one.
         self.temp(
             "units",
             f"""SELECT rid AS uid, rid, json_type(resource) AS jt,
@@ -215,7 +226,7 @@ class _Run:
                     AS utype,
                   resource AS j, coalesce(resource_type, 'Resource') AS root,
                   NULL::INTEGER AS cidx
-                FROM {PREFIX}rows
+                FROM {PREFIX}rows SEMI JOIN {PREFIX}walk USING (rid)
               UNION ALL
               SELECT -row_number() OVER (ORDER BY rid, i) AS uid, rid, json_type(c),
                   CASE WHEN json_type(c) = 'OBJECT' THEN c->>'resourceType' END, c,
@@ -224,7 +235,7 @@ class _Run:
                              unnest(range(len(cs))) AS i
                       FROM (SELECT rid, resource_type, json_extract(resource, '$.contained[*]')
                               AS cs
-                            FROM {PREFIX}rows
+                            FROM {PREFIX}rows SEMI JOIN {PREFIX}walk USING (rid)
                             WHERE json_type(resource, '$.contained') = 'ARRAY'))""",
         )
         self.temp(
@@ -239,6 +250,54 @@ class _Run:
             "kids",
             f"""SELECT uid, parent, count(*) AS n, list(key) AS keys FROM {PREFIX}nodes
                 WHERE parent IS NOT NULL GROUP BY uid, parent""",
+        )
+
+    def walk_set(self) -> None:
+        """The rows the full walk validates: all of them, or (screened) only those the screen
+        flags, those of types it cannot screen, and those with a reference that does not
+        resolve to a row."""
+        rows = f"{PREFIX}rows"
+        if not self.screen:
+            self.temp("walk", f"SELECT rid FROM {rows}")
+            return
+        from healthdq.fhir.validate_screen import ALWAYS_WALKED, screen_sql
+
+        parts = []
+        walked = []
+        for (rtype,) in self.sql(f"SELECT DISTINCT resource_type FROM {rows}"):
+            sql = None
+            if rtype is not None and rtype not in ALWAYS_WALKED and self.defs.is_resource(rtype):
+                got = self.sql(
+                    f"""SELECT json_group_structure(resource) FROM (
+                          SELECT resource FROM {rows} WHERE resource_type = {_q(rtype)}
+                          LIMIT {int(self.sample_rows)})"""
+                )
+                structure = json.loads(got[0][0]) if got and got[0][0] else None
+                sql = screen_sql(self.defs, rtype, structure, rows)
+            if sql is None:
+                walked.append(rtype)
+            else:
+                parts.append(sql)
+        self.temp(
+            "screen",
+            " UNION ALL ".join(parts)
+            if parts
+            else "SELECT NULL::BIGINT rid, false flagged, []::VARCHAR[] refs WHERE false",
+        )
+        known = _list([t for t in walked if t is not None])
+        # A screened reference is "Type/id" to an allowed type (anything else is flagged):
+        # it resolves if a row has that type and id.
+        self.temp(
+            "walk",
+            f"""SELECT rid FROM {PREFIX}screen WHERE flagged
+                UNION
+                SELECT rid FROM {rows}
+                WHERE resource_type IS NULL OR list_contains({known}, resource_type)
+                UNION
+                SELECT rid FROM (SELECT rid, trim(unnest(refs), '"') AS k
+                                 FROM {PREFIX}screen WHERE NOT flagged) r
+                ANTI JOIN (SELECT resource_type || '/' || id AS k FROM {rows}
+                           WHERE id IS NOT NULL) t USING (k)""",
         )
 
     def paths(self) -> None:
@@ -452,12 +511,14 @@ class _Run:
                    'resource id already used by ' || first_file || ':' || first_line
                      || ' (same resourceType and id)',
                    root || '.id'
-                FROM (SELECT r.rid AS uid, u.root,
+                FROM (SELECT r.rid AS uid, r.resource_type AS root,
                         first_value(r.source_file) OVER w AS first_file,
                         first_value(r.source_line) OVER w AS first_line,
                         row_number() OVER w AS k
-                      FROM {PREFIX}rows r JOIN {PREFIX}units u ON u.uid = r.rid
-                      WHERE r.id IS NOT NULL AND r.resource_type IS NOT NULL
+                      FROM {PREFIX}rows r SEMI JOIN (
+                        SELECT resource_type, id FROM {PREFIX}rows
+                        WHERE id IS NOT NULL AND resource_type IS NOT NULL
+                        GROUP BY ALL HAVING count(*) > 1) d USING (resource_type, id)
                       WINDOW w AS (PARTITION BY r.resource_type, r.id ORDER BY r.rid))
                 WHERE k > 1"""
         )
@@ -471,7 +532,10 @@ class _Run:
                       AND n.atom <> '""')"""
         self.temp("refs", refs)
         r = f"{PREFIX}refs"
-        rel_type = f"regexp_extract(v, '(^|/)([A-Z][A-Za-z]+)/{ID}(/_history/{ID})?$', 2)"
+        rel_type = (
+            f"coalesce(nullif(regexp_extract(v, '(^|/)([A-Z][A-Za-z]+)/{ID}(/_history/{ID})?$', 2),"
+            " ''), regexp_extract(v, '^([A-Z][A-Za-z]+)\\?', 1))"
+        )
         return [
             f"""SELECT uid, 'reference', 'error', 'value',
                    'not a valid reference (Type/id, an absolute URL, urn:uuid:, urn:oid: or #id)',
@@ -496,6 +560,10 @@ class _Run:
                 WHERE starts_with(r.v, 'urn:') AND NOT EXISTS (
                   SELECT 1 FROM {PREFIX}rows t
                   WHERE t.full_url = r.v AND t.source_file = w.source_file)""",
+            # Type?search: resolved by a server in a transaction, never within the data.
+            f"""SELECT uid, 'reference_resolution', 'warning', 'not-found',
+                   'a conditional reference (Type?search) is not resolved within the data',
+                   expr FROM {r} WHERE regexp_full_match(v, '[A-Z][A-Za-z]+\\?.+')""",
             # Type/id: a resource of that type and id in the data (or an entry's fullUrl).
             f"""SELECT r.uid, 'reference_resolution', 'warning', 'not-found',
                    'the referenced resource is not in the data', r.expr
@@ -589,27 +657,31 @@ class _Run:
         self.paths()
         checks = self.checks()
         body = " UNION ALL ".join(f"({c})" for c in checks)
-        self.temp("found", f"SELECT * FROM ({body}) f(uid, kind, severity, code, details, expr)")
+        # uid: a unit; a row's own unit has uid = rid (rows not walked have no unit).
+        self.temp(
+            "found",
+            f"""SELECT coalesce(u.rid, f.uid) AS rid, f.* FROM ({body})
+                  f(uid, kind, severity, code, details, expr)
+                LEFT JOIN {PREFIX}units u ON u.uid = f.uid""",
+        )
         issues_sql = f"""
             SELECT f.severity, f.code, f.details, f.expr, f.kind, r.resource_type, r.id,
                    r.source_file, r.source_line, r.source_entry
-            FROM {PREFIX}found f
-            JOIN {PREFIX}units u ON u.uid = f.uid
-            JOIN {PREFIX}rows r ON r.rid = u.rid
-            ORDER BY r.rid, u.uid DESC, f.expr, f.kind, f.details"""
+            FROM {PREFIX}found f JOIN {PREFIX}rows r ON r.rid = f.rid
+            ORDER BY r.rid, f.uid DESC, f.expr, f.kind, f.details"""
         issues = [FhirIssue(*row) for row in self.sql(issues_sql)]
         counts = self.sql(
             f"""SELECT f.kind, coalesce(r.resource_type, '(none)'), count(DISTINCT r.rid),
                        min(CASE f.severity WHEN 'fatal' THEN 0 WHEN 'error' THEN 1
                                 WHEN 'warning' THEN 2 ELSE 3 END)
-                FROM {PREFIX}found f JOIN {PREFIX}units u ON u.uid = f.uid
-                JOIN {PREFIX}rows r ON r.rid = u.rid GROUP BY ALL"""
+                FROM {PREFIX}found f JOIN {PREFIX}rows r ON r.rid = f.rid GROUP BY ALL"""
         )
         failing = {(k, t): (int(n), SEVERITIES[int(s)]) for k, t, n, s in counts}
         totals = self.sql(
             f"SELECT coalesce(resource_type, '(none)'), count(*) FROM {PREFIX}rows GROUP BY ALL"
         )
-        return Validation(issues, failing, {t: int(n) for t, n in totals})
+        walked = self.sql(f"SELECT count(*) FROM {PREFIX}walk")[0][0]
+        return Validation(issues, failing, {t: int(n) for t, n in totals}, int(walked))
 
 
 def validate_fhir(engine: Any, table: str = "fhir_resources") -> list[FhirIssue]:
@@ -617,11 +689,22 @@ def validate_fhir(engine: Any, table: str = "fhir_resources") -> list[FhirIssue]
     return validate(engine, table).issues
 
 
-def validate(engine: Any, table: str = "fhir_resources") -> Validation:
-    """Validate `table` on `engine` (DuckDB): issues, and counts for rule results."""
+def validate(
+    engine: Any,
+    table: str = "fhir_resources",
+    *,
+    screen: bool = True,
+    sample_rows: int = SAMPLE_ROWS,
+) -> Validation:
+    """Validate `table` on `engine` (DuckDB): issues, and counts for rule results.
+
+    `screen` (validate_screen.py) walks only the resources a fast pass flags; the issues are
+    the same either way (tests/fhir/test_validate*.py run both). `sample_rows` per resource
+    type give the structure the screen parses into.
+    """
     if getattr(engine, "name", None) != "duckdb":
         raise HealthdqError("FHIR validation runs on the DuckDB engine (--engine duckdb)")
-    run = _Run(engine, table, load())
+    run = _Run(engine, table, load(), screen, sample_rows)
     try:
         return run.run()
     finally:

@@ -372,11 +372,13 @@ class _ViewCompiler:
         selects = view.get("select")
         if not isinstance(selects, list) or not selects:
             raise ViewError("a ViewDefinition needs a non-empty select list", "$.select")
-        root = self.d.as_text.format(x=self.d.quote("resource"), t=self.d.text_type)
-        key = f"{self.d.quote('resource_type')} || '/' || {self.d.quote('id')}"
-        scope = Scope(root, root, key, "0", self.constants(view.get("constant")))
+        q = self.d.quote
+        self.fp.resource_type = resource
+        root = self.d.as_text.format(x=q("resource"), t=self.d.text_type)
+        key = f"{q('resource_type')} || '/' || {q('id')}"
+        scope = Scope(root, root, key, "0", self.constants(view.get("constant")), prefetch=q("_rf"))
         rows = self.body({"select": selects}, scope, "$")
-        filters = [f"{self.d.quote('resource_type')} = {self.d.string(resource)}"]
+        filters = []
         wheres = view.get("where", [])
         if not isinstance(wheres, list):
             raise ViewError("where must be a list", "$.where")
@@ -385,23 +387,30 @@ class _ViewCompiler:
             if not isinstance(item, dict):
                 raise ViewError("a where item must be an object with a path", f"$.where[{n}]")
             value = self.path(item.get("path"), scope, where)
-            if value.kind == "scalar" and value.type not in ("boolean", "text", "json"):
+            if value.kind == "scalar" and value.type not in ("boolean", "text", "json", "root"):
                 raise ViewError("a where path must be boolean", where)
             message = f"{RUNTIME_MARK}: {where}: the path does not give a boolean"
             filters.append(f"COALESCE({self.fp.as_bool(value, strict=message)}, FALSE)")
         names = _names(rows)
-        q = self.d.quote
-        where_sql = " AND ".join(filters)
+        # The resource's top-level fields the view reads are parsed once per resource.
+        prefetch = (
+            f", {self.fp.prefetch_sql(q('resource'))} AS {q('_rf')}" if self.fp.root_fields else ""
+        )
+        inner = (
+            f"(SELECT *{prefetch} FROM {self.source}"
+            f" WHERE {q('resource_type')} = {self.d.string(resource)}) _s"
+        )
+        where_sql = f" WHERE {' AND '.join(filters)}" if filters else ""
         if rows.rows is None:
             select = ", ".join(f"{e} AS {q(n)}" for n, e in zip(names, rows.exprs, strict=True))
-            sql = f"SELECT {select} FROM {self.source} WHERE {where_sql}"
+            sql = f"SELECT {select} FROM {inner}{where_sql}"
         else:
             select = ", ".join(
                 f"{self.d.struct_field.format(s='_r', q=q(n))} AS {q(n)}" for n in names
             )
             sql = (
                 f"SELECT {select} FROM (SELECT {self.d.explode.format(c=rows.rows)} AS _r"
-                f" FROM {self.source} WHERE {where_sql}) _t"
+                f" FROM {inner}{where_sql}) _t"
             )
         return CompiledView(resource, rows.columns, dict(self.fhir_types), sql)
 

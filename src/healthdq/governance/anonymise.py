@@ -22,7 +22,8 @@ GROUP BY of that table over the QIs' generalised expressions (CASE for mappings)
 Information loss (reported for the minimal nodes): the discernibility metric (Bayardo and
 Agrawal 2005: sum of class sizes squared, plus n for each suppressed record) and non-uniform
 entropy (Gionis and Tassa 2009: sum over records and QIs of -log2 P(original | generalised),
-P from the column's distribution; a suppressed record's values count as fully generalised).
+P from the column's distribution; a suppressed record's values count as fully generalised),
+computed from the node's classes (see _entropy_loss).
 """
 
 from __future__ import annotations
@@ -225,36 +226,38 @@ class _Search:
         return sorted(out)
 
 
-def _entropy_loss(search: _Search, node: Node, rows: int) -> float:
-    """Non-uniform entropy of `node` (suppressed records' values fully generalised)."""
+def _column_entropy(search: _Search) -> float:
+    """sum over QIs of sum_v cnt(v) log2 cnt(v) on the original values (the constant part)."""
+    total = 0.0
+    for q in search.qi:
+        (value,) = search.engine.fetch(
+            search.engine.translate(
+                f"SELECT sum(x * log2(x)) FROM (SELECT CAST(sum(__c) AS DOUBLE) AS x "
+                f"FROM {quote_ident(search.base)} GROUP BY {quote_ident(q)}) AS v"
+            )
+        )[0]
+        total += float(value or 0.0)
+    return total
+
+
+def _entropy_loss(search: _Search, node: Node, rows: int, constant: float) -> float:
+    """Non-uniform entropy of `node`, from its classes alone.
+
+    Every record contributes, per QI, -log2 cnt(v) (its original value's count: `constant`
+    summed) plus log2 cnt(g) for the count of its generalised value g when kept, or log2 n when
+    suppressed. A class shares its generalised values, so cnt(g) is a window over the classes.
+    """
     n = len(node)
-    classes = f"__cls_{uuid.uuid4().hex[:8]}"
-    search.engine.create_temp(
-        classes, search.engine.translate(search.classes_sql(node)), materialize=True, native=True
+    windows = " + ".join(
+        f"log2(CAST(sum(__f) OVER (PARTITION BY __g{i}) AS DOUBLE))" for i in range(n)
     )
-    try:
-        g = [f"__g{i}" for i in range(n)]
-        on = " AND ".join(f"x.{c} IS NOT DISTINCT FROM k.{c}" for c in g)
-        windows = ", ".join(
-            f"sum(__c) OVER (PARTITION BY x.{quote_ident(q)}) AS __v{i}, "
-            f"sum(__c) OVER (PARTITION BY x.__g{i}) AS __b{i}"
-            for i, q in enumerate(search.qi)
-        )
-        terms = " + ".join(
-            f"CASE WHEN __fail = 1 THEN log2({float(rows)!r} / __v{i}) "
-            f"ELSE log2(CAST(__b{i} AS DOUBLE) / __v{i}) END"
-            for i in range(n)
-        )
-        sa = ", __sa" if search.sensitive is not None else ""
-        sql = (
-            f"SELECT sum(__c * ({terms})) FROM (SELECT x.__c, k.__fail, {windows} FROM "
-            f"(SELECT {_cols(search.qi)}{sa}, {search.gen_select(node)}, __c "
-            f"FROM {quote_ident(search.base)}) AS x JOIN {quote_ident(classes)} AS k ON {on}) AS w"
-        )
-        (value,) = search.engine.fetch(search.engine.translate(sql))[0]
-        return float(value or 0.0)
-    finally:
-        search.engine.drop_temp(classes)
+    sql = (
+        f"SELECT sum(CASE WHEN __fail = 1 THEN __f * {n * math.log2(max(rows, 1))!r} "
+        f"ELSE __f * __w END) FROM (SELECT __f, __fail, {windows} AS __w "
+        f"FROM ({search.classes_sql(node)}) AS c) AS w"
+    )
+    (value,) = search.engine.fetch(search.engine.translate(sql))[0]
+    return float(value or 0.0) - constant
 
 
 def _describe(hierarchy: Hierarchy | None, level: int) -> str:
@@ -356,10 +359,11 @@ def search(
             )
         s.run()
         minimal = s.minimal()
+        constant = _column_entropy(s)
         for node in minimal:
             r = s.results[node]
             r.discernibility = (r.discernibility or 0.0) + float(r.suppressed or 0) * rows
-            r.non_uniform_entropy = _entropy_loss(s, node, rows)
+            r.non_uniform_entropy = _entropy_loss(s, node, rows, constant)
         best = min(
             minimal,
             key=lambda n: (s.results[n].non_uniform_entropy, s.results[n].discernibility, n),

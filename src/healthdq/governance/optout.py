@@ -107,22 +107,13 @@ def suppress(count: int) -> str:
 
 
 def suppress_table(counts: dict[str, int]) -> tuple[dict[str, str], str]:
-    """Per-table counts and their total as published, with secondary suppression.
+    """Per-table counts and their total as published, with secondary suppression
+    (governance/suppression.py `protect`, the HES threshold): a cell of 1-7 is `*`, and when
+    one cell is hidden the next smallest is too, so the total minus the shown cells cannot give
+    it back; when nothing is left to hide with, the total is hidden."""
+    from healthdq.governance.suppression import protect
 
-    A cell of 1-7 is `*`. When exactly one cell is, the smallest other non-zero cell is too, so
-    the total minus the shown cells cannot give it back; with one table the total is the cell.
-    """
-    shown = {name: suppress(n) for name, n in counts.items()}
+    hidden, total_hidden = protect(counts, SMALL_NUMBER_MAX + 1)
+    shown = {name: SUPPRESSED if name in hidden else str(n) for name, n in counts.items()}
     total = sum(counts.values())
-    hidden = [n for n, s in shown.items() if s == SUPPRESSED]
-    if len(hidden) == 1 and len(counts) > 1:
-        others = sorted(
-            (n for n in counts if n not in hidden and counts[n] > 0), key=lambda n: counts[n]
-        )
-        if others:
-            shown[others[0]] = SUPPRESSED
-        else:  # the total gives the one hidden cell back
-            return shown, SUPPRESSED
-    if len(counts) == 1 and hidden:
-        return shown, SUPPRESSED
-    return shown, suppress(total)
+    return shown, SUPPRESSED if total_hidden else suppress(total)

@@ -45,9 +45,8 @@ MIN_KEY_BYTES = 32
 BLOCK = 64  # SHA-256's block size in bytes
 SECRET = "__hdq_key"
 IPAD, OPAD = "__hdq_ipad", "__hdq_opad"  # token key, padded
-SIPAD, SOPAD = "__hdq_sipad", "__hdq_sopad"  # date-shift key (derived), padded
-SHIFT_HASH = "__hdq_shift"
-_SHIFT_LABEL = b"healthdq date shift v1"
+# The first (inner) pass of the patient's HMAC, hex: shared by the patient's token and date shift.
+PATIENT_INNER = "__hdq_pin"
 _KEY_ID_LABEL = b"healthdq pseudonymisation key id"
 
 # method name -> whether it takes an argument (METHOD:ARG)
@@ -75,18 +74,6 @@ _OUTWARD = (
 )
 POSTCODE_PARTS = f"^(ZZ99|{_OUTWARD})([0-9])[A-Z]{{2}}$"
 
-# redact_text: identifiers found by pattern in free text, replaced by their kind. Patterns only
-# (RE2 and Java regex alike); names and addresses need the free-text detector, so a free-text
-# column that may hold them is safer dropped.
-REDACTIONS: list[tuple[str, str]] = [
-    ("[EMAIL]", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    ("[NHS_NUMBER]", r"\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}\b"),
-    ("[PHONE]", r"(?:\+44 ?|\b0)[0-9](?:[ -]?[0-9]){8,9}\b"),
-    ("[NI_NUMBER]", r"\b[A-CEGHJ-PR-TW-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b"),
-    ("[POSTCODE]", r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b"),
-    ("[DATE]", r"\b[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}\b|\b[0-9]{4}-[0-9]{2}-[0-9]{2}\b"),
-]
-
 
 class KeyError_(HealthdqError):  # noqa: N801 - KeyError is a builtin
     """The pseudonymisation key is missing, unreadable or too short (never shows the key)."""
@@ -112,11 +99,15 @@ class PseudonymKey:
         return hmac.new(self.raw, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def secret_row(self) -> dict[str, bytes]:
-        """The padded token key and date-shift key, for `Engine.register_secret`."""
-        shift = hmac.new(self.raw, _SHIFT_LABEL, hashlib.sha256).digest()
+        """The two padded keys of HMAC, for `Engine.register_secret`."""
         ipad, opad = hmac_pads(self.raw)
-        sipad, sopad = hmac_pads(shift)
-        return {IPAD: ipad, OPAD: opad, SIPAD: sipad, SOPAD: sopad}
+        return {IPAD: ipad, OPAD: opad}
+
+    def shift(self, value: str, days: int) -> int:
+        """The date shift of an already normalised patient number (what the SQL computes)."""
+        ipad, _ = hmac_pads(self.raw)
+        inner = hashlib.sha256(ipad + value.encode("utf-8")).hexdigest()
+        return int(inner[:6], 16) % (2 * days + 1) - days
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
@@ -127,10 +118,19 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in padded), bytes(b ^ 0x5C for b in padded)
 
 
+def inner_sql(message: str, ipad: str = IPAD) -> str:
+    """HMAC's first pass, SHA-256((K xor ipad) || message), as hex (DuckDB's SQL)."""
+    return f"sha256({ipad} || encode({message}))"
+
+
+def outer_sql(inner: str, opad: str = OPAD) -> str:
+    """HMAC's second pass over the hex of the first."""
+    return f"sha256({opad} || unhex({inner}))"
+
+
 def hmac_sql(message: str, ipad: str = IPAD, opad: str = OPAD) -> str:
     """Lower-case hex HMAC-SHA256 of a text expression (DuckDB's SQL; NULL stays NULL)."""
-    inner = f"sha256({ipad} || encode({message}))"
-    return f"sha256({opad} || unhex({inner}))"
+    return outer_sql(inner_sql(message, ipad), opad)
 
 
 def key_file_from(option: str | os.PathLike[str] | None) -> Path:
@@ -345,7 +345,22 @@ class TablePlan:
     sql: str
     methods: dict[str, str]  # output column -> method
     patient: str | None
-    date_formats: dict[str, str] = field(default_factory=dict)
+    redact: list[str] = field(default_factory=list)  # output columns of free text to redact
+
+    def native_sql(self, engine: Any) -> str:
+        """The SELECT in the engine's own SQL, free-text redaction applied over it."""
+        inner = engine.translate(self.sql)
+        if not self.redact:
+            return inner
+        from healthdq.governance.freetext import redact_sql
+
+        items = [
+            f"{redact_sql(engine.quote(c), engine)} AS {engine.quote(c)}"
+            if c in self.redact
+            else engine.quote(c)
+            for c in self.methods
+        ]
+        return f"SELECT {', '.join(items)} FROM ({inner}) AS r"
 
 
 def is_text(kind: str) -> bool:
@@ -376,13 +391,15 @@ def _age(birth: str, at: str) -> str:
 
 
 def shift_days(days: int) -> str:
-    """The patient's offset in [-days, days] from the first 6 hex digits of their shift HMAC.
+    """The patient's offset in [-days, days] from the first 6 hex digits of the inner pass of
+    their HMAC (keyed, and never output: the token is the outer pass over it).
 
     (ascii(c) - 48) % 39 is a hex digit's value for 0-9 and a-f; 16^6 values over 2*days+1
     offsets: a bias below 0.01%.
     """
     digits = " + ".join(
-        f"((ascii(substr({SHIFT_HASH}, {i + 1}, 1)) - 48) % 39) * {16 ** (5 - i)}" for i in range(6)
+        f"((ascii(substr({PATIENT_INNER}, {i + 1}, 1)) - 48) % 39) * {16 ** (5 - i)}"
+        for i in range(6)
     )
     return f"(({digits}) % {2 * days + 1} - {days})"
 
@@ -472,6 +489,8 @@ class Planner:
         if name == "keep":
             return q
         if name == "token":
+            if column == self.patient:  # the inner pass is computed once per row, shared
+                return outer_sql(PATIENT_INNER)
             nhs = {self.tconfig.patient or "", *self.config.nhs_numbers}
             is_nhs = column.lower() in {n.lower() for n in nhs}
             message = nhs_text(column, kind) if is_nhs else plain_text(column, kind)
@@ -502,12 +521,14 @@ class Planner:
             shift = shift_days(self.config.date_shift_days)
             return f"CAST({self.as_date(column)} + CAST({shift} AS INTEGER) AS DATE)"
         if name in ("postcode_district", "postcode_sector"):
-            text = f"upper(replace(trim({plain_text(column, kind)}), ' ', ''))"
-            district = f"regexp_extract({text}, {quote_literal(POSTCODE_PARTS)}, 1)"
+            text = f"upper(replace({plain_text(column, kind)}, ' ', ''))"
+            # A match test, then cuts by position: cheaper than extracting regex groups.
+            valid = f"regexp_matches({text}, {quote_literal(POSTCODE_PARTS)})"
+            district = f"left({text}, length({text}) - 3)"
             if name == "postcode_district":
-                return f"NULLIF({district}, '')"
-            digit = f"regexp_extract({text}, {quote_literal(POSTCODE_PARTS)}, 2)"
-            return f"NULLIF({district} || ' ' || {digit}, ' ')"
+                return f"CASE WHEN {valid} THEN {district} END"
+            digit = f"substr({text}, length({text}) - 2, 1)"
+            return f"CASE WHEN {valid} THEN {district} || ' ' || {digit} END"
         if name in ("top_code", "bottom_code"):
             bound = str(method.arg)
             op = ">" if name == "top_code" else "<"
@@ -517,12 +538,9 @@ class Planner:
             literal = bound if re.fullmatch(r"-?\d+", bound) else f"CAST({bound} AS DOUBLE)"
             return f"CASE WHEN {q} {op} {literal} THEN {literal} ELSE {q} END"
         if name == "redact_text":
-            text = plain_text(column, kind)
-            for label, pattern in REDACTIONS:
-                # (?i) inline: both RE2 (DuckDB) and Java (Spark) read it.
-                found = quote_literal("(?i)" + pattern)
-                text = f"regexp_replace({text}, {found}, {quote_literal(label)}, 'g')"
-            return text
+            # The free-text detector (governance/freetext.py) is written per engine: applied
+            # over this output column by TablePlan.native_sql.
+            return plain_text(column, kind)
         raise AssertionError(name)  # pragma: no cover - METHODS is exhaustive
 
     def _band(self, age: str) -> str:
@@ -552,12 +570,14 @@ class Planner:
             outputs.append(f"{sql} AS {quote_ident(out)}")
         if not outputs:
             raise self.config.error(f"table {self.name}: every column is dropped", "columns")
-        shifted = any(m.name == "date_shift" for m in methods.values())
         patient = self.patient
         inner_cols = ["t.*", f"k.{IPAD}", f"k.{OPAD}"]
-        if shifted and patient is not None:
+        uses_patient = any(m.name == "date_shift" for m in methods.values()) or (
+            patient is not None and methods[patient].name == "token"
+        )
+        if uses_patient and patient is not None:
             message = nhs_text(patient, self.columns[patient], "t")
-            inner_cols.append(f"{hmac_sql(message, f'k.{SIPAD}', f'k.{SOPAD}')} AS {SHIFT_HASH}")
+            inner_cols.append(f"{inner_sql(message, f'k.{IPAD}')} AS {PATIENT_INNER}")
         where = ""
         if opt_out:
             if patient is None:
@@ -574,7 +594,8 @@ class Planner:
             f"SELECT {', '.join(outputs)} FROM (SELECT {', '.join(inner_cols)} "
             f"FROM {quote_ident(self.name)} AS t CROSS JOIN {SECRET} AS k{where}) AS s"
         )
-        return TablePlan(self.name, sql, named, patient)
+        redact = [out for out, method in named.items() if method == "redact_text"]
+        return TablePlan(self.name, sql, named, patient, redact)
 
 
 # -- the result --------------------------------------------------------------------------------

@@ -303,12 +303,12 @@ def identifier_of(col: ColumnProfile) -> str | None:
     named = hint_score(col.name, NAME_HINTS) > 0 or normalise(col.name) == "name"
     if named and (shapes.get("name_like", 0.0) >= NAME_SHAPE_MIN or col.family == "text"):
         return "name"
+    # The exact distinct count, else the HyperLogLog estimate (a few % off: far from the cut).
     if (
         col.family == "text"
         and not is_date(col)
-        and col.exact_distinct is not None
         and col.count + col.blanks >= MIN_UNIQUE_ROWS
-        and col.exact_distinct >= MOSTLY_UNIQUE * (col.count + col.blanks)
+        and col.distinct >= MOSTLY_UNIQUE * (col.count + col.blanks)
     ):
         return "local_id"
     return None

@@ -1,17 +1,26 @@
-"""Column profile of a relation through the Engine interface: two reads of the data, any width.
+"""Column profile of a relation through the Engine interface: two reads of the rows, any width.
 
-1. **One aggregate scan** over every row: per column the non-null and non-blank counts, min/max,
-   min/max length of text, and for typed dates the range, future dates and placeholder dates.
-2. **One unpivot + GROUP BY**: every column's values as text, unpivoted to (column, value) in one
-   pass (`Engine.unpivot`) and grouped to (column, value, rows), kept as a temporary relation.
+1. **The grouped values of a bounded sample**: every row when the table has at most SAMPLE_ROWS,
+   else about SAMPLE_ROWS rows (`Engine.sample_rows`: a few blocks of consecutive rows spread
+   over the table, so DuckDB reads only the row groups that hold them). The sample's values are
+   unpivoted to (column, value) and grouped to (column, value, rows) in one pass
+   (`Engine.unpivot`). Shape patterns, content shapes and every candidate validator run on each
+   column's sample of distinct values (by hash, at most about SAMPLE_SIZE of them, weighted by
+   rows); detection chooses each column's validator from them.
+2. **Every row, each column read once**: columns whose sample values repeat (codes, counts,
+   flags) are counted value by value in one GROUP BY GROUPING SETS query (one grouping set per
+   column), kept as (column, value, rows) like the sample; everything about them (exact distinct
+   count, most frequent values, placeholders, the chosen validator's pass count, text lengths,
+   range, ISO text dates) is read from those counts. The other columns go through one aggregate
+   query: non-null and non-blank counts, min/max, lengths, typed-date figures, the chosen
+   validator's pass count, ISO text dates and rows per placeholder value seen in the sample.
+   Their distinct count is a HyperLogLog estimate (`approx_count_distinct`, shown as ~N) when
+   the table has more than EXACT_DISTINCT_ROWS rows: an exact count of a near-unique column
+   costs several times a read of it.
 
-Everything else is read from that (much smaller) grouped relation, with no further read of the
-data: exact distinct counts, the most frequent values, placeholder values and their rows, text
-dates, and a deterministic sample of each column's distinct values (by hash, at most about
-SAMPLE_SIZE of them) on which shape patterns, content shapes and every candidate validator run,
-weighted by rows. The chosen validator's pass count is then made exact over all distinct values
-of a sampled column. Each query's expressions are per validator or per content shape, not per
-column and validator, so cost grows with the data's size and not with columns x validators.
+A small table (at most SAMPLE_ROWS rows) is its own sample: every figure is exact. Each query's
+expressions are per column, or per validator or content shape on the small grouped sample, so
+cost grows with rows x columns and not with columns x validators.
 
 All SQL is written in DuckDB's dialect and run through `Engine.translate`, so the same profile
 comes out of DuckDB and Spark. The profile holds values as read: masking identifiers is
@@ -48,9 +57,14 @@ UNIQUE_CANDIDATE = 0.95
 SAMPLE_SIZE = 1_000
 TOP_PATTERNS = 10
 HASH_BUCKETS = 1_000_003
-# Columns with at most this many distinct values (HyperLogLog) are grouped in full: exact
-# distinct counts and top values. Wider ones are grouped on a sample of rows only.
-FULL_DISTINCT = 10_000
+# Rows read for detection: a table with at most this many rows is its own sample.
+SAMPLE_ROWS = 10_000
+# A column whose sample holds at most this many distinct values, repeating (see _counted), gets
+# exact value counts over every row in the aggregate scan.
+COUNTED_DISTINCT = 2_000
+# Up to this many rows, columns of many values get an exact distinct count (count DISTINCT);
+# above, a HyperLogLog estimate.
+EXACT_DISTINCT_ROWS = 100_000
 
 # Known NHS placeholder ("default") values. Dates: NHS England DQMI default DOBs. Text: the
 # 'no fixed abode / not known' ZZ99 pseudo-postcodes, the V8199x 'no/unknown GP practice' codes,
@@ -116,8 +130,10 @@ class ColumnProfile(BaseModel):
     nulls: int = 0  # null or blank
     blanks: int = 0  # text that is not NULL but blank: a check's not-null filter keeps these
     null_pct: float = 0.0
-    approx_distinct: int = 0  # kept for readers of older profiles: equal to exact_distinct
-    # Distinct non-null values, as a unique rule counts them (blank strings included).
+    # HyperLogLog estimate of distinct values; equal to exact_distinct when that is known.
+    approx_distinct: int = 0
+    # Distinct non-null values, as a unique rule counts them (blank strings included); None
+    # when only the estimate was computed (many values in a table over EXACT_DISTINCT_ROWS).
     exact_distinct: int | None = None
     min: Scalar = None
     max: Scalar = None
@@ -172,8 +188,11 @@ class TableProfile(BaseModel):
     rows: int
     # Most distinct values per column that patterns and validators saw.
     sample_size: int
+    # Rows the sample held (every row when the table has at most SAMPLE_ROWS).
+    sample_rows: int = 0
     columns: list[ColumnProfile]
-    # Queries that read the relation's rows (the aggregate scan and the unpivot).
+    # Queries that read the relation's rows: the sample's grouped values and the aggregate scan
+    # (and on engines without a histogram aggregate, a grouped read for value counts).
     scans: int
     # Queries in all, the grouped relation's included.
     queries: int = 0
@@ -298,124 +317,70 @@ class _Run:
         return found
 
 
-# -- 1. the aggregate scan ---------------------------------------------------------------------
-def _scan(run: _Run, relation: str, cols: list[ColumnProfile]) -> int:
-    """Counts, HyperLogLog distinct counts, min/max, lengths and typed-date figures of every
-    column: one read of the rows."""
-    aggs: list[str] = ["count(*)"]
-    slots: list[tuple[int, str, str | None]] = []
-
-    def add(sql: str, i: int, field: str, key: str | None = None) -> None:
-        aggs.append(sql)
-        slots.append((i, field, key))
-
-    dates = _in_list(PLACEHOLDER_DATES, "DATE ")
-    # Each column's value is projected once below the aggregates: the same CASE repeated in
-    # every aggregate made DuckDB's planning grow faster than the column count.
-    inner: list[str] = []
-    for i, col in enumerate(cols):
-        v = f"_v{i}"
-        inner.append(f"{value_sql(col.name, col.family)} AS {v}")
-        add(f"count({v})", i, "count")
-        if col.family == "text":
-            inner.append(f"{quote_ident(col.name)} AS _r{i}")
-            add(f"count(_r{i})", i, "present")
-            add(f"min(length({v}))", i, "min_length")
-            add(f"max(length({v}))", i, "max_length")
-        if col.family == "other":
-            continue
-        add(f"approx_count_distinct({v})", i, "approx_distinct")
-        add(f"min({v})", i, "min")
-        add(f"max({v})", i, "max")
-        if col.family in ("date", "timestamp"):
-            d = v
-            if col.family == "timestamp":
-                d = f"_d{i}"
-                inner.append(f"CAST({quote_ident(col.name)} AS DATE) AS {d}")
-            add(f"min(CASE WHEN {d} NOT IN {dates} THEN {d} END)", i, "date_min")
-            add(f"max({d})", i, "date_max")
-            # current_date is the run date: the suggested range's max is 'today'.
-            add(f"count_if({d} > current_date)", i, "future_dates")
-            for day in PLACEHOLDER_DATES:
-                add(f"count_if({d} = DATE '{day}')", i, "placeholders", day)
-    source = f"(SELECT {', '.join(inner) or '1'} FROM {quote_ident(relation)}) AS s"
-    row = run.fetch(f"SELECT {', '.join(aggs)} FROM {source}")[0]
-    present: dict[int, int] = {}
-    for (i, field, key), value in zip(slots, row[1:], strict=True):
-        col = cols[i]
-        if field == "present":
-            present[i] = int(value or 0)
-        elif field == "placeholders" and key is not None:
-            if value:
-                col.placeholders[key] = int(value)
-        elif field in ("min", "max"):
-            setattr(col, field, _scalar(value))
-        elif field in ("date_min", "date_max"):
-            setattr(col, field, _iso(value))
-        else:
-            setattr(col, field, int(value or 0))
-    rows = int(row[0] or 0)
-    for i, col in enumerate(cols):
-        col.nulls = rows - col.count
-        col.blanks = present.get(i, col.count) - col.count
-        col.null_pct = _pct(col.nulls, rows)
-        if col.family in ("date", "timestamp"):
-            col.date_values = col.count
-            col.date_pct = 100.0 if col.count else None
-    return rows
+# -- 1. the sample -----------------------------------------------------------------------------
+def _sample(run: _Run, relation: str, rows: int, name: str) -> None:
+    """A bounded sample of about SAMPLE_ROWS rows kept as temporary relation `name`."""
+    sql = run.engine.sample_rows(relation, rows, SAMPLE_ROWS)
+    run.sql.append(sql)
+    run.engine.create_temp(name, sql, materialize=True, native=True)
 
 
-# -- 2. the grouped values ---------------------------------------------------------------------
-def _group(
-    run: _Run, relation: str, cols: list[ColumnProfile], name: str, rows: int, size: int, row: bool
-) -> list[int]:
-    """(c, v, n): column index, value as text and rows, materialised once from one read of the
-    rows. Columns with more than FULL_DISTINCT values (HyperLogLog) hold only the values of a
-    sample of about `size` rows: grouping every value of every wide column is what made width
-    cost more than linear. Returns the columns whose values are all held."""
+def _group(run: _Run, source: str, cols: list[ColumnProfile], name: str) -> bool:
+    """(c, v, n): column index, value as text and rows, of every value of `source` (the whole
+    relation when it is small, else the sample), materialised once from one read of it."""
     eng = run.engine
-    held = [i for i, c in enumerate(cols) if c.family != "other" and c.count + c.blanks]
-    full = [i for i in held if cols[i].approx_distinct <= FULL_DISTINCT or not row]
+    held = [i for i, c in enumerate(cols) if c.family != "other"]
     if not held:
-        return full
-    cut = min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(rows, 1)))
-    picked = f"abs({eng.hash_key([ROW])} % {HASH_BUCKETS}) < {cut}"
-    items = []
-    for i in held:
-        col = cols[i]
-        value = eng.quote(col.name) if col.family == "text" else eng.as_text(col.name)
-        items.append((i, value if i in full else f"CASE WHEN {picked} THEN {value} END"))
+        return False
+    items = [
+        (i, eng.quote(cols[i].name) if cols[i].family == "text" else eng.as_text(cols[i].name))
+        for i in held
+    ]
     sql = (
-        f"SELECT c, v, count(*) AS n FROM ({eng.unpivot(relation, items)}) AS u "
+        f"SELECT c, v, count(*) AS n FROM ({eng.unpivot(source, items)}) AS u "
         "WHERE v IS NOT NULL GROUP BY c, v"
     )
     run.sql.append(sql)
     eng.create_temp(name, sql, materialize=True, native=True)
-    return full
+    return True
 
 
 def _blank(v: str = "v") -> str:
     return f"({v} < '!' AND trim({v}) = '')"
 
 
+def _is_blank(value: str) -> bool:
+    """Python's reading of _blank(): only spaces, or nothing (trim() removes spaces only)."""
+    return value.strip(" ") == ""
+
+
 def _ids(columns: list[int]) -> str:
     return f"c IN ({', '.join(map(str, columns))})"
 
 
-def _values(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
-    """Exact distinct counts and the most frequent values of every column held in full; the
-    most frequent values of the row sample for wide columns."""
-    if full:
-        for c, d in run.fetch(f"SELECT c, count(*) FROM {g} WHERE {_ids(full)} GROUP BY c"):
-            cols[int(c)].exact_distinct = int(d)
+def _values(run: _Run, g: str, cols: list[ColumnProfile]) -> dict[int, tuple[int, int]]:
+    """Distinct values (blank strings included) and non-blank values (rows) per column of the
+    grouped values, and each column's most frequent values. Returns {column: (distinct, values)}."""
+    seen: dict[int, tuple[int, int]] = {}
+    sql = f"SELECT c, count(*), sum(CASE WHEN {_blank()} THEN 0 ELSE n END) FROM {g} GROUP BY c"
+    for c, d, n in run.fetch(sql):
+        seen[int(c)] = (int(d), int(n or 0))
     tops = run.top(f"SELECT c, v, n FROM {g} WHERE NOT {_blank()}", "v", "n", TOP_K_VALUES)
     for c, values in tops.items():
         cols[c].top_values = values
+    return seen
 
 
-def _placeholders(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
-    """Rows per known placeholder value (text codes, ZZ99 pseudo-postcodes); exact for columns
-    held in full, found in the sample (and counted by _confirm) for wide ones."""
+def _is_placeholder(col: ColumnProfile, value: str) -> bool:
+    known = text_placeholders()
+    return col.family in ("text", "integer") and (
+        value in known or (col.family == "text" and value.startswith(PLACEHOLDER_PREFIX))
+    )
+
+
+def _placeholders(run: _Run, g: str, cols: list[ColumnProfile], exact: bool) -> None:
+    """Known placeholder values (text codes, ZZ99 pseudo-postcodes) in the grouped values: rows
+    per value when they are the whole relation, else only which ones (counted by the scan)."""
     text = [i for i, c in enumerate(cols) if c.family in ("text", "integer")]
     if not text:
         return
@@ -425,21 +390,25 @@ def _placeholders(run: _Run, g: str, cols: list[ColumnProfile], full: list[int])
     )
     for c, v, n in rows:
         col = cols[int(c)]
-        if col.family == "text" or str(v) in text_placeholders():
-            col.placeholders[str(v)] = int(n) if int(c) in full else 0
+        if _is_placeholder(col, str(v)):
+            col.placeholders[str(v)] = int(n) if exact else 0
+    _placeholder_totals(cols)
+
+
+def _placeholder_totals(cols: list[ColumnProfile]) -> None:
     for col in cols:
         col.placeholder_values = sorted(col.placeholders)
         col.placeholder_rows = sum(col.placeholders.values())
 
 
-def _sample_where(cols: list[ColumnProfile], checked: list[int], full: list[int], size: int) -> str:
+def _sample_where(
+    cols: list[ColumnProfile], checked: list[int], seen: dict[int, tuple[int, int]], size: int
+) -> str:
     """Rows of the grouped values in each checked column's sample of distinct values: a hash
-    cut-off per column held in full (all values when few); wide columns hold a sample already."""
+    cut-off per column (every value when it has at most `size` of them)."""
     cuts = " ".join(
         f"WHEN {i} THEN "
-        + str(min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(cols[i].distinct, 1))))
-        if i in full
-        else f"WHEN {i} THEN {HASH_BUCKETS}"
+        + str(min(HASH_BUCKETS, -(-size * HASH_BUCKETS // max(seen.get(i, (1, 0))[0], 1))))
         for i in checked
     )
     return (
@@ -458,13 +427,13 @@ def _sampled(
     run: _Run,
     g: str,
     cols: list[ColumnProfile],
-    full: list[int],
+    seen: dict[int, tuple[int, int]],
     validators: dict[str, Any],
     size: int,
 ) -> list[str]:
     """Validators, content shapes, year spans and patterns on each column's sample."""
     warnings: list[str] = []
-    checked = [i for i, c in enumerate(cols) if c.family in ("text", "integer") and c.count]
+    checked = [i for i, c in enumerate(cols) if c.family in ("text", "integer") and i in seen]
     if not checked:
         return warnings
     v = exp.column("v")
@@ -489,7 +458,7 @@ def _sampled(
     years += f" WHEN {dmy} THEN TRY_CAST(right(v, 4) AS INTEGER)"
     aggs = ["sum(n)"] + [f"sum(CASE WHEN {p} THEN n ELSE 0 END)" for _, _, p in named]
     aggs += [f"min(CASE {years} END)", f"max(CASE {years} END)"]
-    where = _sample_where(cols, checked, full, size)
+    where = _sample_where(cols, checked, seen, size)
     for row in run.fetch(f"SELECT c, {', '.join(aggs)} FROM {g} WHERE {where} GROUP BY c"):
         col = cols[int(row[0])]
         col.checked = int(row[1] or 0)
@@ -517,13 +486,13 @@ def _date_candidates(cols: list[ColumnProfile]) -> list[int]:
     return [
         i
         for i, c in enumerate(cols)
-        if c.family == "text" and c.count and c.shapes.get("date_iso", 0.0) >= 50.0
+        if c.family == "text" and c.checked and c.shapes.get("date_iso", 0.0) >= 50.0
     ]
 
 
-def _text_dates(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -> None:
+def _text_dates(run: _Run, g: str, cols: list[ColumnProfile], among: set[int]) -> None:
     """ISO dates held as text, over every value: rows, range (no placeholders), future dates."""
-    text = [i for i in _date_candidates(cols) if i in full]
+    text = [i for i in _date_candidates(cols) if i in among]
     if not text:
         return
     d = "TRY_CAST(v AS DATE)"
@@ -539,18 +508,19 @@ def _text_dates(run: _Run, g: str, cols: list[ColumnProfile], full: list[int]) -
 
 def _store_dates(col: ColumnProfile, values: Any, low: Any, high: Any, future: Any) -> None:
     col.date_values = int(values or 0)
-    col.date_pct = _pct(col.date_values, col.count)
+    col.date_pct = _pct(col.date_values, col.count) if col.count else None
     col.date_min, col.date_max = _iso(low), _iso(high)
     col.future_dates = int(future or 0)
 
 
 def _confirm(
-    run: _Run, g: str, cols: list[ColumnProfile], full: list[int], validators: dict[str, Any]
+    run: _Run, g: str, cols: list[ColumnProfile], validators: dict[str, Any], among: set[int]
 ) -> None:
-    """The chosen validator's exact pass count over every distinct value of sampled columns."""
+    """The chosen validator's exact pass count over every value of the columns `among`, whose
+    every value `g` holds."""
     exact: list[tuple[int, str]] = []
     for i, col in enumerate(cols):
-        if col.validator is None or i not in full:
+        if col.validator is None or i not in among:
             continue
         if col.checked == col.count:
             col.validator_passes = col._passes[col.validator]  # every value was checked
@@ -573,66 +543,213 @@ def _store_passes(col: ColumnProfile, passes: Any) -> None:
     col.validators[col.validator] = _pct(col.validator_passes, col.count)
 
 
-# -- 3. exact figures of wide columns -----------------------------------------------------------
-def _confirm_wide(
-    run: _Run,
-    relation: str,
+def _counted(seen: tuple[int, int]) -> bool:
+    """Whether a column's sample says its values repeat enough for exact value counts over every
+    row to stay small (at most COUNTED_DISTINCT distinct values in the sample, each seen about
+    four times or more on average)."""
+    distinct, values = seen
+    return distinct <= TOP_K_VALUES or (distinct <= COUNTED_DISTINCT and 4 * distinct <= values)
+
+
+# -- 2. the aggregate scan ---------------------------------------------------------------------
+class _Plan:
+    """What the aggregate scan computes per column beyond its counts and range."""
+
+    def __init__(self) -> None:
+        self.whole = True  # the grouped values held every row: their figures are exact
+        self.counted: list[int] = []  # exact value counts (_count_values)
+        self.distinct: list[int] = []  # exact distinct count (count DISTINCT)
+        self.passes: dict[int, str] = {}  # chosen validator's predicate on the value (_t)
+        self.dates: list[int] = []  # ISO text dates
+        self.placeholders: dict[int, list[str]] = {}  # rows per placeholder seen in the sample
+
+
+def _plan_scan(
+    plan: _Plan,
     cols: list[ColumnProfile],
-    full: list[int],
+    seen: dict[int, tuple[int, int]],
+    rows: int,
     validators: dict[str, Any],
-) -> bool:
-    """One more read of the rows, only when a wide column needs it: exact distinct counts of
-    unique-looking columns, the chosen validator's pass count, ISO text dates and rows per
-    placeholder found in the sample. Returns whether it ran."""
-    aggs: list[str] = []
-    slots: list[tuple[int, str, str | None]] = []
-    inner: list[str] = []  # each column's values projected once (see _scan)
+) -> None:
+    """What the aggregate scan must count exactly, from what the sample showed. Columns whose
+    values repeat are counted value by value (everything else about them follows from the
+    counts); the others get per-row aggregates."""
     dates = set(_date_candidates(cols))
     for i, col in enumerate(cols):
-        if i in full or col.family not in ("text", "integer") or not col.count:
+        if i not in seen:
             continue
-        raw, text = f"_r{i}", f"_t{i}"
-        inner.append(f"{quote_ident(col.name)} AS {raw}")
-        value = value_sql(col.name, col.family)
-        inner.append(f"{value if col.family == 'text' else f'CAST({value} AS VARCHAR)'} AS {text}")
-        if col.approx_distinct >= UNIQUE_CANDIDATE * col.count:
-            # Raw values, as a unique rule counts them (a repeated blank is a duplicate).
-            aggs.append(f"count(DISTINCT {raw})")
-            slots.append((i, "distinct", None))
-        if col.validator is not None:
-            built = validators[col.validator].build(sqlglot.parse_one(text, read="duckdb"))
-            aggs.append(f"count_if({_duck(built)})")
-            slots.append((i, "passes", None))
+        if _counted(seen[i]):
+            plan.counted.append(i)
+            col.placeholders = {}
+            continue
+        if rows <= EXACT_DISTINCT_ROWS:
+            plan.distinct.append(i)
+        if col.placeholder_values:
+            plan.placeholders[i] = list(col.placeholder_values)
+        col.placeholders = {}
+        if col.validator is not None and col.family in ("text", "integer"):
+            built = validators[col.validator].build(sqlglot.parse_one(f"_t{i}", read="duckdb"))
+            plan.passes[i] = _duck(built)
         if i in dates:
+            plan.dates.append(i)
+
+
+def _scan(run: _Run, relation: str, cols: list[ColumnProfile], plan: _Plan) -> int:
+    """Counts, min/max, lengths and typed-date figures of every column, and what `plan` asks
+    for, in one aggregate over every row; returns the rows. Text columns of plan.counted are
+    left to their value counts (_count_values, _from_counts)."""
+    aggs: list[str] = ["count(*)"]
+    slots: list[tuple[int, str, str | None]] = []
+
+    def add(sql: str, i: int, field: str, key: str | None = None) -> None:
+        aggs.append(sql)
+        slots.append((i, field, key))
+
+    dates = _in_list(PLACEHOLDER_DATES, "DATE ")
+    not_ph = "NOT IN " + dates
+    counted = set(plan.counted)
+    # Each column's value is projected once below the aggregates: the same CASE repeated in
+    # every aggregate made DuckDB's planning grow faster than the column count.
+    inner: list[str] = []
+    for i, col in enumerate(cols):
+        v, raw, text = f"_v{i}", f"_r{i}", f"_t{i}"
+        value = value_sql(col.name, col.family)
+        if i in counted and col.family == "text":
+            continue  # count, blanks, lengths and range come from the value counts
+        inner.append(f"{value} AS {v}")
+        add(f"count({v})", i, "count")
+        if col.family == "text":
+            inner.append(f"{quote_ident(col.name)} AS {raw}")
+            add(f"count({raw})", i, "present")
+            add(f"min(length({v}))", i, "min_length")
+            add(f"max(length({v}))", i, "max_length")
+        if col.family == "other":
+            continue
+        if not plan.whole and i not in counted:
+            add(f"approx_count_distinct({v})", i, "approx_distinct")
+        add(f"min({v})", i, "min")
+        add(f"max({v})", i, "max")
+        if col.family in ("date", "timestamp"):
+            d = v
+            if col.family == "timestamp":
+                d = f"_d{i}"
+                inner.append(f"CAST({quote_ident(col.name)} AS DATE) AS {d}")
+            add(f"min(CASE WHEN {d} {not_ph} THEN {d} END)", i, "date_min")
+            add(f"max({d})", i, "date_max")
+            # current_date is the run date: the suggested range's max is 'today'.
+            add(f"count_if({d} > current_date)", i, "future_dates")
+            for day in PLACEHOLDER_DATES:
+                add(f"count_if({d} = DATE '{day}')", i, "placeholders", day)
+        if plan.whole or i in counted:
+            continue
+        if col.family != "text" and i in plan.distinct:
+            inner.append(f"CAST({quote_ident(col.name)} AS VARCHAR) AS {raw}")
+        if col.family in ("text", "integer") and (
+            i in plan.passes or i in plan.dates or plan.placeholders.get(i)
+        ):
+            as_text = value if col.family == "text" else f"CAST({value} AS VARCHAR)"
+            inner.append(f"{as_text} AS {text}")
+        if i in plan.distinct:
+            # Raw values, as a unique rule counts them (a repeated blank is a duplicate).
+            add(f"count(DISTINCT {raw})", i, "distinct")
+        if i in plan.passes:
+            add(f"count_if({plan.passes[i]})", i, "passes")
+        if i in plan.dates:
             d = f"TRY_CAST({text} AS DATE)"
-            not_ph = f"{d} NOT IN {_in_list(PLACEHOLDER_DATES, 'DATE ')}"
-            aggs += [
-                f"count({d})",
-                f"min(CASE WHEN {not_ph} THEN {d} END)",
-                f"max({d})",
-                f"count_if({d} > current_date)",
-            ]
-            slots.append((i, "dates", None))
-        for value in col.placeholder_values:
-            aggs.append(f"count_if({text} = {quote_literal(value)})")
-            slots.append((i, "placeholder", value))
-    if not aggs:
-        return False
-    source = f"(SELECT {', '.join(inner)} FROM {quote_ident(relation)}) AS s"
-    row = list(run.fetch(f"SELECT {', '.join(aggs)} FROM {source}")[0])
-    for i, field, key in slots:
+            add(f"count({d})", i, "date_values")
+            add(f"min(CASE WHEN {d} {not_ph} THEN {d} END)", i, "date_min")
+            add(f"max({d})", i, "date_max")
+            add(f"count_if({d} > current_date)", i, "future_dates")
+        for ph in plan.placeholders.get(i, []):
+            add(f"count_if({text} = {quote_literal(ph)})", i, "placeholders", ph)
+    source = f"(SELECT {', '.join(inner) or '1'} FROM {quote_ident(relation)}) AS s"
+    row = run.fetch(f"SELECT {', '.join(aggs)} FROM {source}")[0]
+    present: dict[int, int] = {}
+    for (i, field, key), value in zip(slots, row[1:], strict=True):
         col = cols[i]
-        if field == "distinct":
-            col.exact_distinct = int(row.pop(0) or 0)
+        if field == "present":
+            present[i] = int(value or 0)
+        elif field == "placeholders" and key is not None:
+            if value or col.family not in ("date", "timestamp"):
+                col.placeholders[key] = int(value or 0)
+        elif field in ("min", "max"):
+            setattr(col, field, _scalar(value))
+        elif field in ("date_min", "date_max"):
+            setattr(col, field, _iso(value))
+        elif field == "distinct":
+            col.exact_distinct = int(value or 0)
         elif field == "passes":
-            _store_passes(col, row.pop(0))
-        elif field == "dates":
-            _store_dates(col, *(row.pop(0) for _ in range(4)))
-        elif key is not None:
-            col.placeholders[key] = int(row.pop(0) or 0)
-    for col in cols:
-        col.placeholder_rows = sum(col.placeholders.values())
-    return True
+            _store_passes(col, value)
+        else:
+            setattr(col, field, int(value or 0))
+    for i, col in enumerate(cols):
+        if i not in counted or col.family != "text":
+            col.blanks = present.get(i, col.count) - col.count
+        if col.family in ("date", "timestamp"):
+            col.date_values = col.count
+            col.date_pct = 100.0 if col.count else None
+        elif i in plan.dates:
+            col.date_pct = _pct(col.date_values, col.count) if col.count else None
+    return int(row[0] or 0)
+
+
+def _raw_text(col: ColumnProfile) -> str:
+    """A column's raw value as text (DuckDB SQL), as the grouped values hold it."""
+    c = quote_ident(col.name)
+    return c if col.family == "text" else f"CAST({c} AS VARCHAR)"
+
+
+def _count_values(
+    run: _Run, relation: str, cols: list[ColumnProfile], columns: list[int], name: str
+) -> None:
+    """Exact value counts of `columns`, kept as relation `name` of (c, v, n) like the grouped
+    sample: one GROUP BY GROUPING SETS query, one grouping set per column, so the rows are read
+    once and each column is counted in its own (small) hash table."""
+    raw = [f"_r{i}" for i in columns]
+    inner = ", ".join(f"{_raw_text(cols[i])} AS _r{i}" for i in columns)
+    label = " ".join(f"WHEN grouping(_r{i}) = 0 THEN {i}" for i in columns)
+    value = " ".join(f"WHEN grouping(_r{i}) = 0 THEN _r{i}" for i in columns)
+    sql = (
+        f"SELECT c, v, n FROM (SELECT CASE {label} END AS c, CASE {value} END AS v, "
+        f"count(*) AS n FROM (SELECT {inner} FROM {quote_ident(relation)}) AS s "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({r})' for r in raw)})) AS g WHERE v IS NOT NULL"
+    )
+    translated = run.engine.translate(sql)
+    run.sql.append(translated)
+    run.engine.create_temp(name, translated, materialize=True, native=True)
+
+
+def _from_counts(
+    run: _Run, f: str, cols: list[ColumnProfile], counted: list[int], validators: dict[str, Any]
+) -> None:
+    """Everything the value counts of the counted columns tell, exactly: distinct count, most
+    frequent values, placeholders, the chosen validator's passes, ISO text dates and, for
+    text, the non-blank count, blanks, lengths and range."""
+    seen = _values(run, f, cols)
+    among = set(counted)
+    for i in counted:
+        distinct, values = seen.get(i, (0, 0))
+        cols[i].exact_distinct = distinct
+        if cols[i].family == "text":
+            cols[i].count = values  # the scan counted only the other families
+    text = [i for i in counted if cols[i].family == "text"]
+    if text:
+        nb = f"NOT {_blank()}"
+        sql = (
+            f"SELECT c, sum(CASE WHEN {_blank()} THEN n ELSE 0 END), "
+            f"min(CASE WHEN {nb} THEN length(v) END), max(CASE WHEN {nb} THEN length(v) END), "
+            f"min(CASE WHEN {nb} THEN v END), max(CASE WHEN {nb} THEN v END) "
+            f"FROM {f} WHERE {_ids(text)} GROUP BY c"
+        )
+        for c, blanks, low_len, high_len, low, high in run.fetch(sql):
+            col = cols[int(c)]
+            col.blanks = int(blanks or 0)
+            col.min_length = None if low_len is None else int(low_len)
+            col.max_length = None if high_len is None else int(high_len)
+            col.min, col.max = _scalar(low), _scalar(high)
+    _placeholders(run, f, cols, exact=True)
+    _text_dates(run, f, cols, among)
+    _confirm(run, f, cols, validators, among)
 
 
 def profile_table(
@@ -642,11 +759,13 @@ def profile_table(
     *,
     sample_size: int | None = None,
 ) -> TableProfile:
-    """Profile every column of `relation` (registered on `engine`) in two or three reads.
+    """Profile every column of `relation` (registered on `engine`): the grouped values of a
+    bounded sample (every row when the table has at most SAMPLE_ROWS: then one aggregate scan
+    completes an exact profile), then each column read once over every row (value counts of
+    repeating columns, one aggregate for the others).
 
-    `sample_size`: distinct values per column (rows, for wide columns) that patterns, shapes and
-    candidate validators see (default SAMPLE_SIZE). Values are as read: the pipeline masks
-    identifiers.
+    `sample_size`: distinct values per column that patterns, shapes and candidate validators
+    see (default SAMPLE_SIZE). Values are as read: the pipeline masks identifiers.
     """
     from healthdq.profile.detect import choose_all, detect_columns
 
@@ -658,40 +777,73 @@ def profile_table(
         ColumnProfile(name=n, type=t, family=family_of(t)) for n, t in types.items() if n != ROW
     ]
     validators = load_validators()
-    rows = _scan(run, relation, cols)
+    # A count of rows: from metadata (Parquet, DuckDB tables), not a read of the values.
+    rows = int(run.fetch(f"SELECT count(*) FROM {quote_ident(relation)}")[0][0] or 0)
+    plan = _Plan()
+    plan.whole = rows <= SAMPLE_ROWS or ROW not in types
     warnings: list[str] = []
-    g = f"__hdq_profile_{uuid.uuid4().hex[:12]}"
-    scans = 1
-    full = _group(run, relation, cols, g, rows, size, ROW in types)
-    grouped = any(c.family != "other" and c.count + c.blanks for c in cols)
+    tag = uuid.uuid4().hex[:12]
+    g, s, f = f"__hdq_profile_{tag}", f"__hdq_sample_{tag}", f"__hdq_counts_{tag}"
+    source = relation
+    if not plan.whole:
+        _sample(run, relation, rows, s)
+        source = s
+    grouped = _group(run, source, cols, g)
+    seen: dict[int, tuple[int, int]] = {}
     if grouped:
-        scans = 2
-        _values(run, g, cols, full)
-        _placeholders(run, g, cols, full)
-        warnings += _sampled(run, g, cols, full, validators, size)
-        _text_dates(run, g, cols, full)
+        seen = _values(run, g, cols)
     for i, col in enumerate(cols):
-        col.all_values_seen = i in full and col.count > 0 and len(col.top_values) < TOP_K_VALUES
-        if not col.all_values_seen:
-            col.top_values = col.top_values[:top_n]
-        if col.exact_distinct is not None:
-            col.approx_distinct = col.exact_distinct
+        # The grouped values' non-blank count: exact for a whole relation, the sample's else
+        # (the aggregate scan sets every count).
+        col.count = seen.get(i, (0, 0))[1]
+        col.all_values_seen = i in seen and len(col.top_values) < TOP_K_VALUES
+        if plan.whole and i in seen:
+            col.exact_distinct = seen[i][0]
+    if grouped:
+        _placeholders(run, g, cols, exact=plan.whole)
+        warnings += _sampled(run, g, cols, seen, validators, size)
+        if plan.whole:
+            _text_dates(run, g, cols, set(seen))
     profile = TableProfile(
         relation=relation,
         engine=engine.name,
         rows=rows,
         sample_size=size,
+        sample_rows=rows if plan.whole else min(rows, SAMPLE_ROWS),
         columns=cols,
-        scans=scans,
+        scans=1,
         seconds=0.0,
         warnings=warnings,
     )
     choose_all(profile)
+    if grouped and plan.whole:
+        _confirm(run, g, cols, validators, set(seen))
     if grouped:
-        _confirm(run, g, cols, full, validators)
         engine.drop_temp(g)
-        if _confirm_wide(run, relation, cols, full, validators):
-            profile.scans += 1
+    if not plan.whole:
+        engine.drop_temp(s)
+        _plan_scan(plan, cols, seen, rows, validators)
+    if plan.counted:
+        _count_values(run, relation, cols, plan.counted, f)
+        profile.scans += 1
+    rows = _scan(run, relation, cols, plan)
+    profile.rows = rows
+    profile.scans += 1
+    if plan.counted:
+        _from_counts(run, f, cols, plan.counted, validators)
+        engine.drop_temp(f)
+    for i, col in enumerate(cols):
+        col.nulls = rows - col.count  # blank text counts as missing
+        col.null_pct = _pct(col.nulls, rows)
+        exact_values = plan.whole or i in plan.counted
+        col.all_values_seen = exact_values and col.count > 0 and len(col.top_values) < TOP_K_VALUES
+        if not col.all_values_seen:
+            col.top_values = col.top_values[:top_n]
+        if col.exact_distinct is not None:
+            col.approx_distinct = col.exact_distinct
+        if col.validator is not None and col.validator_passes is not None:
+            col.validators[col.validator] = _pct(col.validator_passes, col.count)
+    _placeholder_totals(cols)
     detect_columns(profile)
     profile.sql = run.sql
     profile.queries = len(run.sql)

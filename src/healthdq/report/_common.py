@@ -30,6 +30,12 @@ KAHN_CONTEXTS: tuple[str, ...] = ("verification", "validation")
 COUNT_KEYS: tuple[str, ...] = ("passed", "failed", "not_applicable", "error")
 
 
+def column_label(column: str, bindings: dict[str, str]) -> str:
+    """The user's column name, with the pack's beside it when they differ: 'NHSNO (nhs_number)'."""
+    source = bindings.get(column, column)
+    return column if source == column else f"{source} ({column})"
+
+
 def num(value: Any) -> float | None:
     """A finite float, or None for missing/non-numeric/NaN."""
     if isinstance(value, bool) or value is None:

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from healthdq.report._common import (
+    column_label,
     duration_seconds,
     num,
     ran_text,
@@ -46,7 +47,7 @@ def _counts_text(rule: RuleResult) -> str:
     return " ".join(parts)
 
 
-def _failure_body(rule: RuleResult, masked: bool) -> str:
+def _failure_body(rule: RuleResult, masked: bool, bindings: dict[str, str]) -> str:
     lines = [
         f"rule: {rule.rule_id} ({rule.kind}) on {rule.table}",
         f"severity: {rule.severity}",
@@ -54,7 +55,7 @@ def _failure_body(rule: RuleResult, masked: bool) -> str:
     if rule.description:
         lines.append(f"description: {rule.description}")
     if rule.columns:
-        lines.append(f"columns: {', '.join(rule.columns)}")
+        lines.append(f"columns: {', '.join(column_label(c, bindings) for c in rule.columns)}")
     if rule.category:
         kahn = f"{rule.category}/{rule.context}" if rule.context else rule.category
         lines.append(f"kahn: {kahn}")
@@ -68,7 +69,9 @@ def _failure_body(rule: RuleResult, masked: bool) -> str:
     if masked and rule.samples:
         lines.append("samples (identifiers masked):")
         for sample in rule.samples[:_MAX_SAMPLES]:
-            values = ", ".join(f"{k}={v!r}" for k, v in sample.values.items())
+            values = ", ".join(
+                f"{column_label(k, bindings)}={v!r}" for k, v in sample.values.items()
+            )
             where = f"row {sample.row}" if sample.row is not None else "row ?"
             lines.append(f"  {where}: {values}")
         if len(rule.samples) > _MAX_SAMPLES:
@@ -76,7 +79,9 @@ def _failure_body(rule: RuleResult, masked: bool) -> str:
     return "\n".join(lines)
 
 
-def _testcase(suite: ET.Element, rule: RuleResult, masked: bool) -> None:
+def _testcase(
+    suite: ET.Element, rule: RuleResult, masked: bool, bindings: dict[str, str] | None = None
+) -> None:
     case = ET.SubElement(suite, "testcase", classname=_x(rule.table), name=_x(rule.rule_id))
     case.set("time", "0")
     if rule.status == "failed":
@@ -87,7 +92,7 @@ def _testcase(suite: ET.Element, rule: RuleResult, masked: bool) -> None:
             message=_x(f"[{rule.severity}] {rule.rule_id}: {summary}"),
             type=_x(rule.severity),
         )
-        failure.text = _x(_failure_body(rule, masked))
+        failure.text = _x(_failure_body(rule, masked, bindings or {}))
     elif rule.status == "error":
         error = ET.SubElement(
             case,
@@ -95,7 +100,7 @@ def _testcase(suite: ET.Element, rule: RuleResult, masked: bool) -> None:
             message=_x(rule.message or "rule could not be evaluated"),
             type="error",
         )
-        error.text = _x(_failure_body(rule, masked))
+        error.text = _x(_failure_body(rule, masked, bindings or {}))
     elif rule.status == "not_applicable":
         ET.SubElement(case, "skipped", message=_x(rule.message or "not applicable"))
 
@@ -188,7 +193,7 @@ def build_junit(result: RunResult) -> ET.Element:
             if value is not None:
                 ET.SubElement(props, "property", name=key, value=_x(value))
         for rule in rules:
-            _testcase(suite, rule, result.masked)
+            _testcase(suite, rule, result.masked, table.bindings if table else None)
     if dqmi is not None:
         _score_suite(root, dqmi, result)
     return root

@@ -156,6 +156,8 @@ class RunResult(BaseModel):
     audit: AuditRef | None = None
     # What the source says about itself (OMOP: the CDM_SOURCE rows, upper-case keys).
     source_metadata: list[dict[str, Any]] = Field(default_factory=list)
+    # The small-number policy applied to identifiable data (hes, round5, threshold:N), if any.
+    suppression: str | None = None
 
     def worst_failure(self) -> int:
         """Highest severity rank among failed or errored rules (-1 if none).

@@ -372,6 +372,10 @@ class Contract(Strict):
     description: str = ""
     # Small-number suppression in by-group outputs (NHS statistical disclosure control).
     small_number: int = Field(default=7, ge=0)
+    # Identifiable data: every table of counts gets the `suppression` policy (hes, round5,
+    # threshold:N) with secondary suppression (governance/suppression.py).
+    identifiable: bool = False
+    suppression: str = "hes"
     run_date: date | None = None
     # The date code sets are judged at when a code_era rule names no date column.
     data_standard_date: date | None = None

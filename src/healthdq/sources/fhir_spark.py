@@ -41,7 +41,7 @@ def read_fhir(
         issues += found
         offsets = _split_offsets(engine, files, live) if live else []
     # Cached: the issue query below computes it once, the view reads it after.
-    items = engine.keep(_items(engine, files, live, offsets, known))
+    items = engine.keep(_items(engine, table, files, live, offsets, known))
     view = items.where("resource IS NOT NULL").select(
         "resource_type",
         "id",
@@ -125,6 +125,7 @@ def _readable(
 
 def _items(
     engine: SparkEngine,
+    table: str,
     files: list[FhirFile],
     live: list[int],
     offsets: list[tuple[int, int, int]],
@@ -150,7 +151,8 @@ def _items(
         .join(F.broadcast(names), ["f"])
         .select("f", "path", (F.col("mid") + F.col("add")).alias("line"), "t")
     )
-    lines.createOrReplaceTempView("__fhir_lines")
+    lines_view = engine.quote(f"__fhir_{table}_lines")
+    lines.createOrReplaceTempView(f"__fhir_{table}_lines")
     known_sql = "array(" + ", ".join("'" + t + "'" for t in known) + ")"
     typed = (
         "CASE WHEN {obj} THEN "
@@ -172,7 +174,7 @@ def _items(
         WITH parsed AS (
           SELECT f, path, line, t, try_parse_json(t) AS v
           FROM (SELECT f, path, line, CASE WHEN startswith(t, '{BOM_CHAR}') THEN substr(t, 2)
-                ELSE t END AS t FROM __fhir_lines)
+                ELSE t END AS t FROM {lines_view})
           WHERE t RLIKE '\\\\S'
         ),
         docs AS (
