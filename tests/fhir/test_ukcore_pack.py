@@ -143,3 +143,22 @@ def test_cli_check_on_fhir(tmp_path: Path, cli: Cli) -> None:
     assert code == 2
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and "data.csv" in lines[0] and "Traceback" not in err
+
+
+def test_encounter_periods_compare_as_instants(tmp_path: Path) -> None:
+    """A stay across the autumn clock change ends 'earlier' on the clock but later in time."""
+    lines = [
+        '{"resourceType":"Encounter","id":"dst","status":"finished","class":{"code":"IMP"},'
+        '"subject":{"reference":"Patient/p"},"period":{"start":"2022-10-30T01:52:06+01:00",'
+        '"end":"2022-10-30T01:07:06+00:00"}}',
+        '{"resourceType":"Encounter","id":"bad","status":"finished","class":{"code":"IMP"},'
+        '"subject":{"reference":"Patient/p"},"period":{"start":"2022-10-30T09:00:00+00:00",'
+        '"end":"2022-10-30T08:00:00+00:00"}}',
+    ]
+    path = tmp_path / "Encounter.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = healthdq.check(str(path), pack="fhir-uk-core", run_date=RUN_DATE, keep_run=False)
+    rule = next(r for r in run.rules if r.rule_id == "encounter.period.end_after_start")
+    assert (rule.violating_rows, rule.denominator) == (1, 2)
+    # No Patient in the data: the patient rules are not applicable, the row count warns.
+    assert {t.name: t.rows for t in run.tables}["patient"] == 0

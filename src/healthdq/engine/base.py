@@ -51,6 +51,11 @@ class Engine(ABC):
         """Run a query and return its rows as a pyarrow Table."""
         raise NotImplementedError(f"{self.name} engine cannot return Arrow tables")
 
+    def query_frame(self, sql: str) -> Any:
+        """The rows of a query as a frame this engine's `register_frame` scans (a derived table,
+        e.g. a FHIR view): by default an Arrow table."""
+        return self.fetch_arrow(sql)
+
     def render(self, expression: exp.Expr) -> str:
         return expression.sql(dialect=self.dialect)
 

@@ -155,6 +155,11 @@ class SparkEngine(Engine):
             self.query_seconds += time.perf_counter() - started
             self.queries += 1
 
+    def query_frame(self, sql: str) -> Any:
+        """A cached DataFrame of the query: computed in the session on first scan, kept there
+        for the rule scans that follow, never collected to the driver."""
+        return self.spark.sql(sql).cache()
+
     # -- sources ----------------------------------------------------------------------------
     def register(self, name: str, location: str, options: ReadOptions) -> RegisteredTable:
         return spark_reader.register(self, name, location, options, self.workdir())

@@ -26,7 +26,7 @@ def register_fhir_view(
     """Register view `options.fhir_view` of the FHIR data at `location` as relation `name`."""
     from healthdq.fhir.read import read_fhir
     from healthdq.fhir.ukcore import view_definition
-    from healthdq.fhir.view import run_view
+    from healthdq.fhir.view import view_sql
 
     view_name = options.fhir_view or ""
     view = view_definition(view_name)
@@ -36,7 +36,9 @@ def register_fhir_view(
         table = f"__fhir_resources_{len(done)}"
         done[location] = (table, read_fhir(engine, location, table))
     table, issues = done[location]
-    frame = run_view(engine, view, source=table)
+    # The view runs in the engine: DuckDB hands back Arrow it scans in place, Spark a cached
+    # DataFrame that stays in the session.
+    frame = engine.query_frame(view_sql(view, engine.dialect, table))
     registered: RegisteredTable = engine.register_frame(
         name, frame, replace(options, fhir_view=None)
     )
