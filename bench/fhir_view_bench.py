@@ -151,7 +151,7 @@ def _fhir4ds(export: Path, views: dict[str, dict[str, Any]]) -> dict[str, Any]:
             entry["rows"] = len(rows)
             entry["table"] = rows
             t0 = time.perf_counter()
-            raw.execute(result.sql).arrow()
+            raw.sql(result.sql).to_arrow_table()
             entry["sql_to_arrow_seconds"] = time.perf_counter() - t0
         except Exception as exc:  # fhir4ds's own failure on this view: reported, not fatal
             entry["error"] = str(exc).splitlines()[0][:200]
