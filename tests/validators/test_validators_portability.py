@@ -19,6 +19,7 @@ EXPECTED = {
     "admission_source", "discharge_method", "discharge_destination", "patient_classification",
     "ae_attendance_category", "ae_attendance_disposal", "outpatient_attendance_status",
     "first_attendance", "nhs_number_format", "postcode_format",
+    "ukcore_ethnic_category", "ukcore_nhs_number_verification_status",
 }  # fmt: skip
 # Functions or operators that exist in DuckDB but not in Spark SQL.
 DUCKDB_ONLY = re.compile(
