@@ -515,17 +515,21 @@ def profile(
 OUT_FORMATS = ("parquet", "csv")
 
 
+def _out_format(out: Path, out_format: str | None, option: str = "--out-format") -> str:
+    """The format a single output file is written in: given, else its suffix (parquet if none)."""
+    fmt = out_format or out.suffix.lstrip(".").lower() or "parquet"
+    if fmt not in OUT_FORMATS:
+        hint = f" (or give {option} parquet|csv)" if option else ""
+        raise HealthdqError(f"--out {out}: write .parquet or .csv{hint}")
+    return fmt
+
+
 def _out_targets(
     out: Path, tables: list[str], out_format: str | None
 ) -> tuple[dict[str, Path], str]:
     """Table -> output path, and the format: one table writes OUT itself, several a folder."""
     if len(tables) == 1:
-        fmt = out_format or out.suffix.lstrip(".").lower() or "parquet"
-        if fmt not in OUT_FORMATS:
-            raise HealthdqError(
-                f"--out {out}: write .parquet or .csv (or give --out-format parquet|csv)"
-            )
-        return {tables[0]: out}, fmt
+        return {tables[0]: out}, _out_format(out, out_format)
     fmt = out_format or "parquet"
     if fmt not in OUT_FORMATS:
         raise HealthdqError(f"--out-format must be parquet or csv, got '{fmt}'")
@@ -777,9 +781,7 @@ def fhir_view(
 
     cfg = settings or Settings()
     definition, label = resolve_view(view)
-    fmt = out_format or Path(out).suffix.lstrip(".").lower()
-    if fmt not in ("parquet", "csv"):
-        raise HealthdqError("--out must end in .parquet or .csv (or give --format)", path=str(out))
+    fmt = _out_format(Path(out), out_format, "--format")
     _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     temp = Path(out).with_name(f".{Path(out).name}.tmp-{os.getpid()}")
@@ -1102,9 +1104,7 @@ def risk_search(
     fmt = "parquet"
     if out is not None:
         out_path = Path(out)
-        fmt = out_path.suffix.lstrip(".").lower() or "parquet"
-        if fmt not in ("parquet", "csv"):
-            raise HealthdqError(f"--out must end in .parquet or .csv, got '{out_path.name}'")
+        fmt = _out_format(out_path, None, option="")
         if out_path.exists():
             raise HealthdqError("output already exists: remove it or choose another", path=str(out))
     _audit_preflight(cfg)

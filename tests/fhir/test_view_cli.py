@@ -76,3 +76,12 @@ def test_runtime_view_error_and_bad_json(cli: CLI, write: WRITE, tmp_path: Path)
     broken = write("broken.json", '{"resource": "Patient",\n  "select": [}')
     code, _, err = cli("fhir", "view", broken, data, "--out", tmp_path / "x.parquet")
     assert code == 2 and f"{broken}:2:" in err
+
+
+def test_an_output_that_is_not_parquet_or_csv(cli: CLI, write: WRITE, tmp_path: Path) -> None:
+    data = ndjson(write)
+    view = write("patient.json", json.dumps(VIEW))
+    code, _, err = cli("fhir", "view", view, data, "--out", tmp_path / "t.xlsx")
+    assert code == 2
+    assert err.count("\n") == 1 and "write .parquet or .csv (or give --format" in err, err
+    assert not (tmp_path / "t.xlsx").exists()

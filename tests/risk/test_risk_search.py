@@ -237,6 +237,10 @@ def test_cli_bad_search_options(cli: Cli, write: Write) -> None:
             ["--qi", "age,district,sex", "--hierarchies", h, "--target-k", "2", "--target-l", "2"],
             "--target-l needs one --sensitive",
         ),
+        (
+            ["--qi", "age,district,sex", "--hierarchies", h, "--target-k", "2", "--out", "o.xlsx"],
+            "write .parquet or .csv",
+        ),
     ]:
         code, _, err = cli("risk", data, *args)
         assert code == 2, args
