@@ -75,6 +75,11 @@ conformance: $(STAMP)
 	$(PY) -m healthdq check "$(HEALTHDQ_SHARED)/conformance/fhir-bulk-10-patients" \
 		--pack fhir-uk-core --html $(OUT)/conformance/fhir-uk-core.html \
 		--json $(OUT)/conformance/fhir-uk-core.json --fail-on never
+	@# R4 structural validation of the same export: OperationOutcome NDJSON, HTML, JSON and the store.
+	$(PY) -m healthdq fhir validate "$(HEALTHDQ_SHARED)/conformance/fhir-bulk-10-patients" \
+		--outcome $(OUT)/conformance/fhir-validate.outcome.ndjson \
+		--html $(OUT)/conformance/fhir-validate.html \
+		--json $(OUT)/conformance/fhir-validate.json --fail-on never -q
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache
