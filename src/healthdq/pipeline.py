@@ -236,6 +236,31 @@ class _OptOutFilter:
         }
 
 
+def _load_opt_out(path: Path | None) -> Any:
+    """The opt-out file, read and checked before anything is opened (None: no opt-out)."""
+    if path is None:
+        return None
+    from healthdq.governance.optout import load_opt_out
+
+    return load_opt_out(path)
+
+
+def _opt_out_rows(
+    engine: Engine, registered: Any, opted: Any, column: str | None, location: Any
+) -> tuple[Any, int]:
+    """One table without the opted-out patients' rows (verbs without a contract)."""
+    from healthdq.governance import optout as oo
+
+    return oo.apply(engine, registered, opted, column, source_label(location))
+
+
+def _suppressed_count(count: int) -> str:
+    """A count of opted-out records as published (HES rule: 1-7 shown as *)."""
+    from healthdq.governance.optout import suppress
+
+    return suppress(count)
+
+
 def source_label(source: Any) -> str:
     """A location as given, or what kind of DataFrame it was (never the frame's contents)."""
     from healthdq.sources.frames import frame_label
@@ -1074,12 +1099,16 @@ def redact(
     detector: str = "builtin",
     read_options: ReadOptions | None = None,
     out_format: str | None = None,
+    opt_out: Path | None = None,
+    nhs_number_column: str | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> Any:
     """Write `location` with identifiers in the free-text `columns` replaced by tags
     (governance/freetext.py), every other column as it was; audited. The built-in detector is
     SQL run by the engine; `presidio` runs Presidio as a function inside a DuckDB scan.
+    `opt_out`: those patients' rows (by `nhs_number_column`, else the column named as an NHS
+    number) are removed first.
 
     Nothing is written unless the whole file was: the output goes to a temporary name beside
     its target and is renamed at the end.
@@ -1103,13 +1132,17 @@ def redact(
     if not wanted:
         raise HealthdqError("--columns: name at least one free-text column")
     cfg = settings or Settings()
+    opted = _load_opt_out(opt_out)
     _audit_preflight(cfg)
     out = Path(out)
     targets, fmt = _out_targets(out, ["data"], out_format)
     eng, owned = _engine(engine, cfg)
     temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    removed = 0
     try:
         reg = register(eng, "data", location, read_options or ReadOptions())
+        if opted is not None:
+            reg, removed = _opt_out_rows(eng, reg, opted, nhs_number_column, location)
         by_lower = {c.lower(): c for c in reg.columns}
         missing = [c for c in wanted if c not in reg.columns and c.lower() not in by_lower]
         if missing:
@@ -1158,6 +1191,11 @@ def redact(
         engine=eng.name,
         format=fmt,
     )
+    detail: dict[str, Any] = {}
+    if opted is not None:
+        result.opt_out_file = opted.path
+        result.opted_out = _suppressed_count(removed)
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
     inputs = _source_files(location, None) if isinstance(location, str) else []
     result.audit = _audit(
         "redact",
@@ -1169,6 +1207,7 @@ def redact(
             "detector": detector,
             "inputs": {f: content_hash(f) for f in inputs},
             "output": {"path": str(target), "sha256": content_hash(target)},
+            **detail,
         },
     )
     result.seconds = round(time.perf_counter() - started, 3)
