@@ -248,24 +248,69 @@ def plan(config: PseudonymiseConfig, resource_types: list[str]) -> FhirPlan:
     for rtype in resource_types:
         root = Node()
         shown: dict[str, str] = {}
+        # Every Reference's display (often a name) and identifier (an NHS number, for a logical
+        # reference) first; the config's own paths then override.
+        for ref in reference_leaves(rtype):
+            for key, kind, name in (
+                ("display", "string", config.fhir_reference_display),
+                ("identifier", "Identifier", config.fhir_reference_identifier),
+            ):
+                if name != "keep":
+                    _place(root, Leaf([*ref.keys, key], [*ref.many, False], kind), Method(name))
         for path, method in _paths_for(config, rtype).items():
             leaves = resolve_path(rtype, path)
             if isinstance(leaves, str):  # checked by check_config; an unknown type's paths
                 continue
             shown[f"{rtype}.{path}"] = str(method)
-            if method.name == "keep":
-                continue
             for leaf in leaves:
-                node = root
-                for key, many in zip(leaf.keys, leaf.many, strict=True):
-                    node = node.children.setdefault(key, (many, Node()))[1]
-                node.leaf = (method, leaf.kind)
+                _place(root, leaf, method)
         body = _build("j", root, 0) if root.children else "j"
         if config.fhir_ids == "token":
             body = f"json_merge_patch({body}, json_object('id', to_json({_token_id('id')})))"
         expressions[rtype] = body
         methods[rtype] = shown
     return FhirPlan(expressions, methods)
+
+
+def _place(root: Node, leaf: Leaf, method: Method) -> None:
+    """Put `method` at `leaf` in the trie (keep: whatever was planned there is undone)."""
+    node = root
+    for key, many in zip(leaf.keys, leaf.many, strict=True):
+        node = node.children.setdefault(key, (many, Node()))[1]
+    node.children.clear()
+    node.leaf = None if method.name == "keep" else (method, leaf.kind)
+
+
+# Elements never walked for references: extensions, and contained resources (left as they are).
+_SKIPPED = ("extension", "modifierExtension", "contained")
+
+
+@cache
+def reference_leaves(resource_type: str, depth: int = 4) -> list[Leaf]:
+    """Every element of type Reference in `resource_type`, backbone elements included (not
+    inside data types, nor deeper than `depth`)."""
+    defs = _definitions()
+    found: list[Leaf] = []
+
+    def walk(keys: list[str], many: list[bool], context: str) -> None:
+        if len(keys) >= depth:
+            return
+        for name, element in defs.children(context):
+            if name in _SKIPPED:
+                continue
+            base = name[:-3] if name.endswith("[x]") else None
+            names = [base + t[:1].upper() + t[1:] for t in element[2]] if base else [name]
+            for key in names:
+                r = defs.resolve(resource_type, [*keys, key])
+                if r.status != "ok":
+                    continue
+                if r.complex_type == "Reference":
+                    found.append(Leaf([*keys, key], [*many, r.many], "Reference"))
+                elif r.context and r.complex_type == resource_type:  # a backbone element
+                    walk([*keys, key], [*many, r.many], r.context)
+
+    walk([], [], f"{resource_type}|")
+    return found
 
 
 def _token_id(expr: str, keys: str = "") -> str:
@@ -484,23 +529,27 @@ def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> 
         f"AS ord, unnest(l) AS ref FROM (SELECT rid, regexp_extract_all(CAST(j AS VARCHAR), "
         f"{quote_literal(REF_RE)}, 1) AS l FROM {src}) WHERE len(l) > 0"
     )
+    # Bundle references (urn:uuid:, or any fullUrl) become Type/ID: the NDJSON written has no
+    # fullUrl to resolve them by. With tokens, every literal reference's id is tokenised.
+    names = "['base', 'type', 'id', 'hist']"
+    lit = f"regexp_extract(r.ref, {quote_literal(LITERAL_RE)}, {names})"
     if token_ids:
-        names = "['base', 'type', 'id', 'hist']"
-        lit = f"regexp_extract(r.ref, {quote_literal(LITERAL_RE)}, {names})"
         new = (
             f"CASE WHEN starts_with(r.ref, '#') THEN r.ref "
             f"WHEN u.rtype IS NOT NULL THEN u.rtype || '/' || {_token_id('u.id', 'k.')} "
             f"WHEN m.type <> '' THEN m.base || m.type || '/' || "
             f"{_token_id('m.id', 'k.')} || m.hist ELSE r.ref END"
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {nrefs} AS SELECT rid, list(nref ORDER BY ord) AS refs "
-            f"FROM (SELECT r.rid, r.ord, {new} AS nref FROM "
-            f"(SELECT *, {lit} AS m FROM {refs} AS r) AS r LEFT JOIN (SELECT full_url, "
-            f"any_value(resource_type) AS rtype, any_value(id) AS id FROM {src} "
-            f"WHERE full_url IS NOT NULL GROUP BY full_url) AS u "
-            f"ON u.full_url = r.ref CROSS JOIN {SECRET} AS k) GROUP BY rid"
-        )
+    else:
+        new = "CASE WHEN u.rtype IS NOT NULL THEN u.rtype || '/' || u.id ELSE r.ref END"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {nrefs} AS SELECT rid, list(nref ORDER BY ord) AS refs "
+        f"FROM (SELECT r.rid, r.ord, {new} AS nref FROM "
+        f"(SELECT *, {lit} AS m FROM {refs} AS r) AS r LEFT JOIN (SELECT full_url, "
+        f"any_value(resource_type) AS rtype, any_value(id) AS id FROM {src} "
+        f"WHERE full_url IS NOT NULL GROUP BY full_url) AS u "
+        f"ON u.full_url = r.ref CROSS JOIN {SECRET} AS k) GROUP BY rid"
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {drop} (rid BIGINT)")
     if opt_out:
         from healthdq.governance.optout import COLUMN, RELATION
@@ -528,24 +577,23 @@ def select_sql(config: PseudonymiseConfig, fplan: FhirPlan, resource_type: str) 
     """The SELECT of one resource type's output lines (JSON text, in input order)."""
     src, pat, nrefs, drop = (f"{P}{n}" for n in ("src", "pat", "nrefs", "drop"))
     expr = fplan.expressions[resource_type]
-    token_ids = config.fhir_ids == "token"
-    text = "CAST(j AS VARCHAR)"
-    if token_ids:
-        # The text with each reference replaced by its rewritten value, in order.
-        rebuilt = (
-            "array_to_string(list_transform(generate_series(1, len(p)), lambda i: p[i] || "
+    text = "CAST(s.j AS VARCHAR)"
+
+    # The text with each reference replaced by its rewritten value, in order.
+    def rebuilt(p: str) -> str:
+        return (
+            f"array_to_string(list_transform(generate_series(1, len({p})), lambda i: {p}[i] || "
             "CASE WHEN i <= len(n.refs) THEN '\"reference\":\"' || n.refs[i] || '\"' "
             "ELSE '' END), '')"
         )
-        j = f"CASE WHEN n.refs IS NULL THEN s.j ELSE CAST({rebuilt} AS JSON) END"
-        split = f"regexp_split_to_array({text}, {quote_literal(REF_RE)}) AS p"
-        joins = f"LEFT JOIN {nrefs} AS n USING (rid)"
-    else:
-        j, split, joins = "s.j", "NULL AS p", ""
+
+    split = f"regexp_split_to_array({text}, {quote_literal(REF_RE)})"
+    j = f"CASE WHEN n.refs IS NULL THEN s.j ELSE CAST({_let(split, rebuilt)} AS JSON) END"
+    joins = f"LEFT JOIN {nrefs} AS n USING (rid)"
     patient = inner_sql("pt.pkey", "k." + IPAD)
     inner = (
         f"SELECT s.rid, {j} AS j, s.id, {patient} AS {PATIENT_INNER}, k.{IPAD}, k.{OPAD} "
-        f"FROM (SELECT *, {split} FROM {src} WHERE resource_type = {quote_literal(resource_type)}) "
+        f"FROM (SELECT * FROM {src} WHERE resource_type = {quote_literal(resource_type)}) "
         f"AS s LEFT JOIN {pat} AS pt USING (rid) {joins} CROSS JOIN {SECRET} AS k "
         f"WHERE s.rid NOT IN (SELECT rid FROM {drop})"
     )
