@@ -812,7 +812,7 @@ def pseudonymise_fhir(
         if opted is not None:
             oo.register(eng, opted)
         prepared = fp.prepare(con, DEFAULT_TABLE, config, opted is not None)
-        fplan = fp.plan(config, sorted(prepared.types))
+        fplan = fp.plan(config, sorted(prepared.types), prepared.keys)
         temp.mkdir(parents=True)
         for rtype in sorted(prepared.types):
             path = temp / f"{rtype}.ndjson"

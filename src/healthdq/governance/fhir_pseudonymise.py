@@ -240,9 +240,14 @@ def check_config(config: PseudonymiseConfig) -> None:
             raise config.error(f"fhir path '{path}': no resource type has '{rest}'", *loc)
 
 
-def plan(config: PseudonymiseConfig, resource_types: list[str]) -> FhirPlan:
+def plan(
+    config: PseudonymiseConfig,
+    resource_types: list[str],
+    present: dict[str, set[str]] | None = None,
+) -> FhirPlan:
     """The expression of each resource type present, over columns j (the resource, references
-    already rewritten) and PATIENT_INNER."""
+    already rewritten) and PATIENT_INNER. `present`: the top-level keys found per type (paths
+    under any other key have nothing to change)."""
     expressions: dict[str, str] = {}
     methods: dict[str, dict[str, str]] = {}
     for rtype in resource_types:
@@ -264,9 +269,11 @@ def plan(config: PseudonymiseConfig, resource_types: list[str]) -> FhirPlan:
             shown[f"{rtype}.{path}"] = str(method)
             for leaf in leaves:
                 _place(root, leaf, method)
-        body = _build("j", root, 0) if root.children else "j"
-        if config.fhir_ids == "token":
-            body = f"json_merge_patch({body}, json_object('id', to_json({_token_id('id')})))"
+        if present is not None:
+            keys = present.get(rtype, set())
+            root.children = {k: v for k, v in root.children.items() if k in keys}
+        extra = ("'id'", f"to_json({_token_id('id')})") if config.fhir_ids == "token" else ()
+        body = _build("j", root, 0, extra)
         expressions[rtype] = body
         methods[rtype] = shown
     return FhirPlan(expressions, methods)
@@ -328,35 +335,47 @@ def _patient_ref(ref: str) -> str:
     )
 
 
-def _build(expr: str, node: Node, depth: int) -> str:
-    """The object `expr` with each child of `node` replaced by its transformed value."""
-    nulls: list[str] = []
-    values: list[str] = []
-    for key, (many, child) in node.children.items():
-        value = f"json_extract({expr}, {quote_literal('$.' + key)})"
-        var = f"v{depth}"
-        if child.leaf is not None:
-            method, kind = child.leaf
-            item = _leaf(var if many else value, method, kind)
-            if kind in DATE_TYPES + TEXT_TYPES + ("markdown",):
-                nulls.append(quote_literal("_" + key))  # the primitive's extensions go too
-        else:
-            item = _build(var if many else value, child, depth + 1)
-        if not many:  # an element that is not there stays away
+def _build(expr: str, node: Node, depth: int, extra: tuple[str, ...] = ()) -> str:
+    """The object `expr` with each child of `node` replaced by its transformed value (`extra`:
+    more key, value pairs to set). DuckDB's JSON is text: the children are extracted in one
+    parse (a list of paths) and set in one merge patch."""
+    keys = list(node.children)
+    if not keys and not extra:
+        return expr
+
+    def patch(found: str) -> str:
+        nulls: list[str] = []
+        values: list[str] = list(extra)
+        for n, key in enumerate(keys, start=1):
+            many, child = node.children[key]
+            value = f"{found}[{n}]"
+            var = f"v{depth}"
+            if child.leaf is not None:
+                method, kind = child.leaf
+                item = _leaf(var if many else value, method, kind)
+                if kind in DATE_TYPES + TEXT_TYPES + ("markdown",):
+                    nulls.append(quote_literal("_" + key))  # the primitive's extensions go too
+            else:
+                item = _build(var if many else value, child, depth + 1)
+            if many:
+                listed = (
+                    f"list_filter(list_transform(TRY_CAST({value} AS JSON[]), "
+                    f"lambda {var}: {item}), lambda {var}: {var} IS NOT NULL)"
+                )
+                item = _let(listed, lambda x: f"CASE WHEN len({x}) > 0 THEN to_json({x}) END")
+            # an element that is not there stays away
             item = f"CASE WHEN {value} IS NOT NULL THEN {item} END"
-        if many:
-            listed = (
-                f"list_filter(list_transform(TRY_CAST({value} AS JSON[]), lambda {var}: {item}), "
-                f"lambda {var}: {var} IS NOT NULL)"
-            )
-            item = _let(listed, lambda x: f"CASE WHEN len({x}) > 0 THEN to_json({x}) END")
-        nulls.append(quote_literal(key))
-        values += [quote_literal(key), item]
-    removed = ", ".join(f"{k}, NULL::JSON" for k in nulls)
-    patched = f"json_merge_patch({expr}, json_object({removed}), json_object({', '.join(values)}))"
-    if depth == 0:
-        return patched
-    return _not_empty(patched)
+            nulls.append(quote_literal(key))
+            values += [quote_literal(key), item]
+        removed = ", ".join(f"{k}, NULL::JSON" for k in nulls) or "'__none', NULL::JSON"
+        return f"json_merge_patch({expr}, json_object({removed}), json_object({', '.join(values)}))"
+
+    if keys:
+        paths = "[" + ", ".join(quote_literal("$." + k) for k in keys) + "]"
+        patched = _let(f"json_extract({expr}, {paths})", patch)
+    else:
+        patched = patch("NULL")
+    return patched if depth == 0 else _not_empty(patched)
 
 
 def _let(value: str, body: Any) -> str:
@@ -480,6 +499,7 @@ class Prepared:
 
     types: dict[str, int]  # resource type -> resources kept
     removed: dict[str, int]  # resource type -> resources removed by the opt-out
+    keys: dict[str, set[str]] = field(default_factory=dict)  # type -> top-level keys present
 
 
 def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> Prepared:
@@ -542,13 +562,14 @@ def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> 
         )
     else:
         new = "CASE WHEN u.rtype IS NOT NULL THEN u.rtype || '/' || u.id ELSE r.ref END"
+    # Each distinct reference is rewritten once (many resources name the same patient).
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {nrefs} AS SELECT rid, list(nref ORDER BY ord) AS refs "
-        f"FROM (SELECT r.rid, r.ord, {new} AS nref FROM "
-        f"(SELECT *, {lit} AS m FROM {refs} AS r) AS r LEFT JOIN (SELECT full_url, "
-        f"any_value(resource_type) AS rtype, any_value(id) AS id FROM {src} "
-        f"WHERE full_url IS NOT NULL GROUP BY full_url) AS u "
-        f"ON u.full_url = r.ref CROSS JOIN {SECRET} AS k) GROUP BY rid"
+        f"CREATE OR REPLACE TEMP TABLE {nrefs} AS SELECT r.rid, list(d.nref ORDER BY r.ord) "
+        f"AS refs FROM {refs} AS r JOIN (SELECT r.ref, {new} AS nref FROM "
+        f"(SELECT ref, {lit} AS m FROM (SELECT DISTINCT ref FROM {refs}) AS r) AS r "
+        f"LEFT JOIN (SELECT full_url, any_value(resource_type) AS rtype, any_value(id) AS id "
+        f"FROM {src} WHERE full_url IS NOT NULL GROUP BY full_url) AS u "
+        f"ON u.full_url = r.ref CROSS JOIN {SECRET} AS k) AS d ON d.ref = r.ref GROUP BY r.rid"
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {drop} (rid BIGINT)")
     if opt_out:
@@ -562,14 +583,18 @@ def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> 
             f"JOIN {pmap} AS m ON m.ref = r.n "
             f"WHERE m.pkey IN {opted}"
         )
+    # Per type: resources kept, removed, and the top-level keys present (the plan leaves out
+    # paths under keys no resource has).
     rows = con.execute(
         f"SELECT resource_type, count(*) FILTER (WHERE d.rid IS NULL), "
-        f"count(*) FILTER (WHERE d.rid IS NOT NULL) FROM {src} AS s "
-        f"LEFT JOIN (SELECT DISTINCT rid FROM {drop}) AS d USING (rid) GROUP BY ALL ORDER BY 1"
+        f"count(*) FILTER (WHERE d.rid IS NOT NULL), list_distinct(flatten(list(json_keys(s.j)))) "
+        f"FROM {src} AS s LEFT JOIN (SELECT DISTINCT rid FROM {drop}) AS d USING (rid) "
+        "GROUP BY ALL ORDER BY 1"
     ).fetchall()
     return Prepared(
-        {str(t): int(k) for t, k, _ in rows if k},
-        {str(t): int(r) for t, _, r in rows},
+        {str(t): int(k) for t, k, _, _ in rows if k},
+        {str(t): int(r) for t, _, r, _ in rows},
+        {str(t): set(keys or ()) for t, _, _, keys in rows},
     )
 
 
@@ -597,7 +622,9 @@ def select_sql(config: PseudonymiseConfig, fplan: FhirPlan, resource_type: str) 
         f"AS s LEFT JOIN {pat} AS pt USING (rid) {joins} CROSS JOIN {SECRET} AS k "
         f"WHERE s.rid NOT IN (SELECT rid FROM {drop})"
     )
-    return f"SELECT CAST(json({expr}) AS VARCHAR) AS line FROM ({inner}) ORDER BY rid"
+    # Unchanged resources are minified (a .json file may be pretty-printed over many lines).
+    line = "json(j)" if expr == "j" else expr
+    return f"SELECT CAST({line} AS VARCHAR) AS line FROM ({inner}) ORDER BY rid"
 
 
 def load_default() -> PseudonymiseConfig:
