@@ -37,6 +37,7 @@ fhir:
   Patient.telecom: drop
   Patient.address: postcode_district
   Patient.birthDate: year
+  Patient.deceased: date_shift
   Encounter.period: date_shift
   Observation.effective: date_shift
   Observation.issued: date_shift
@@ -57,6 +58,16 @@ def _patient(i: int, pid: str) -> dict[str, Any]:
         "telecom": [{"system": "phone", "value": PHONES[i]}],
         "address": [{"line": ["1 Sesame Street"], "city": "Leeds", "postalCode": POSTCODES[i]}],
         "birthDate": BIRTHS[i],
+        # The birth time extension on _birthDate goes with the date's method.
+        "_birthDate": {
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                    "valueDateTime": BIRTHS[i] + "T04:05:06Z",
+                }
+            ]
+        },
+        **({"deceasedBoolean": False} if i == 0 else {"deceasedDateTime": "2024-07-01T12:00:00Z"}),
     }
 
 
@@ -170,7 +181,11 @@ def test_paths_are_pseudonymised(setup: dict[str, Path], tmp_path: Path) -> None
     p0 = by_id[key.token("pat-0")]
     assert "name" not in p0 and "telecom" not in p0 and "text" not in p0
     assert p0["address"] == [{"city": "Leeds", "postalCode": "LS1"}]
-    assert p0["birthDate"] == "1961"
+    assert p0["birthDate"] == "1961" and "_birthDate" not in p0
+    assert p0["deceasedBoolean"] is False  # a choice's dateless alternative is kept
+    p1 = by_id[key.token("pat-1")]
+    moved = date(2024, 7, 1) + timedelta(days=key.shift(PATIENTS[1], 180))
+    assert p1["deceasedDateTime"] == f"{moved.isoformat()}T12:00:00Z"
     nhs, mrn = p0["identifier"]
     # The NHS number, written spaced, gets the token of its 10 digits: the tabular token.
     assert nhs == {"system": PSEUDONYM_SYSTEM, "value": key.token(PATIENTS[0])}

@@ -61,6 +61,8 @@ FHIR_METHODS = (
 )
 DATE_METHODS = ("year", "month", "date_shift")
 DATE_TYPES = ("date", "dateTime", "instant")
+# Types of a choice's alternatives a date method leaves as they are: they hold no date.
+DATELESS = ("boolean", "integer", "decimal", "Age", "Duration", "Quantity", "Range")
 TEXT_TYPES = ("string", "id", "code", "uri", "markdown")
 # Address elements the postcode methods remove with the lines (the rest is kept).
 ADDRESS_DROPPED = ("text", "line")
@@ -475,7 +477,9 @@ def _leaf(value: str, method: Method, kind: str) -> str:
                 f"json_merge_patch({value}, json_object('_start', NULL::JSON, '_end', NULL::JSON),"
                 f" json_object({parts}))"
             )
-        return "NULL::JSON"  # a choice's other alternative (Timing, Age...): dropped
+        if kind in DATELESS:
+            return value  # a choice's alternative holding no date (deceasedBoolean, onsetAge)
+        return "NULL::JSON"  # a choice's other alternative (Timing, string): dropped
     if name in ("postcode_district", "postcode_sector"):
         if kind == "Address":
             dropped = ", ".join(f"'{k}', NULL::JSON" for k in ADDRESS_DROPPED)
