@@ -1278,6 +1278,7 @@ def risk_search(
     hierarchies: str | Path,
     target_k: int,
     target_l: int | None = None,
+    target_t: float | None = None,
     sensitive: str | None = None,
     max_suppression: float = 0.0,
     out: str | Path | None = None,
@@ -1288,7 +1289,7 @@ def risk_search(
     settings: Settings | None = None,
 ) -> SearchResult:
     """The least generalisation over `hierarchies` (plus record suppression) reaching k (and
-    l) (docs/risk.md "Anonymisation search"); writes the transformed data to `out` if given;
+    l, t) (docs/risk.md "Anonymisation search"); writes the transformed data to `out` if given;
     audited. Bad input (a hierarchy that misses a value, an unreachable target) writes nothing."""
     from healthdq.governance.anonymise import search
     from healthdq.governance.hierarchy import load_hierarchies
@@ -1315,6 +1316,7 @@ def risk_search(
             loaded,
             target_k=target_k,
             target_l=target_l,
+            target_t=target_t,
             sensitive=sensitive,
             max_suppression=max_suppression,
             hierarchy_path=str(hierarchies),
@@ -1339,6 +1341,7 @@ def risk_search(
             "qi": list(qi),
             "target_k": target_k,
             "target_l": target_l,
+            "target_t": target_t,
             "transformation": result.transformation,
             "output": result.output,
         },

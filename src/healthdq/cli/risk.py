@@ -57,6 +57,10 @@ def risk(
     target_l: Annotated[
         int | None, typer.Option(help="Search: the distinct l to reach (needs --sensitive).")
     ] = None,
+    target_t: Annotated[
+        float | None,
+        typer.Option(help="Search: the t-closeness to reach, in (0, 1] (needs --sensitive)."),
+    ] = None,
     max_suppression: Annotated[
         float, typer.Option(help="Search: share of records that may be suppressed (0..1).")
     ] = 0.0,
@@ -97,7 +101,12 @@ def risk(
     )
     read_options = ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding, table=table)
     if hierarchies is None:
-        for name, value in (("--target-k", target_k), ("--target-l", target_l), ("--out", out)):
+        for name, value in (
+            ("--target-k", target_k),
+            ("--target-l", target_l),
+            ("--target-t", target_t),
+            ("--out", out),
+        ):
             if value is not None:
                 raise HealthdqError(f"{name} needs --hierarchies")
     else:
@@ -112,6 +121,7 @@ def risk(
             hierarchies=hierarchies,
             target_k=target_k,
             target_l=target_l,
+            target_t=target_t,
             sensitive=columns[0] if columns else None,
             max_suppression=max_suppression,
             out=out,
