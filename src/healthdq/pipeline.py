@@ -797,6 +797,9 @@ def pseudonymise_fhir(
     opted = oo.load_opt_out(opt_out) if opt_out is not None else None
     out = Path(out)
     _fhir_out_folder(out)
+    name = engine if isinstance(engine, str) else engine.name
+    if name != "duckdb":
+        raise HealthdqError("FHIR pseudonymisation runs on the DuckDB engine (--engine duckdb)")
     eng, owned = _engine(engine, cfg)
     if eng.name != "duckdb":
         if owned:
@@ -812,7 +815,7 @@ def pseudonymise_fhir(
         if opted is not None:
             oo.register(eng, opted)
         prepared = fp.prepare(con, DEFAULT_TABLE, config, opted is not None)
-        fplan = fp.plan(config, sorted(prepared.types))
+        fplan = fp.plan(config, sorted(prepared.types), prepared.keys)
         temp.mkdir(parents=True)
         for rtype in sorted(prepared.types):
             path = temp / f"{rtype}.ndjson"
