@@ -175,6 +175,11 @@ def main() -> None:
         "the ratio",
     )
     parser.add_argument("--pycanon-ratio", type=float, default=60.0)
+    parser.add_argument(
+        "--pycanon-measures",
+        default="k,l,entropy_l,t",
+        help="pyCANON measures to run, comma-separated (k, l, entropy_l, t)",
+    )
     parser.add_argument("--search-rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=DATA / "risk_bench.json")
     args = parser.parse_args()
@@ -222,6 +227,8 @@ def main() -> None:
         ("entropy_l", seconds_all),
         ("t", seconds_all),
     ):
+        if what not in args.pycanon_measures.split(","):
+            continue
         limit = args.pycanon_timeout or max(30.0, args.pycanon_ratio * our_seconds)
         theirs, value = pycanon(mid, what, limit)
         if theirs is None:

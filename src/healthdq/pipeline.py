@@ -797,6 +797,9 @@ def pseudonymise_fhir(
     opted = oo.load_opt_out(opt_out) if opt_out is not None else None
     out = Path(out)
     _fhir_out_folder(out)
+    name = engine if isinstance(engine, str) else engine.name
+    if name != "duckdb":
+        raise HealthdqError("FHIR pseudonymisation runs on the DuckDB engine (--engine duckdb)")
     eng, owned = _engine(engine, cfg)
     if eng.name != "duckdb":
         if owned:
@@ -812,7 +815,7 @@ def pseudonymise_fhir(
         if opted is not None:
             oo.register(eng, opted)
         prepared = fp.prepare(con, DEFAULT_TABLE, config, opted is not None)
-        fplan = fp.plan(config, sorted(prepared.types))
+        fplan = fp.plan(config, sorted(prepared.types), prepared.keys)
         temp.mkdir(parents=True)
         for rtype in sorted(prepared.types):
             path = temp / f"{rtype}.ndjson"
@@ -1224,6 +1227,8 @@ def risk(
     small_number: int = 7,
     table: str = "data",
     read_options: ReadOptions | None = None,
+    opt_out: Path | None = None,
+    nhs_number_column: str | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> RiskReport:
@@ -1234,6 +1239,8 @@ def risk(
     from healthdq.sources.frames import register
 
     cfg = settings or Settings()
+    opted = _load_opt_out(opt_out)
+    removed = 0
     if population is not None and population < 1:
         raise HealthdqError(f"--population must be 1 or more, got {population}")
     _audit_preflight(cfg)
@@ -1241,6 +1248,8 @@ def risk(
     eng, owned = _engine(engine, cfg)
     try:
         registered = register(eng, table, location, read_options or ReadOptions())
+        if opted is not None:
+            registered, removed = _opt_out_rows(eng, registered, opted, nhs_number_column, location)
         report = measure(
             eng,
             table,
@@ -1256,6 +1265,11 @@ def risk(
             eng.close()
     if cfg.suppress_small_numbers:
         suppress(report, small_number)
+    detail: dict[str, Any] = {}
+    if opted is not None:
+        report.opt_out_file = opted.path
+        report.opted_out = _suppressed_count(removed)
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
     # A risk run reads every row's quasi-identifiers: an audited access (no values recorded).
     _audit(
         "risk",
@@ -1263,7 +1277,7 @@ def risk(
         report.rows,
         [*qi, *(sensitive or [])],
         cfg,
-        {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k},
+        {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k, **detail},
     )
     return report
 
@@ -1282,6 +1296,8 @@ def risk_search(
     small_number: int = 7,
     table: str = "data",
     read_options: ReadOptions | None = None,
+    opt_out: Path | None = None,
+    nhs_number_column: str | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> SearchResult:
@@ -1293,6 +1309,8 @@ def risk_search(
     from healthdq.sources.frames import register
 
     cfg = settings or Settings()
+    opted = _load_opt_out(opt_out)
+    removed = 0
     loaded = load_hierarchies(hierarchies)
     fmt = "parquet"
     if out is not None:
@@ -1305,6 +1323,8 @@ def risk_search(
     eng, owned = _engine(engine, cfg)
     try:
         registered = register(eng, table, location, read_options or ReadOptions())
+        if opted is not None:
+            registered, removed = _opt_out_rows(eng, registered, opted, nhs_number_column, location)
         result = search(
             eng,
             table,
@@ -1328,6 +1348,11 @@ def risk_search(
         from healthdq.governance.risk import suppress_search
 
         suppress_search(result, small_number)
+    detail: dict[str, Any] = {}
+    if opted is not None:
+        result.opt_out_file = opted.path
+        result.opted_out = _suppressed_count(removed)
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
     _audit(
         "risk.search",
         label,
@@ -1341,6 +1366,7 @@ def risk_search(
             "target_t": target_t,
             "transformation": result.transformation,
             "output": result.output,
+            **detail,
         },
     )
     return result

@@ -37,6 +37,7 @@ fhir:
   Patient.telecom: drop
   Patient.address: postcode_district
   Patient.birthDate: year
+  Patient.deceased: date_shift
   Encounter.period: date_shift
   Observation.effective: date_shift
   Observation.issued: date_shift
@@ -57,6 +58,16 @@ def _patient(i: int, pid: str) -> dict[str, Any]:
         "telecom": [{"system": "phone", "value": PHONES[i]}],
         "address": [{"line": ["1 Sesame Street"], "city": "Leeds", "postalCode": POSTCODES[i]}],
         "birthDate": BIRTHS[i],
+        # The birth time extension on _birthDate goes with the date's method.
+        "_birthDate": {
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                    "valueDateTime": BIRTHS[i] + "T04:05:06Z",
+                }
+            ]
+        },
+        **({"deceasedBoolean": False} if i == 0 else {"deceasedDateTime": "2024-07-01T12:00:00Z"}),
     }
 
 
@@ -71,13 +82,15 @@ def _encounter(eid: str, subject: str, start: str) -> dict[str, Any]:
     }
 
 
-def _observation(oid: str, subject: str, encounter: str) -> dict[str, Any]:
+def _observation(oid: str, subject: str, encounter: str, i: int) -> dict[str, Any]:
     return {
         "resourceType": "Observation",
         "id": oid,
         "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-        "subject": {"reference": subject},
+        # A reference's display (a name) and identifier (an NHS number) go too.
+        "subject": {"reference": subject, "identifier": {"system": NHS, "value": PATIENTS[i]}},
+        "performer": [{"display": f"Dr {NAMES[i]}"}],
         "encounter": {"reference": encounter},
         "effectiveDateTime": "2024-03-05T10:00:00Z",
         "issued": "2024-03-05T11:00:00.000Z",
@@ -90,7 +103,7 @@ def write_export(folder: Path) -> Path:
     lines = {
         "Patient": [_patient(0, "pat-0")],
         "Encounter": [_encounter("enc-0", "Patient/pat-0", "2024-03-05T09:00:00Z")],
-        "Observation": [_observation("obs-0", "Patient/pat-0", "Encounter/enc-0")],
+        "Observation": [_observation("obs-0", "Patient/pat-0", "Encounter/enc-0", 0)],
     }
     for rtype, items in lines.items():
         text = "\n".join(json.dumps(r) for r in items) + "\n"
@@ -102,7 +115,10 @@ def write_export(folder: Path) -> Path:
         "entry": [
             {"fullUrl": u.format(1), "resource": _patient(1, "pat-1")},
             {"fullUrl": u.format(2), "resource": _encounter("enc-1", u.format(1), "2024-06-01")},
-            {"fullUrl": u.format(3), "resource": _observation("obs-1", u.format(1), u.format(2))},
+            {
+                "fullUrl": u.format(3),
+                "resource": _observation("obs-1", u.format(1), u.format(2), 1),
+            },
         ],
     }
     (folder / "bundle.json").write_text(json.dumps(bundle, indent=2), encoding="utf-8")
@@ -139,6 +155,12 @@ def _resources(folder: Path) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+@pytest.fixture(scope="module")
+def before(tmp_path_factory: pytest.TempPathFactory) -> Counter[tuple[Any, ...]]:
+    """The validation issues of the input export (the same in every test)."""
+    return _issues(write_export(tmp_path_factory.mktemp("before") / "export"))
+
+
 def _issues(location: Path) -> Counter[tuple[Any, ...]]:
     eng = create_engine("duckdb")
     try:
@@ -159,7 +181,11 @@ def test_paths_are_pseudonymised(setup: dict[str, Path], tmp_path: Path) -> None
     p0 = by_id[key.token("pat-0")]
     assert "name" not in p0 and "telecom" not in p0 and "text" not in p0
     assert p0["address"] == [{"city": "Leeds", "postalCode": "LS1"}]
-    assert p0["birthDate"] == "1961"
+    assert p0["birthDate"] == "1961" and "_birthDate" not in p0
+    assert p0["deceasedBoolean"] is False  # a choice's dateless alternative is kept
+    p1 = by_id[key.token("pat-1")]
+    moved = date(2024, 7, 1) + timedelta(days=key.shift(PATIENTS[1], 180))
+    assert p1["deceasedDateTime"] == f"{moved.isoformat()}T12:00:00Z"
     nhs, mrn = p0["identifier"]
     # The NHS number, written spaced, gets the token of its 10 digits: the tabular token.
     assert nhs == {"system": PSEUDONYM_SYSTEM, "value": key.token(PATIENTS[0])}
@@ -181,26 +207,48 @@ def test_references_resolve_and_bundles_become_ndjson(
     assert obs == {f"Encounter/{key.token('enc-0')}", f"Encounter/{key.token('enc-1')}"}
     # urn:uuid references of the Bundle now name the resource: Type/TOKEN.
     assert f"Patient/{key.token('pat-1')}" in {r["subject"]["reference"] for r in out["Encounter"]}
+    subject = out["Observation"][0]["subject"]["identifier"]
+    assert subject == {"system": PSEUDONYM_SYSTEM, "value": key.token(PATIENTS[0])}
+    assert all("performer" not in r for r in out["Observation"])  # display-only: nothing left
 
 
-def test_fhir_validate_finds_no_new_problem(setup: dict[str, Path], tmp_path: Path) -> None:
+def test_ids_kept_bundle_references_still_resolve(
+    setup: dict[str, Path], tmp_path: Path, before: Counter[tuple[Any, ...]]
+) -> None:
+    config = tmp_path / "keep.yaml"
+    config.write_text(CONFIG + "fhir_ids: keep\nfhir_reference_display: keep\n")
+    _run(setup, tmp_path / "out", config=config)
+    out = _resources(tmp_path / "out")
+    assert sorted(r["id"] for r in out["Patient"]) == ["pat-0", "pat-1"]
+    assert sorted(r["subject"]["reference"] for r in out["Encounter"]) == [
+        "Patient/pat-0",
+        "Patient/pat-1",
+    ]
+    assert [r["performer"] for r in out["Observation"]] == [
+        [{"display": f"Dr {NAMES[0]}"}],
+        [{"display": f"Dr {NAMES[1]}"}],
+    ]
+    assert _issues(tmp_path / "out") - before == Counter()
+
+
+def test_fhir_validate_finds_no_new_problem(
+    setup: dict[str, Path], tmp_path: Path, before: Counter[tuple[Any, ...]]
+) -> None:
     _run(setup, tmp_path / "out")
-    before, after = _issues(setup["data"]), _issues(tmp_path / "out")
-    assert after - before == Counter()
+    assert _issues(tmp_path / "out") - before == Counter()
 
 
 def test_synthetic_export_validates_as_before(tmp_path: Path, setup: dict[str, Path]) -> None:
-    synth = generate_fhir(1000, tmp_path / "synth").path
+    synth = generate_fhir(400, tmp_path / "synth").path
     out = tmp_path / "synth-out"
     result = _run({**setup, "data": synth}, out, config="fhir-default")
     assert sum(t.rows for t in result.tables) == sum(
         len(p.read_text().splitlines()) for p in synth.glob("*.ndjson")
     )
     assert _issues(out) - _issues(synth) == Counter()
-    text = "\n".join(p.read_text() for p in out.glob("*.ndjson"))
-    assert NHS not in text and '"birthDate":"' not in text.replace('"birthDate":"1', "").replace(
-        '"birthDate":"2', ""
-    )
+    patients = _resources(out)["Patient"]
+    assert all(len(p.get("birthDate", "1234")) == 4 for p in patients)
+    assert all(i["system"] == PSEUDONYM_SYSTEM for p in patients for i in p.get("identifier", []))
 
 
 def test_same_token_and_date_shift_as_the_tabular_path(
@@ -237,7 +285,7 @@ def test_same_token_and_date_shift_as_the_tabular_path(
 
 
 def test_opt_out_removes_the_patient_and_everything_referring_to_them(
-    setup: dict[str, Path], tmp_path: Path
+    setup: dict[str, Path], tmp_path: Path, before: Counter[tuple[Any, ...]]
 ) -> None:
     opt = tmp_path / "optout.txt"
     opt.write_text(f"# opted out\n{spaced(PATIENTS[1])}\n")
@@ -252,7 +300,7 @@ def test_opt_out_removes_the_patient_and_everything_referring_to_them(
         "Observation": "*",
         "Patient": "*",
     }
-    assert _issues(tmp_path / "out") - _issues(setup["data"]) == Counter()
+    assert _issues(tmp_path / "out") - before == Counter()
 
 
 def test_nothing_raw_in_any_output_log_or_audit(

@@ -10,7 +10,14 @@ from rich.console import Console
 
 from healthdq import pipeline
 from healthdq.cli.app import app, err, warn_one
-from healthdq.cli.options import AuditKeyFileOption, AuditLogOption, EngineOption, SparkMasterOption
+from healthdq.cli.options import (
+    AuditKeyFileOption,
+    AuditLogOption,
+    EngineOption,
+    NhsNumberColumnOption,
+    OptOutOption,
+    SparkMasterOption,
+)
 from healthdq.errors import HealthdqError
 from healthdq.sources.base import ReadOptions
 
@@ -78,6 +85,16 @@ def risk(
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding.")] = None,
     table: Annotated[str | None, typer.Option(help="Table inside a DuckDB database file.")] = None,
+    fhir_view: Annotated[
+        str | None,
+        typer.Option(
+            "--fhir-view",
+            help="DATA is FHIR: measure this built-in SQL-on-FHIR view of it (e.g. Patient).",
+            metavar="NAME",
+        ),
+    ] = None,
+    opt_out: OptOutOption = None,
+    nhs_number_column: NhsNumberColumnOption = None,
     audit_log: AuditLogOption = None,
     audit_key_file: AuditKeyFileOption = None,
     threads: Annotated[
@@ -99,7 +116,9 @@ def risk(
         threads=threads,
         spark_master=spark_master,
     )
-    read_options = ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding, table=table)
+    read_options = ReadOptions(
+        format=fmt, delimiter=delimiter, encoding=encoding, table=table, fhir_view=fhir_view
+    )
     if hierarchies is None:
         for name, value in (
             ("--target-k", target_k),
@@ -127,6 +146,8 @@ def risk(
             out=out,
             small_number=small_number,
             read_options=read_options,
+            opt_out=opt_out,
+            nhs_number_column=nhs_number_column,
             engine=engine_name,
             settings=settings,
         )
@@ -144,6 +165,8 @@ def risk(
         threshold=threshold,
         small_number=small_number,
         read_options=read_options,
+        opt_out=opt_out,
+        nhs_number_column=nhs_number_column,
         engine=engine_name,
         settings=settings,
     )

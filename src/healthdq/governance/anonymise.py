@@ -74,6 +74,9 @@ class NodeResult(BaseModel):
 class SearchResult(BaseModel):
     source: str
     engine: str
+    # National data opt-out: the file and the records removed first (1-7 shown as *).
+    opt_out_file: str | None = None
+    opted_out: str | None = None
     qi: list[str]
     sensitive: str | None
     target_k: int

@@ -61,6 +61,8 @@ FHIR_METHODS = (
 )
 DATE_METHODS = ("year", "month", "date_shift")
 DATE_TYPES = ("date", "dateTime", "instant")
+# Types of a choice's alternatives a date method leaves as they are: they hold no date.
+DATELESS = ("boolean", "integer", "decimal", "Age", "Duration", "Quantity", "Range")
 TEXT_TYPES = ("string", "id", "code", "uri", "markdown")
 # Address elements the postcode methods remove with the lines (the rest is kept).
 ADDRESS_DROPPED = ("text", "line")
@@ -240,32 +242,84 @@ def check_config(config: PseudonymiseConfig) -> None:
             raise config.error(f"fhir path '{path}': no resource type has '{rest}'", *loc)
 
 
-def plan(config: PseudonymiseConfig, resource_types: list[str]) -> FhirPlan:
+def plan(
+    config: PseudonymiseConfig,
+    resource_types: list[str],
+    present: dict[str, set[str]] | None = None,
+) -> FhirPlan:
     """The expression of each resource type present, over columns j (the resource, references
-    already rewritten) and PATIENT_INNER."""
+    already rewritten) and PATIENT_INNER. `present`: the top-level keys found per type (paths
+    under any other key have nothing to change)."""
     expressions: dict[str, str] = {}
     methods: dict[str, dict[str, str]] = {}
     for rtype in resource_types:
         root = Node()
         shown: dict[str, str] = {}
+        # Every Reference's display (often a name) and identifier (an NHS number, for a logical
+        # reference) first; the config's own paths then override.
+        for ref in reference_leaves(rtype):
+            for key, kind, name in (
+                ("display", "string", config.fhir_reference_display),
+                ("identifier", "Identifier", config.fhir_reference_identifier),
+            ):
+                if name != "keep":
+                    _place(root, Leaf([*ref.keys, key], [*ref.many, False], kind), Method(name))
         for path, method in _paths_for(config, rtype).items():
             leaves = resolve_path(rtype, path)
             if isinstance(leaves, str):  # checked by check_config; an unknown type's paths
                 continue
             shown[f"{rtype}.{path}"] = str(method)
-            if method.name == "keep":
-                continue
             for leaf in leaves:
-                node = root
-                for key, many in zip(leaf.keys, leaf.many, strict=True):
-                    node = node.children.setdefault(key, (many, Node()))[1]
-                node.leaf = (method, leaf.kind)
-        body = _build("j", root, 0) if root.children else "j"
-        if config.fhir_ids == "token":
-            body = f"json_merge_patch({body}, json_object('id', to_json({_token_id('id')})))"
+                _place(root, leaf, method)
+        if present is not None:
+            keys = present.get(rtype, set())
+            root.children = {k: v for k, v in root.children.items() if k in keys}
+        extra = ("'id'", f"to_json({_token_id('id')})") if config.fhir_ids == "token" else ()
+        body = _build("j", root, 0, extra)
         expressions[rtype] = body
         methods[rtype] = shown
     return FhirPlan(expressions, methods)
+
+
+def _place(root: Node, leaf: Leaf, method: Method) -> None:
+    """Put `method` at `leaf` in the trie (keep: whatever was planned there is undone)."""
+    node = root
+    for key, many in zip(leaf.keys, leaf.many, strict=True):
+        node = node.children.setdefault(key, (many, Node()))[1]
+    node.children.clear()
+    node.leaf = None if method.name == "keep" else (method, leaf.kind)
+
+
+# Elements never walked for references: extensions, and contained resources (left as they are).
+_SKIPPED = ("extension", "modifierExtension", "contained")
+
+
+@cache
+def reference_leaves(resource_type: str, depth: int = 4) -> list[Leaf]:
+    """Every element of type Reference in `resource_type`, backbone elements included (not
+    inside data types, nor deeper than `depth`)."""
+    defs = _definitions()
+    found: list[Leaf] = []
+
+    def walk(keys: list[str], many: list[bool], context: str) -> None:
+        if len(keys) >= depth:
+            return
+        for name, element in defs.children(context):
+            if name in _SKIPPED:
+                continue
+            base = name[:-3] if name.endswith("[x]") else None
+            names = [base + t[:1].upper() + t[1:] for t in element[2]] if base else [name]
+            for key in names:
+                r = defs.resolve(resource_type, [*keys, key])
+                if r.status != "ok":
+                    continue
+                if r.complex_type == "Reference":
+                    found.append(Leaf([*keys, key], [*many, r.many], "Reference"))
+                elif r.context and r.complex_type == resource_type:  # a backbone element
+                    walk([*keys, key], [*many, r.many], r.context)
+
+    walk([], [], f"{resource_type}|")
+    return found
 
 
 def _token_id(expr: str, keys: str = "") -> str:
@@ -283,35 +337,47 @@ def _patient_ref(ref: str) -> str:
     )
 
 
-def _build(expr: str, node: Node, depth: int) -> str:
-    """The object `expr` with each child of `node` replaced by its transformed value."""
-    nulls: list[str] = []
-    values: list[str] = []
-    for key, (many, child) in node.children.items():
-        value = f"json_extract({expr}, {quote_literal('$.' + key)})"
-        var = f"v{depth}"
-        if child.leaf is not None:
-            method, kind = child.leaf
-            item = _leaf(var if many else value, method, kind)
-            if kind in DATE_TYPES + TEXT_TYPES + ("markdown",):
-                nulls.append(quote_literal("_" + key))  # the primitive's extensions go too
-        else:
-            item = _build(var if many else value, child, depth + 1)
-        if not many:  # an element that is not there stays away
+def _build(expr: str, node: Node, depth: int, extra: tuple[str, ...] = ()) -> str:
+    """The object `expr` with each child of `node` replaced by its transformed value (`extra`:
+    more key, value pairs to set). DuckDB's JSON is text: the children are extracted in one
+    parse (a list of paths) and set in one merge patch."""
+    keys = list(node.children)
+    if not keys and not extra:
+        return expr
+
+    def patch(found: str) -> str:
+        nulls: list[str] = []
+        values: list[str] = list(extra)
+        for n, key in enumerate(keys, start=1):
+            many, child = node.children[key]
+            value = f"{found}[{n}]"
+            var = f"v{depth}"
+            if child.leaf is not None:
+                method, kind = child.leaf
+                item = _leaf(var if many else value, method, kind)
+                if kind in DATE_TYPES + TEXT_TYPES + ("markdown",):
+                    nulls.append(quote_literal("_" + key))  # the primitive's extensions go too
+            else:
+                item = _build(var if many else value, child, depth + 1)
+            if many:
+                listed = (
+                    f"list_filter(list_transform(TRY_CAST({value} AS JSON[]), "
+                    f"lambda {var}: {item}), lambda {var}: {var} IS NOT NULL)"
+                )
+                item = _let(listed, lambda x: f"CASE WHEN len({x}) > 0 THEN to_json({x}) END")
+            # an element that is not there stays away
             item = f"CASE WHEN {value} IS NOT NULL THEN {item} END"
-        if many:
-            listed = (
-                f"list_filter(list_transform(TRY_CAST({value} AS JSON[]), lambda {var}: {item}), "
-                f"lambda {var}: {var} IS NOT NULL)"
-            )
-            item = _let(listed, lambda x: f"CASE WHEN len({x}) > 0 THEN to_json({x}) END")
-        nulls.append(quote_literal(key))
-        values += [quote_literal(key), item]
-    removed = ", ".join(f"{k}, NULL::JSON" for k in nulls)
-    patched = f"json_merge_patch({expr}, json_object({removed}), json_object({', '.join(values)}))"
-    if depth == 0:
-        return patched
-    return _not_empty(patched)
+            nulls.append(quote_literal(key))
+            values += [quote_literal(key), item]
+        removed = ", ".join(f"{k}, NULL::JSON" for k in nulls) or "'__none', NULL::JSON"
+        return f"json_merge_patch({expr}, json_object({removed}), json_object({', '.join(values)}))"
+
+    if keys:
+        paths = "[" + ", ".join(quote_literal("$." + k) for k in keys) + "]"
+        patched = _let(f"json_extract({expr}, {paths})", patch)
+    else:
+        patched = patch("NULL")
+    return patched if depth == 0 else _not_empty(patched)
 
 
 def _let(value: str, body: Any) -> str:
@@ -411,7 +477,9 @@ def _leaf(value: str, method: Method, kind: str) -> str:
                 f"json_merge_patch({value}, json_object('_start', NULL::JSON, '_end', NULL::JSON),"
                 f" json_object({parts}))"
             )
-        return "NULL::JSON"  # a choice's other alternative (Timing, Age...): dropped
+        if kind in DATELESS:
+            return value  # a choice's alternative holding no date (deceasedBoolean, onsetAge)
+        return "NULL::JSON"  # a choice's other alternative (Timing, string): dropped
     if name in ("postcode_district", "postcode_sector"):
         if kind == "Address":
             dropped = ", ".join(f"'{k}', NULL::JSON" for k in ADDRESS_DROPPED)
@@ -435,6 +503,7 @@ class Prepared:
 
     types: dict[str, int]  # resource type -> resources kept
     removed: dict[str, int]  # resource type -> resources removed by the opt-out
+    keys: dict[str, set[str]] = field(default_factory=dict)  # type -> top-level keys present
 
 
 def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> Prepared:
@@ -484,23 +553,28 @@ def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> 
         f"AS ord, unnest(l) AS ref FROM (SELECT rid, regexp_extract_all(CAST(j AS VARCHAR), "
         f"{quote_literal(REF_RE)}, 1) AS l FROM {src}) WHERE len(l) > 0"
     )
+    # Bundle references (urn:uuid:, or any fullUrl) become Type/ID: the NDJSON written has no
+    # fullUrl to resolve them by. With tokens, every literal reference's id is tokenised.
+    names = "['base', 'type', 'id', 'hist']"
+    lit = f"regexp_extract(r.ref, {quote_literal(LITERAL_RE)}, {names})"
     if token_ids:
-        names = "['base', 'type', 'id', 'hist']"
-        lit = f"regexp_extract(r.ref, {quote_literal(LITERAL_RE)}, {names})"
         new = (
             f"CASE WHEN starts_with(r.ref, '#') THEN r.ref "
             f"WHEN u.rtype IS NOT NULL THEN u.rtype || '/' || {_token_id('u.id', 'k.')} "
             f"WHEN m.type <> '' THEN m.base || m.type || '/' || "
             f"{_token_id('m.id', 'k.')} || m.hist ELSE r.ref END"
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {nrefs} AS SELECT rid, list(nref ORDER BY ord) AS refs "
-            f"FROM (SELECT r.rid, r.ord, {new} AS nref FROM "
-            f"(SELECT *, {lit} AS m FROM {refs} AS r) AS r LEFT JOIN (SELECT full_url, "
-            f"any_value(resource_type) AS rtype, any_value(id) AS id FROM {src} "
-            f"WHERE full_url IS NOT NULL GROUP BY full_url) AS u "
-            f"ON u.full_url = r.ref CROSS JOIN {SECRET} AS k) GROUP BY rid"
-        )
+    else:
+        new = "CASE WHEN u.rtype IS NOT NULL THEN u.rtype || '/' || u.id ELSE r.ref END"
+    # Each distinct reference is rewritten once (many resources name the same patient).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {nrefs} AS SELECT r.rid, list(d.nref ORDER BY r.ord) "
+        f"AS refs FROM {refs} AS r JOIN (SELECT r.ref, {new} AS nref FROM "
+        f"(SELECT ref, {lit} AS m FROM (SELECT DISTINCT ref FROM {refs}) AS r) AS r "
+        f"LEFT JOIN (SELECT full_url, any_value(resource_type) AS rtype, any_value(id) AS id "
+        f"FROM {src} WHERE full_url IS NOT NULL GROUP BY full_url) AS u "
+        f"ON u.full_url = r.ref CROSS JOIN {SECRET} AS k) AS d ON d.ref = r.ref GROUP BY r.rid"
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {drop} (rid BIGINT)")
     if opt_out:
         from healthdq.governance.optout import COLUMN, RELATION
@@ -513,14 +587,18 @@ def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> 
             f"JOIN {pmap} AS m ON m.ref = r.n "
             f"WHERE m.pkey IN {opted}"
         )
+    # Per type: resources kept, removed, and the top-level keys present (the plan leaves out
+    # paths under keys no resource has).
     rows = con.execute(
         f"SELECT resource_type, count(*) FILTER (WHERE d.rid IS NULL), "
-        f"count(*) FILTER (WHERE d.rid IS NOT NULL) FROM {src} AS s "
-        f"LEFT JOIN (SELECT DISTINCT rid FROM {drop}) AS d USING (rid) GROUP BY ALL ORDER BY 1"
+        f"count(*) FILTER (WHERE d.rid IS NOT NULL), list_distinct(flatten(list(json_keys(s.j)))) "
+        f"FROM {src} AS s LEFT JOIN (SELECT DISTINCT rid FROM {drop}) AS d USING (rid) "
+        "GROUP BY ALL ORDER BY 1"
     ).fetchall()
     return Prepared(
-        {str(t): int(k) for t, k, _ in rows if k},
-        {str(t): int(r) for t, _, r in rows},
+        {str(t): int(k) for t, k, _, _ in rows if k},
+        {str(t): int(r) for t, _, r, _ in rows},
+        {str(t): set(keys or ()) for t, _, _, keys in rows},
     )
 
 
@@ -528,28 +606,29 @@ def select_sql(config: PseudonymiseConfig, fplan: FhirPlan, resource_type: str) 
     """The SELECT of one resource type's output lines (JSON text, in input order)."""
     src, pat, nrefs, drop = (f"{P}{n}" for n in ("src", "pat", "nrefs", "drop"))
     expr = fplan.expressions[resource_type]
-    token_ids = config.fhir_ids == "token"
-    text = "CAST(j AS VARCHAR)"
-    if token_ids:
-        # The text with each reference replaced by its rewritten value, in order.
-        rebuilt = (
-            "array_to_string(list_transform(generate_series(1, len(p)), lambda i: p[i] || "
+    text = "CAST(s.j AS VARCHAR)"
+
+    # The text with each reference replaced by its rewritten value, in order.
+    def rebuilt(p: str) -> str:
+        return (
+            f"array_to_string(list_transform(generate_series(1, len({p})), lambda i: {p}[i] || "
             "CASE WHEN i <= len(n.refs) THEN '\"reference\":\"' || n.refs[i] || '\"' "
             "ELSE '' END), '')"
         )
-        j = f"CASE WHEN n.refs IS NULL THEN s.j ELSE CAST({rebuilt} AS JSON) END"
-        split = f"regexp_split_to_array({text}, {quote_literal(REF_RE)}) AS p"
-        joins = f"LEFT JOIN {nrefs} AS n USING (rid)"
-    else:
-        j, split, joins = "s.j", "NULL AS p", ""
+
+    split = f"regexp_split_to_array({text}, {quote_literal(REF_RE)})"
+    j = f"CASE WHEN n.refs IS NULL THEN s.j ELSE CAST({_let(split, rebuilt)} AS JSON) END"
+    joins = f"LEFT JOIN {nrefs} AS n USING (rid)"
     patient = inner_sql("pt.pkey", "k." + IPAD)
     inner = (
         f"SELECT s.rid, {j} AS j, s.id, {patient} AS {PATIENT_INNER}, k.{IPAD}, k.{OPAD} "
-        f"FROM (SELECT *, {split} FROM {src} WHERE resource_type = {quote_literal(resource_type)}) "
+        f"FROM (SELECT * FROM {src} WHERE resource_type = {quote_literal(resource_type)}) "
         f"AS s LEFT JOIN {pat} AS pt USING (rid) {joins} CROSS JOIN {SECRET} AS k "
         f"WHERE s.rid NOT IN (SELECT rid FROM {drop})"
     )
-    return f"SELECT CAST(json({expr}) AS VARCHAR) AS line FROM ({inner}) ORDER BY rid"
+    # Unchanged resources are minified (a .json file may be pretty-printed over many lines).
+    line = "json(j)" if expr == "j" else expr
+    return f"SELECT CAST({line} AS VARCHAR) AS line FROM ({inner}) ORDER BY rid"
 
 
 def load_default() -> PseudonymiseConfig:

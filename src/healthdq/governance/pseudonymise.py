@@ -256,6 +256,9 @@ class PseudonymiseConfig(BaseModel):
     fhir: Annotated[dict[str, MethodField], BeforeValidator(_mapping)] | None = None
     # FHIR resource ids and the references to them: token or keep.
     fhir_ids: str = "token"
+    # Every Reference's display (drop or keep) and identifier (token, drop or keep).
+    fhir_reference_display: str = "drop"
+    fhir_reference_identifier: str = "token"
     path: str | None = None
     lines: dict[tuple[Any, ...], int] = Field(default_factory=dict, exclude=True)
 
@@ -266,11 +269,16 @@ class PseudonymiseConfig(BaseModel):
             raise ValueError("default must be error, drop or keep")
         return value
 
-    @field_validator("fhir_ids")
+    @field_validator("fhir_ids", "fhir_reference_display", "fhir_reference_identifier")
     @classmethod
-    def _fhir_ids(cls, value: str) -> str:
-        if value not in ("token", "keep"):
-            raise ValueError("fhir_ids must be token or keep")
+    def _fhir_choice(cls, value: str, info: Any) -> str:
+        allowed = {
+            "fhir_ids": ("token", "keep"),
+            "fhir_reference_display": ("drop", "keep"),
+            "fhir_reference_identifier": ("token", "drop", "keep"),
+        }[info.field_name]
+        if value not in allowed:
+            raise ValueError(f"{info.field_name} must be {' or '.join(allowed)}")
         return value
 
     def model_post_init(self, _context: Any) -> None:

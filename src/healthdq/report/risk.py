@@ -35,6 +35,11 @@ def render_risk(report: RiskReport, console: Console) -> None:
         f"classes on {', '.join(report.qi)} ({report.engine}, {report.seconds:.2f} s)",
         highlight=False,
     )
+    if report.opt_out_file is not None:
+        console.print(
+            f"opt-out ({report.opt_out_file}): records removed first: {report.opted_out}",
+            highlight=False,
+        )
     line = f"k-anonymity: k = {report.k}"
     if report.l_distinct is not None:
         line += (
@@ -108,6 +113,11 @@ def render_search(result: SearchResult, console: Console) -> None:
         f"{100 * result.max_suppression:g}% suppressed ({result.engine}, {result.seconds:.2f} s)",
         highlight=False,
     )
+    if result.opt_out_file is not None:
+        console.print(
+            f"opt-out ({result.opt_out_file}): records removed first: {result.opted_out}",
+            highlight=False,
+        )
     table = Table(title="Chosen transformation")
     for col in ("quasi-identifier", "level", "generalisation"):
         table.add_column(col)
