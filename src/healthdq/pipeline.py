@@ -237,6 +237,31 @@ class _OptOutFilter:
         }
 
 
+def _load_opt_out(path: Path | None) -> Any:
+    """The opt-out file, read and checked before anything is opened (None: no opt-out)."""
+    if path is None:
+        return None
+    from healthdq.governance.optout import load_opt_out
+
+    return load_opt_out(path)
+
+
+def _opt_out_rows(
+    engine: Engine, registered: Any, opted: Any, column: str | None, location: Any
+) -> tuple[Any, int]:
+    """One table without the opted-out patients' rows (verbs without a contract)."""
+    from healthdq.governance import optout as oo
+
+    return oo.apply(engine, registered, opted, column, source_label(location))
+
+
+def _suppressed_count(count: int) -> str:
+    """A count of opted-out records as published (HES rule: 1-7 shown as *)."""
+    from healthdq.governance.optout import suppress
+
+    return suppress(count)
+
+
 def source_label(source: Any) -> str:
     """A location as given, or what kind of DataFrame it was (never the frame's contents)."""
     from healthdq.sources.frames import frame_label
@@ -664,6 +689,11 @@ def pseudonymise(
     from healthdq.governance.messages import engine_message
     from healthdq.sources.frames import register
 
+    if getattr(config, "fhir", None) is not None:
+        return pseudonymise_fhir(
+            sources, config, out, key_file=key_file, opt_out=opt_out, engine=engine,
+            settings=settings,
+        )  # fmt: skip
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     cfg = settings or Settings()
@@ -872,6 +902,167 @@ def _pseudonymise_run(
             ],
         )
     )
+
+
+def _fhir_out_folder(out: Path) -> None:
+    """FHIR is written to a folder of NDJSON files: refuse anything else before any work."""
+    if out.exists() and not out.is_dir():
+        raise HealthdqError(
+            "FHIR is written to a folder (one NDJSON file per resource type): --out must be one",
+            path=str(out),
+        )
+    if out.is_dir() and any(
+        not (p.is_file() and p.name.endswith(".ndjson")) for p in out.iterdir()
+    ):
+        raise HealthdqError(
+            "--out folder holds files other than .ndjson: give a new or empty folder",
+            path=str(out),
+        )
+
+
+def pseudonymise_fhir(
+    sources: Mapping[str, str],
+    config: Any,
+    out: Path,
+    *,
+    key_file: Path | None = None,
+    opt_out: Path | None = None,
+    engine: Engine | str = "duckdb",
+    settings: Settings | None = None,
+) -> Any:
+    """Write the FHIR at the one location in `sources` pseudonymised by the config's `fhir:`
+    paths to folder `out`, one `<Type>.ndjson` per resource type, opted-out patients' resources
+    (and every resource referring to them) removed; in the engine (DuckDB), audited.
+
+    Nothing is written unless every file was: the folder is written under a temporary name
+    beside `out` and renamed at the end.
+    """
+    import os
+    import shutil
+    import time
+
+    from healthdq.errors import SourceError
+    from healthdq.fhir.read import DEFAULT_TABLE, fhir_files, read_fhir
+    from healthdq.governance import fhir_pseudonymise as fp
+    from healthdq.governance import optout as oo
+    from healthdq.governance import pseudonymise as ps
+    from healthdq.governance.audit import content_hash
+    from healthdq.governance.messages import engine_message
+    from healthdq.sources.base import quote_literal
+
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    cfg = settings or Settings()
+    _audit_preflight(cfg)
+    key = ps.load_key(ps.key_file_from(key_file))
+    warning = ps.key_file_warning(ps.key_file_from(key_file))
+    if warning:
+        _warn(warning, cfg)
+    if len(sources) != 1:
+        raise HealthdqError("FHIR: give one DATA location (a file, folder or glob of FHIR)")
+    ((label, location),) = sources.items()
+    opted = oo.load_opt_out(opt_out) if opt_out is not None else None
+    out = Path(out)
+    _fhir_out_folder(out)
+    store = _open_store(cfg)
+    name = engine if isinstance(engine, str) else engine.name
+    if name != "duckdb":
+        raise HealthdqError("FHIR pseudonymisation runs on the DuckDB engine (--engine duckdb)")
+    eng, owned = _engine(engine, cfg)
+    if eng.name != "duckdb":
+        if owned:
+            eng.close()
+        raise HealthdqError("FHIR pseudonymisation runs on the DuckDB engine (--engine duckdb)")
+    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    con: Any = getattr(eng, "con", eng)
+    written: dict[str, Path] = {}
+    try:
+        issues = read_fhir(eng, location, DEFAULT_TABLE)
+        files = [f.path for f in fhir_files(location)[0]]
+        eng.register_secret(ps.SECRET, key.secret_row())
+        if opted is not None:
+            oo.register(eng, opted)
+        prepared = fp.prepare(con, DEFAULT_TABLE, config, opted is not None)
+        fplan = fp.plan(config, sorted(prepared.types), prepared.keys)
+        temp.mkdir(parents=True)
+        for rtype in sorted(prepared.types):
+            path = temp / f"{rtype}.ndjson"
+            sql = fp.select_sql(config, fplan, rtype)
+            try:
+                con.execute(
+                    f"COPY ({sql}) TO {quote_literal(str(path))} (FORMAT csv, HEADER false, "
+                    "QUOTE '', ESCAPE '', DELIMITER '\x1e')"
+                )
+            except Exception as exc:  # the engine's own error, without any value in it
+                raise SourceError(
+                    f"could not write {rtype}: {engine_message(exc, ['line'])}", path=location
+                ) from None
+            written[rtype] = out / path.name
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    finally:
+        if owned:
+            eng.close()
+    if out.is_dir():
+        shutil.rmtree(out)
+    os.replace(temp, out)
+    removed = {t: n for t, n in prepared.removed.items() if opted is not None}
+    shown, total = oo.suppress_table(removed) if opted is not None else ({}, None)
+    outputs = [
+        ps.TableOutput(
+            name=rtype,
+            source=location,
+            output=str(target),
+            rows=prepared.types[rtype],
+            opted_out=shown.get(rtype),
+            columns=fplan.methods.get(rtype, {}),
+        )
+        for rtype, target in written.items()
+    ]
+    run_id = uuid.uuid4().hex
+    result = ps.PseudonymiseResult(
+        run_id=run_id if store is not None else None,
+        tables=outputs,
+        engine=eng.name,
+        key_id=key.key_id,
+        format="ndjson",
+        opted_out=total,
+        opt_out_file=opted.path if opted else None,
+        config=config.path,
+        read_issues=len([i for i in issues if not i.kept]),
+    )
+    detail: dict[str, Any] = {
+        "run_id": run_id,
+        "config": {"path": config.path, "sha256": config_hash(config)},
+        "inputs": [
+            {"table": label, "source": location, "files": {f: content_hash(f) for f in files}}
+        ],
+        "outputs": [
+            {"table": o.name, "path": o.output, "rows": o.rows, "sha256": content_hash(o.output)}
+            for o in outputs
+        ],
+        "linkage_id": key.key_id,
+        "fhir_ids": config.fhir_ids,
+        "methods": {o.name: o.columns for o in outputs},
+    }
+    if opted is not None:
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": total}
+    result.audit = _audit(
+        "pseudonymise",
+        f"fhir={location}",
+        sum(o.rows for o in outputs),
+        sorted({c for o in outputs for c in o.columns}),
+        cfg,
+        detail,
+    )
+    if store is not None:
+        rows_in = {o.name: o.rows + removed.get(o.name, 0) for o in outputs}
+        hashes = {o["table"]: o["sha256"] for o in detail["outputs"]}
+        run = _pseudonymise_run(result, run_id, started_at, rows_in, hashes, config_hash(config))
+        _keep(store, run, "pseudonymise", cfg)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
 
 
 def config_hash(config: Any) -> str | None:
@@ -1087,12 +1278,16 @@ def redact(
     detector: str = "builtin",
     read_options: ReadOptions | None = None,
     out_format: str | None = None,
+    opt_out: Path | None = None,
+    nhs_number_column: str | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> Any:
     """Write `location` with identifiers in the free-text `columns` replaced by tags
     (governance/freetext.py), every other column as it was; audited. The built-in detector is
     SQL run by the engine; `presidio` runs Presidio as a function inside a DuckDB scan.
+    `opt_out`: those patients' rows (by `nhs_number_column`, else the column named as an NHS
+    number) are removed first.
 
     Nothing is written unless the whole file was: the output goes to a temporary name beside
     its target and is renamed at the end.
@@ -1116,13 +1311,17 @@ def redact(
     if not wanted:
         raise HealthdqError("--columns: name at least one free-text column")
     cfg = settings or Settings()
+    opted = _load_opt_out(opt_out)
     _audit_preflight(cfg)
     out = Path(out)
     targets, fmt = _out_targets(out, ["data"], out_format)
     eng, owned = _engine(engine, cfg)
     temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    removed = 0
     try:
         reg = register(eng, "data", location, read_options or ReadOptions())
+        if opted is not None:
+            reg, removed = _opt_out_rows(eng, reg, opted, nhs_number_column, location)
         by_lower = {c.lower(): c for c in reg.columns}
         missing = [c for c in wanted if c not in reg.columns and c.lower() not in by_lower]
         if missing:
@@ -1171,6 +1370,11 @@ def redact(
         engine=eng.name,
         format=fmt,
     )
+    detail: dict[str, Any] = {}
+    if opted is not None:
+        result.opt_out_file = opted.path
+        result.opted_out = _suppressed_count(removed)
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
     inputs = _source_files(location, None) if isinstance(location, str) else []
     result.audit = _audit(
         "redact",
@@ -1182,6 +1386,7 @@ def redact(
             "detector": detector,
             "inputs": {f: content_hash(f) for f in inputs},
             "output": {"path": str(target), "sha256": content_hash(target)},
+            **detail,
         },
     )
     result.seconds = round(time.perf_counter() - started, 3)
@@ -1198,6 +1403,8 @@ def risk(
     small_number: int = 7,
     table: str = "data",
     read_options: ReadOptions | None = None,
+    opt_out: Path | None = None,
+    nhs_number_column: str | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> RiskReport:
@@ -1208,6 +1415,8 @@ def risk(
     from healthdq.sources.frames import register
 
     cfg = settings or Settings()
+    opted = _load_opt_out(opt_out)
+    removed = 0
     if population is not None and population < 1:
         raise HealthdqError(f"--population must be 1 or more, got {population}")
     _audit_preflight(cfg)
@@ -1215,6 +1424,8 @@ def risk(
     eng, owned = _engine(engine, cfg)
     try:
         registered = register(eng, table, location, read_options or ReadOptions())
+        if opted is not None:
+            registered, removed = _opt_out_rows(eng, registered, opted, nhs_number_column, location)
         report = measure(
             eng,
             table,
@@ -1230,6 +1441,11 @@ def risk(
             eng.close()
     if cfg.suppress_small_numbers:
         suppress(report, small_number)
+    detail: dict[str, Any] = {}
+    if opted is not None:
+        report.opt_out_file = opted.path
+        report.opted_out = _suppressed_count(removed)
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
     # A risk run reads every row's quasi-identifiers: an audited access (no values recorded).
     _audit(
         "risk",
@@ -1237,7 +1453,7 @@ def risk(
         report.rows,
         [*qi, *(sensitive or [])],
         cfg,
-        {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k},
+        {"qi": list(qi), "sensitive": list(sensitive or []), "k": report.k, **detail},
     )
     return report
 
@@ -1249,23 +1465,28 @@ def risk_search(
     hierarchies: str | Path,
     target_k: int,
     target_l: int | None = None,
+    target_t: float | None = None,
     sensitive: str | None = None,
     max_suppression: float = 0.0,
     out: str | Path | None = None,
     small_number: int = 7,
     table: str = "data",
     read_options: ReadOptions | None = None,
+    opt_out: Path | None = None,
+    nhs_number_column: str | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> SearchResult:
     """The least generalisation over `hierarchies` (plus record suppression) reaching k (and
-    l) (docs/risk.md "Anonymisation search"); writes the transformed data to `out` if given;
+    l, t) (docs/risk.md "Anonymisation search"); writes the transformed data to `out` if given;
     audited. Bad input (a hierarchy that misses a value, an unreachable target) writes nothing."""
     from healthdq.governance.anonymise import search
     from healthdq.governance.hierarchy import load_hierarchies
     from healthdq.sources.frames import register
 
     cfg = settings or Settings()
+    opted = _load_opt_out(opt_out)
+    removed = 0
     loaded = load_hierarchies(hierarchies)
     fmt = "parquet"
     if out is not None:
@@ -1278,6 +1499,8 @@ def risk_search(
     eng, owned = _engine(engine, cfg)
     try:
         registered = register(eng, table, location, read_options or ReadOptions())
+        if opted is not None:
+            registered, removed = _opt_out_rows(eng, registered, opted, nhs_number_column, location)
         result = search(
             eng,
             table,
@@ -1286,6 +1509,7 @@ def risk_search(
             loaded,
             target_k=target_k,
             target_l=target_l,
+            target_t=target_t,
             sensitive=sensitive,
             max_suppression=max_suppression,
             hierarchy_path=str(hierarchies),
@@ -1300,6 +1524,11 @@ def risk_search(
         from healthdq.governance.risk import suppress_search
 
         suppress_search(result, small_number)
+    detail: dict[str, Any] = {}
+    if opted is not None:
+        result.opt_out_file = opted.path
+        result.opted_out = _suppressed_count(removed)
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
     _audit(
         "risk.search",
         label,
@@ -1310,8 +1539,10 @@ def risk_search(
             "qi": list(qi),
             "target_k": target_k,
             "target_l": target_l,
+            "target_t": target_t,
             "transformation": result.transformation,
             "output": result.output,
+            **detail,
         },
     )
     return result

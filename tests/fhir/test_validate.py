@@ -250,6 +250,124 @@ def test_required_binding_in_a_datatype() -> None:
     assert only(issues, "binding") == [("error", "code-invalid", "Patient.telecom[0].system")]
 
 
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+COND = {
+    "resourceType": "Condition",
+    "id": "c1",
+    "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": "active"}]},
+    "code": {"text": "asthma"},
+    "subject": {"reference": "Patient/p1"},
+}
+
+
+def test_required_binding_on_a_codeable_concept() -> None:
+    # Condition.clinicalStatus: CodeableConcept, bound (required) to condition-clinical, whose
+    # codes are the whole condition-clinical code system. Membership is (system, code).
+    assert run(PAT, COND) == []
+    wrong_code = {"coding": [{"system": CONDITION_CLINICAL, "code": "Active"}]}
+    issues = run(PAT, with_(COND, clinicalStatus=wrong_code))
+    assert triples(issues) == [("error", "code-invalid", "Condition.clinicalStatus")]
+    assert issues[0].kind == "binding"
+    assert issues[0].details == (
+        "Condition.clinicalStatus: no coding (system and code) is in the required value set "
+        "http://hl7.org/fhir/ValueSet/condition-clinical"
+    )
+    # The right code in another system is not a member either.
+    other_system = {"coding": [{"system": "http://snomed.info/sct", "code": "active"}]}
+    issues = run(PAT, with_(COND, clinicalStatus=other_system))
+    assert triples(issues) == [("error", "code-invalid", "Condition.clinicalStatus")]
+
+
+def test_required_binding_on_a_codeable_concept_needs_one_member_coding() -> None:
+    # terminologies.html (required): the concept SHALL be from the value set; other codings
+    # (translations) may sit beside a member coding; text alone is not enough.
+    translated = {
+        "coding": [
+            {"system": "http://snomed.info/sct", "code": "55561003"},
+            {"system": CONDITION_CLINICAL, "code": "active"},
+        ]
+    }
+    assert run(PAT, with_(COND, clinicalStatus=translated)) == []
+    text_only = {"text": "active"}
+    issues = run(PAT, with_(COND, clinicalStatus=text_only))
+    assert triples(issues) == [("error", "code-invalid", "Condition.clinicalStatus")]
+    no_system = {"coding": [{"code": "active"}]}
+    issues = run(PAT, with_(COND, clinicalStatus=no_system))
+    assert triples(issues) == [("error", "code-invalid", "Condition.clinicalStatus")]
+
+
+def test_required_binding_on_a_codeable_concept_in_backbone_arrays() -> None:
+    # InsurancePlan.plan.specificCost.benefit.cost.applicability: CodeableConcept, required
+    # binding to insuranceplan-applicability (code system .../CodeSystem/applicability).
+    applicability = "http://terminology.hl7.org/CodeSystem/applicability"
+
+    def plan(code: str) -> dict[str, Any]:
+        cost = {
+            "type": {"text": "visit"},
+            "applicability": {"coding": [{"system": applicability, "code": code}]},
+        }
+        benefit = {"type": {"text": "primary care"}, "cost": [cost]}
+        return {"specificCost": [{"category": {"text": "medical"}, "benefit": [benefit]}]}
+
+    doc = {"resourceType": "InsurancePlan", "id": "i1", "plan": [plan("in-network")]}
+    assert run(doc) == []
+    doc["plan"] = [plan("in-network"), plan("in-netwerk")]
+    issues = run(doc)
+    path = "InsurancePlan.plan[1].specificCost[0].benefit[0].cost[0].applicability"
+    assert triples(issues) == [("error", "code-invalid", path)]
+    assert "insuranceplan-applicability" in issues[0].details
+
+
+def test_required_binding_on_a_coding() -> None:
+    # R4 core binds no Coding element with strength required (its Coding bindings, e.g.
+    # Encounter.class, are extensible): the check runs on definitions where Encounter.class
+    # is bound (required) to a value set of two v3 ActCode codes.
+    from healthdq.fhir.definitions import Definitions, load
+
+    act = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    data = json.loads(json.dumps(load().data))
+    data["types"]["Encounter"]["elements"]["class"][3] = "http://example.org/ValueSet/class"
+    data["coded_valuesets"]["http://example.org/ValueSet/class"] = [[act, "AMB"], [act, "IMP"]]
+    defs = Definitions(data)
+    engine = _ENGINE[-1]
+
+    def check(cls: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+        enc = {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": cls}
+        table(engine, [enc])
+        walked = validate(engine, screen=False, definitions=defs).issues
+        assert validate(engine, sample_rows=1, definitions=defs).issues == walked
+        return only(walked, "binding")
+
+    assert check({"system": act, "code": "AMB"}) == []
+    assert check({"system": act, "code": "EMER"}) == [("error", "code-invalid", "Encounter.class")]
+    assert check({"system": "http://snomed.info/sct", "code": "AMB"}) == [
+        ("error", "code-invalid", "Encounter.class")
+    ]
+    assert check({"code": "AMB"}) == [("error", "code-invalid", "Encounter.class")]
+    # With the packaged definitions (extensible binding) the same coding is not checked.
+    table(
+        engine,
+        [
+            {
+                "resourceType": "Encounter",
+                "id": "e1",
+                "status": "finished",
+                "class": {"system": act, "code": "EMER"},
+            }
+        ],
+    )
+    assert validate(engine).issues == []
+
+
+def test_complex_element_given_a_primitive() -> None:
+    issues = run(PAT, with_(COND, clinicalStatus="active"))
+    assert triples(issues) == [("error", "structure", "Condition.clinicalStatus")]
+    assert issues[0].kind == "format"
+    assert issues[0].details == (
+        "Condition.clinicalStatus is a CodeableConcept: a JSON string is not allowed"
+    )
+
+
 def test_reference_format() -> None:
     issues = run(PAT, with_(OBS, subject={"reference": "Patient/p 1"}))
     assert only(issues, "reference") == [("error", "value", "Observation.subject.reference")]

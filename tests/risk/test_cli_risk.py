@@ -83,3 +83,72 @@ def test_missing_file(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("risk", tmp_path / "nope.csv", "--qi", "a")
     assert code == 2
     assert "nope.csv" in one_line_error(err)
+
+
+NHS = ["4010232137", "9990001112", "6541238970", "1234567881"]
+
+
+def _with_numbers() -> str:
+    """CSV with an NHS number per record: the lone 85+ record is the patient 943 476 5919."""
+    lines = CSV.strip().splitlines()
+    rows = ["nhs_number," + lines[0]]
+    for i, line in enumerate(lines[1:]):
+        number = "943 476 5919" if line.startswith("85+") else f"X{i:03d}"
+        rows.append(f"{number},{line}")
+    return "\n".join(rows) + "\n"
+
+
+def test_opt_out_removes_records_before_measuring(cli: Cli, write: Write, tmp_path: Path) -> None:
+    data = write("d.csv", _with_numbers())
+    opt = write("optout.txt", "9434765919\n")
+    out = tmp_path / "risk.json"
+    code, stdout, err = cli(
+        "risk", data, "--qi", "age_band,sex,district", "--opt-out", opt, "--json", out
+    )
+    assert code == 0, err
+    report = json.loads(out.read_text())
+    # Without the lone 85+ record every class has 8: k rises from 1 to 8.
+    assert report["rows"] == 24 and report["k"] == 8
+    assert report["opted_out"] == "*" and "records removed first: *" in stdout
+    event = json.loads((tmp_path / "audit.jsonl").read_text().strip().splitlines()[-1])
+    assert event["detail"]["opt_out"]["removed"] == 1
+
+
+def test_opt_out_without_an_nhs_number_column_is_one_line(
+    cli: Cli, write: Write, tmp_path: Path
+) -> None:
+    data = write("d.csv", CSV)
+    opt = write("optout.txt", "9434765919\n")
+    code, _, err = cli("risk", data, "--qi", "age_band,sex", "--opt-out", opt)
+    assert code == 2
+    assert "no column named as an NHS number" in one_line_error(err)
+
+
+def _patient(i: int, gender: str, birth: str, nhs: str) -> str:
+    return json.dumps(
+        {
+            "resourceType": "Patient",
+            "id": f"p{i}",
+            "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}],
+            "gender": gender,
+            "birthDate": birth,
+        }
+    )
+
+
+def test_risk_on_fhir_through_a_view_with_opt_out(cli: Cli, write: Write, tmp_path: Path) -> None:
+    people = [("female", "1980"), ("female", "1980"), ("male", "1975"), ("male", "1975")]
+    lines = [_patient(i, g, b, NHS[i]) for i, (g, b) in enumerate(people)]
+    lines.append(_patient(9, "other", "1931", "943 476 5919"))
+    data = write("Patient.ndjson", "\n".join(lines) + "\n")
+    out = tmp_path / "risk.json"
+    args = ("risk", data, "--fhir-view", "Patient", "--qi", "gender,birth_date", "--json", out)
+    code, _, err = cli(*args, "--no-suppress")
+    assert code == 0, err
+    report = json.loads(out.read_text())
+    assert report["rows"] == 5 and report["classes"] == 3 and report["k"] == 1
+    opt = write("optout.txt", "943-476-5919\n")
+    code, _, err = cli(*args, "--no-suppress", "--opt-out", opt)
+    assert code == 0, err
+    report = json.loads(out.read_text())
+    assert report["rows"] == 4 and report["classes"] == 2 and report["k"] == 2

@@ -108,3 +108,12 @@ OptOutOption = Annotated[
         metavar="FILE",
     ),
 ]
+NhsNumberColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--nhs-number-column",
+        help="With --opt-out: the column holding the NHS number (default: the one column "
+        "named nhs_number, NEWNHSNO or NHSNO, any case).",
+        metavar="NAME",
+    ),
+]

@@ -45,14 +45,18 @@ def pseudonymise(
     data: Annotated[
         list[str],
         typer.Argument(
-            help="Data file, folder or glob; TABLE=PATH for several tables.", metavar="DATA"
+            help="Data file, folder or glob; TABLE=PATH for several tables; FHIR when the "
+            "config has fhir:.",
+            metavar="DATA",
         ),
     ],
     config: Annotated[Path, typer.Option("--config", "-c", help="Pseudonymisation config YAML.")],
     out: Annotated[
         Path,
         typer.Option(
-            "--out", "-o", help="Output file (.parquet or .csv); a folder for several tables."
+            "--out",
+            "-o",
+            help="Output file (.parquet or .csv); a folder for several tables or for FHIR.",
         ),
     ],
     key_file: Annotated[
@@ -120,9 +124,15 @@ def pseudonymise(
         json_out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if quiet:
         return
+    unit = "resources" if result.format == "ndjson" else "rows"
     for t in result.tables:
         removed = f", opted-out records removed: {t.opted_out}" if t.opted_out is not None else ""
-        print(f"{t.name}: {t.rows:,} rows -> {t.output}{removed}")
+        print(f"{t.name}: {t.rows:,} {unit} -> {t.output}{removed}")
+    if result.read_issues:
+        print(
+            f"{result.read_issues} lines or entries could not be read and were skipped "
+            "(healthdq fhir read DATA lists them)"
+        )
     if result.opted_out is not None:
         print(f"opt-out ({result.opt_out_file}): records removed: {result.opted_out}")
     kept = f"; run {result.run_id[:12]} kept in the results store" if result.run_id else ""

@@ -9,7 +9,14 @@ import typer
 
 from healthdq import pipeline
 from healthdq.cli.app import app, err, warn_one
-from healthdq.cli.options import AuditKeyFileOption, AuditLogOption, EngineOption, SparkMasterOption
+from healthdq.cli.options import (
+    AuditKeyFileOption,
+    AuditLogOption,
+    EngineOption,
+    NhsNumberColumnOption,
+    OptOutOption,
+    SparkMasterOption,
+)
 from healthdq.sources.base import ReadOptions
 
 
@@ -36,6 +43,8 @@ def redact(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write what was done (no data) as JSON here.")
     ] = None,
+    opt_out: OptOutOption = None,
+    nhs_number_column: NhsNumberColumnOption = None,
     audit_log: AuditLogOption = None,
     audit_key_file: AuditKeyFileOption = None,
     engine_name: EngineOption = "duckdb",
@@ -51,6 +60,8 @@ def redact(
         detector=detector,
         read_options=ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding),
         out_format=out_format,
+        opt_out=opt_out,
+        nhs_number_column=nhs_number_column,
         engine=engine_name,
         settings=pipeline.Settings(
             audit_log=audit_log,
@@ -69,3 +80,9 @@ def redact(
             highlight=False,
             soft_wrap=True,
         )
+        if result.opt_out_file is not None:
+            err.print(
+                f"opt-out ({result.opt_out_file}): records removed: {result.opted_out}",
+                highlight=False,
+                soft_wrap=True,
+            )

@@ -10,7 +10,14 @@ from rich.console import Console
 
 from healthdq import pipeline
 from healthdq.cli.app import app, err, warn_one
-from healthdq.cli.options import AuditKeyFileOption, AuditLogOption, EngineOption, SparkMasterOption
+from healthdq.cli.options import (
+    AuditKeyFileOption,
+    AuditLogOption,
+    EngineOption,
+    NhsNumberColumnOption,
+    OptOutOption,
+    SparkMasterOption,
+)
 from healthdq.errors import HealthdqError
 from healthdq.sources.base import ReadOptions
 
@@ -57,6 +64,10 @@ def risk(
     target_l: Annotated[
         int | None, typer.Option(help="Search: the distinct l to reach (needs --sensitive).")
     ] = None,
+    target_t: Annotated[
+        float | None,
+        typer.Option(help="Search: the t-closeness to reach, in (0, 1] (needs --sensitive)."),
+    ] = None,
     max_suppression: Annotated[
         float, typer.Option(help="Search: share of records that may be suppressed (0..1).")
     ] = 0.0,
@@ -74,6 +85,16 @@ def risk(
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding.")] = None,
     table: Annotated[str | None, typer.Option(help="Table inside a DuckDB database file.")] = None,
+    fhir_view: Annotated[
+        str | None,
+        typer.Option(
+            "--fhir-view",
+            help="DATA is FHIR: measure this built-in SQL-on-FHIR view of it (e.g. Patient).",
+            metavar="NAME",
+        ),
+    ] = None,
+    opt_out: OptOutOption = None,
+    nhs_number_column: NhsNumberColumnOption = None,
     audit_log: AuditLogOption = None,
     audit_key_file: AuditKeyFileOption = None,
     threads: Annotated[
@@ -95,9 +116,16 @@ def risk(
         threads=threads,
         spark_master=spark_master,
     )
-    read_options = ReadOptions(format=fmt, delimiter=delimiter, encoding=encoding, table=table)
+    read_options = ReadOptions(
+        format=fmt, delimiter=delimiter, encoding=encoding, table=table, fhir_view=fhir_view
+    )
     if hierarchies is None:
-        for name, value in (("--target-k", target_k), ("--target-l", target_l), ("--out", out)):
+        for name, value in (
+            ("--target-k", target_k),
+            ("--target-l", target_l),
+            ("--target-t", target_t),
+            ("--out", out),
+        ):
             if value is not None:
                 raise HealthdqError(f"{name} needs --hierarchies")
     else:
@@ -112,11 +140,14 @@ def risk(
             hierarchies=hierarchies,
             target_k=target_k,
             target_l=target_l,
+            target_t=target_t,
             sensitive=columns[0] if columns else None,
             max_suppression=max_suppression,
             out=out,
             small_number=small_number,
             read_options=read_options,
+            opt_out=opt_out,
+            nhs_number_column=nhs_number_column,
             engine=engine_name,
             settings=settings,
         )
@@ -134,6 +165,8 @@ def risk(
         threshold=threshold,
         small_number=small_number,
         read_options=read_options,
+        opt_out=opt_out,
+        nhs_number_column=nhs_number_column,
         engine=engine_name,
         settings=settings,
     )

@@ -11,8 +11,9 @@ element's FHIRPath expression) with the file and line it came from.
 
 Checks (KINDS below): known resourceType, unknown elements, cardinality (min, max, arrays),
 choice types, primitive formats (JSON type and the definitions' regex), empty values, required
-bindings (code elements), reference format, target type and resolution, Bundle rules (bdl-*),
-duplicate ids, contained resources (dom-2..dom-5), and the invariants ele-1 and ext-1.
+bindings (code, Coding and CodeableConcept elements), reference format, target type and
+resolution, Bundle rules (bdl-*), duplicate ids, contained resources (dom-2..dom-5), and the
+invariants ele-1 and ext-1.
 Messages name elements and codes from the definitions, never a value from the data.
 """
 
@@ -369,6 +370,25 @@ class _Run:
             if parts
             else "SELECT NULL::VARCHAR vs, NULL::VARCHAR code WHERE false",
         )
+        # (system, code) pairs of the value sets bound to Coding/CodeableConcept elements.
+        coded = [
+            r[0]
+            for r in self.sql(
+                f"""SELECT DISTINCT valueset FROM {PREFIX}paths WHERE valueset IS NOT NULL
+                    AND complex_type IN ('Coding', 'CodeableConcept')"""
+            )
+        ]
+        pairs = [
+            f"({_q(vs)}, {_q(system)}, {_q(code)})"
+            for vs in coded
+            for system, code in self.defs.coded_valuesets.get(vs, [])
+        ]
+        self.temp(
+            "pairs",
+            f"SELECT * FROM (VALUES {', '.join(pairs)}) v(vs, system, code)"
+            if pairs
+            else "SELECT NULL::VARCHAR vs, NULL::VARCHAR system, NULL::VARCHAR code WHERE false",
+        )
 
     def checks(self) -> list[str]:
         """SELECTs of (uid, kind, severity, code, details, expression)."""
@@ -442,6 +462,14 @@ class _Run:
                      || ' is not allowed', {e}
                 FROM {j}
                 WHERE p.status = 'ok' AND p.primitive IS NOT NULL AND n.jtype = 'OBJECT'""",
+            f"""SELECT n.uid, 'format', 'error', 'structure',
+                   p.element || ' is a ' || p.complex_type || ': a JSON '
+                     || CASE WHEN n.jtype = 'VARCHAR' THEN 'string'
+                             WHEN n.jtype = 'BOOLEAN' THEN 'boolean' ELSE 'number' END
+                     || ' is not allowed', {e}
+                FROM {j}
+                WHERE p.status = 'ok' AND p.complex_type IS NOT NULL AND NOT p.ext
+                  AND n.jtype NOT IN ('OBJECT', 'ARRAY', 'NULL') AND (n.item OR NOT p.many)""",
             f"""SELECT uid, 'format', 'error', 'value', msg, expr FROM (
                   SELECT n.uid, {e} AS expr,
                     CASE WHEN {wrong_json} THEN p.element || ': a ' || p.primitive
@@ -489,7 +517,7 @@ class _Run:
                    {e}
                 FROM {j}
                 WHERE p.status = 'ok' AND p.valueset IS NOT NULL AND n.jtype = 'VARCHAR'
-                  AND p.valueset IN (SELECT vs FROM {PREFIX}codes)
+                  AND p.primitive IS NOT NULL AND p.valueset IN (SELECT vs FROM {PREFIX}codes)
                   AND json_extract_string(n.atom, '$') NOT IN
                       (SELECT code FROM {PREFIX}codes c WHERE c.vs = p.valueset)""",
             f"""SELECT n.uid, 'invariant', 'error', 'invariant', {ele1}, {e}
@@ -503,6 +531,7 @@ class _Run:
                       = (len(list_filter(k.keys, lambda x: starts_with(ltrim(x, '_'), 'value')))
                          > 0)""",
         ]
+        out.append(self._coded_binding(j, e))
         out += self._references(j, e, ref_re)
         out += self._contained(j, e)
         out += self._bundles()
@@ -523,6 +552,41 @@ class _Run:
                 WHERE k > 1"""
         )
         return out
+
+    def _coded_binding(self, j: str, e: str) -> str:
+        """Required bindings on Coding and CodeableConcept elements (terminologies.html,
+        binding strength `required`): a Coding is in the value set when its (system, code)
+        pair is; a CodeableConcept when at least one of its codings is (other codings, e.g.
+        translations, may sit beside it; text alone is not enough)."""
+        nodes = f"{PREFIX}nodes"
+        return f"""WITH bound AS (
+                  SELECT n.uid, n.nid, p.complex_type AS ct, p.element, p.valueset, {e} AS expr
+                  FROM {j}
+                  WHERE p.status = 'ok' AND p.complex_type IN ('Coding', 'CodeableConcept')
+                    AND n.jtype = 'OBJECT' AND p.valueset IN (SELECT vs FROM {PREFIX}pairs)),
+                codings AS (
+                  SELECT uid, nid, nid AS cnid, valueset FROM bound WHERE ct = 'Coding'
+                  UNION ALL
+                  SELECT b.uid, b.nid, c.nid, b.valueset FROM bound b
+                  JOIN {nodes} a ON a.uid = b.uid AND a.parent = b.nid AND a.key = 'coding'
+                    AND a.jtype = 'ARRAY'
+                  JOIN {nodes} c ON c.uid = a.uid AND c.parent = a.nid AND c.jtype = 'OBJECT'
+                  WHERE b.ct = 'CodeableConcept'),
+                members AS (
+                  SELECT DISTINCT k.uid, k.nid FROM codings k
+                  JOIN {nodes} s ON s.uid = k.uid AND s.parent = k.cnid AND s.key = 'system'
+                    AND s.jtype = 'VARCHAR'
+                  JOIN {nodes} c ON c.uid = k.uid AND c.parent = k.cnid AND c.key = 'code'
+                    AND c.jtype = 'VARCHAR'
+                  JOIN {PREFIX}pairs v ON v.vs = k.valueset
+                    AND v.system = json_extract_string(s.atom, '$')
+                    AND v.code = json_extract_string(c.atom, '$'))
+                SELECT b.uid, 'binding', 'error', 'code-invalid',
+                  b.element || CASE b.ct
+                    WHEN 'Coding' THEN ': the coding (system and code) is not in the required '
+                    ELSE ': no coding (system and code) is in the required ' END
+                  || 'value set ' || b.valueset, b.expr
+                FROM bound b ANTI JOIN members m USING (uid, nid)"""
 
     def _references(self, j: str, e: str, ref_re: str) -> list[str]:
         ID = self.defs.primitives["id"]["regex"]  # noqa: N806
@@ -695,16 +759,18 @@ def validate(
     *,
     screen: bool = True,
     sample_rows: int = SAMPLE_ROWS,
+    definitions: Definitions | None = None,
 ) -> Validation:
     """Validate `table` on `engine` (DuckDB): issues, and counts for rule results.
 
     `screen` (validate_screen.py) walks only the resources a fast pass flags; the issues are
     the same either way (tests/fhir/test_validate*.py run both). `sample_rows` per resource
-    type give the structure the screen parses into.
+    type give the structure the screen parses into. `definitions` default to the packaged R4
+    core definitions (`healthdq.fhir.definitions.load()`).
     """
     if getattr(engine, "name", None) != "duckdb":
         raise HealthdqError("FHIR validation runs on the DuckDB engine (--engine duckdb)")
-    run = _Run(engine, table, load(), screen, sample_rows)
+    run = _Run(engine, table, definitions or load(), screen, sample_rows)
     try:
         return run.run()
     finally:

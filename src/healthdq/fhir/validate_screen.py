@@ -8,7 +8,8 @@ mostly valid and repetitive, so each resource type is screened first, in one vec
 2. SQL generated from that structure and the R4 definitions tests, per resource, everything the
    full walk checks, conservatively: each element's JSON kind against its definition (array or
    not, object or primitive), required children, choice types, primitive formats (the
-   definitions' regexes on the JSON text), required bindings, empty arrays and objects, ele-1,
+   definitions' regexes on the JSON text), required bindings (codes, and the (system, code)
+   pairs of Coding and CodeableConcept elements), empty arrays and objects, ele-1,
    ext-1, and reference forms and targets;
 3. a resource whose keys are not all in the sampled structure (its count of `":` differs from
    the keys the parse kept), or whose text has `null`, `""`, `[]` or `{}`, is flagged too.
@@ -105,6 +106,41 @@ class _Gen:
             flags.append(f"NOT regexp_full_match({t}, {_q(pattern)})")
         return [f"coalesce({f}, false)" for f in flags]
 
+    def coded_binding(self, x: str, schema: dict[str, Any], r: Any) -> str | None:
+        """Flag for a Coding / CodeableConcept object `x` with a required binding the package
+        enumerates: not a member (no coding of a CodeableConcept is). System and code are
+        compared as JSON text, the pair concatenated (two JSON string tokens join
+        unambiguously; rows with a backslash are flagged whole)."""
+        pairs = self.defs.coded_valuesets.get(r.valueset or "")
+        if r.complex_type not in ("Coding", "CodeableConcept") or not pairs:
+            return None
+        members = ", ".join(
+            _q(json.dumps(system, ensure_ascii=False) + json.dumps(code, ensure_ascii=False))
+            for system, code in pairs
+        )
+
+        def member(c: str, fields: Any) -> str | None:
+            if not isinstance(fields, dict) or "system" not in fields or "code" not in fields:
+                return None
+            pair = f"CAST({_field(c, 'system')} AS VARCHAR) || CAST({_field(c, 'code')} AS VARCHAR)"
+            return f"list_contains([{members}], {pair})"
+
+        if r.complex_type == "Coding":
+            test = member(x, schema)
+        else:
+            coding = schema.get("coding")
+            item = coding[0] if isinstance(coding, list) and coding else None
+            e = self.var()
+            inner = member(e, item)
+            test = (
+                f"list_bool_or(list_transform({_field(x, 'coding')}, lambda {e}: {inner}))"
+                if inner
+                else None
+            )
+        if test is None:  # no sampled system/code: no member possible
+            return f"({x} IS NOT NULL)"
+        return f"({x} IS NOT NULL AND NOT coalesce({test}, false))"
+
     # -- structure -------------------------------------------------------------------------------
     def node(self, x: str, schema: Any, keys: list[str]) -> tuple[list[str], str, list[str]]:
         """(flags, key count, reference lists) of the object `x` at JSON keys `keys` with
@@ -137,6 +173,9 @@ class _Gen:
                 flags.append(f"({_field(x, 'id')} IS NOT NULL AND {others})")
             elif fields == ["id"]:
                 flags.append(f"{_field(x, 'id')} IS NOT NULL")
+            coded = self.coded_binding(x, schema, r)
+            if coded:
+                flags.append(coded)
             if r.complex_type == "Extension":
                 ext = _field(x, "extension") if "extension" in schema else None
                 values = [k for k in fields if k.lstrip("_").startswith("value")]

@@ -234,6 +234,9 @@ class RedactResult(BaseModel):
     engine: str
     format: str
     seconds: float = 0.0
+    # National data opt-out: the file and the records removed, as published (1-7 shown as *).
+    opt_out_file: str | None = None
+    opted_out: str | None = None
     audit: AuditRef | None = None
 
 

@@ -117,3 +117,41 @@ def suppress_table(counts: dict[str, int]) -> tuple[dict[str, str], str]:
     shown = {name: SUPPRESSED if name in hidden else str(n) for name, n in counts.items()}
     total = sum(counts.values())
     return shown, SUPPRESSED if total_hidden else suppress(total)
+
+
+# Column names (lower case, separators removed) that hold an NHS number in the extracts healthdq
+# reads: the canonical name and the HES/SUS field names (rules/packs/nhs-apc.yaml aliases).
+NHS_NUMBER_NAMES = ("nhsnumber", "newnhsno", "nhsno")
+
+
+def nhs_number_column(columns: list[str], given: str | None, where: str) -> str:
+    """The column an opt-out applies to: `given` (any case), else the one column named as an
+    NHS number; anything else is one clear error naming the data."""
+    by_lower = {c.lower(): c for c in columns}
+    if given:
+        found = by_lower.get(given.lower())
+        if found is None:
+            raise HealthdqError(f"--nhs-number-column: no column '{given}' in the data", path=where)
+        return found
+    named = [c for c in columns if c.lower().replace("_", "").replace(" ", "") in NHS_NUMBER_NAMES]
+    if len(named) != 1:
+        which = "no column" if not named else f"{len(named)} columns ({', '.join(named)})"
+        raise HealthdqError(
+            f"--opt-out: {which} named as an NHS number; name it with --nhs-number-column",
+            path=where,
+        )
+    return named[0]
+
+
+def apply(
+    engine: Engine,
+    registered: RegisteredTable,
+    opt_out: OptOut,
+    column: str | None,
+    where: str,
+) -> tuple[RegisteredTable, int]:
+    """Remove the opted-out patients' rows from one registered table, in the engine; (the new
+    record, records removed)."""
+    register(engine, opt_out)
+    chosen = nhs_number_column(list(registered.columns), column, where)
+    return restrict(engine, registered, chosen)

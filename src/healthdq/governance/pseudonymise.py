@@ -252,6 +252,13 @@ class PseudonymiseConfig(BaseModel):
     age_band_top: int = Field(default=90, ge=1, le=130)
     date_shift_days: int = Field(default=180, ge=1, le=3650)
     tables: dict[str, TableConfig] = Field(default_factory=dict)
+    # FHIR: element path (Type.element, *.element) -> method (governance/fhir_pseudonymise.py).
+    fhir: Annotated[dict[str, MethodField], BeforeValidator(_mapping)] | None = None
+    # FHIR resource ids and the references to them: token or keep.
+    fhir_ids: str = "token"
+    # Every Reference's display (drop or keep) and identifier (token, drop or keep).
+    fhir_reference_display: str = "drop"
+    fhir_reference_identifier: str = "token"
     path: str | None = None
     lines: dict[tuple[Any, ...], int] = Field(default_factory=dict, exclude=True)
 
@@ -262,7 +269,23 @@ class PseudonymiseConfig(BaseModel):
             raise ValueError("default must be error, drop or keep")
         return value
 
+    @field_validator("fhir_ids", "fhir_reference_display", "fhir_reference_identifier")
+    @classmethod
+    def _fhir_choice(cls, value: str, info: Any) -> str:
+        allowed = {
+            "fhir_ids": ("token", "keep"),
+            "fhir_reference_display": ("drop", "keep"),
+            "fhir_reference_identifier": ("token", "drop", "keep"),
+        }[info.field_name]
+        if value not in allowed:
+            raise ValueError(f"{info.field_name} must be {' or '.join(allowed)}")
+        return value
+
     def model_post_init(self, _context: Any) -> None:
+        if self.fhir is not None and (self.columns or self.tables):
+            raise ValueError(
+                "a config is for tables (columns:, tables:) or for FHIR (fhir:), not both"
+            )
         if self.age_band_top % self.age_band_width:
             raise ValueError(
                 f"age_band_top ({self.age_band_top}) must be a multiple of age_band_width "
@@ -318,11 +341,22 @@ def parse_config(text: str, path: str = "<config>") -> PseudonymiseConfig:
         line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
         raise ContractError(_describe(first), path=path, line=line) from None
     config.path, config.lines = path, lines
+    if config.fhir is not None:
+        from healthdq.governance.fhir_pseudonymise import check_config
+
+        check_config(config)
     return config
+
+
+# Configs shipped with healthdq, by name (`--config fhir-default`).
+BUILT_IN_CONFIGS = {"fhir-default": Path(__file__).with_name("fhir-default.yaml")}
 
 
 def load_config(path: str | os.PathLike[str]) -> PseudonymiseConfig:
     where = str(path)
+    if where in BUILT_IN_CONFIGS and not Path(path).exists():
+        path = BUILT_IN_CONFIGS[where]
+        where = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -622,5 +656,6 @@ class PseudonymiseResult(BaseModel):
     opted_out: str | None = None  # total records removed, as published
     opt_out_file: str | None = None
     config: str | None = None
+    read_issues: int | None = None  # FHIR lines or entries that could not be read (skipped)
     audit: Any = None
     seconds: float = 0.0

@@ -109,6 +109,9 @@ class PopulationRisk(BaseModel):
 class RiskReport(BaseModel):
     source: str
     engine: str
+    # National data opt-out: the file and the records removed first (1-7 shown as *).
+    opt_out_file: str | None = None
+    opted_out: str | None = None
     qi: list[str]
     sensitive: list[str] = Field(default_factory=list)
     rows: int

@@ -35,6 +35,11 @@ def render_risk(report: RiskReport, console: Console) -> None:
         f"classes on {', '.join(report.qi)} ({report.engine}, {report.seconds:.2f} s)",
         highlight=False,
     )
+    if report.opt_out_file is not None:
+        console.print(
+            f"opt-out ({report.opt_out_file}): records removed first: {report.opted_out}",
+            highlight=False,
+        )
     line = f"k-anonymity: k = {report.k}"
     if report.l_distinct is not None:
         line += (
@@ -97,14 +102,22 @@ def render_risk(report: RiskReport, console: Console) -> None:
 
 def render_search(result: SearchResult, console: Console) -> None:
     """The chosen transformation, what it cost, and how much of the lattice was evaluated."""
-    target = f"k = {result.target_k}" + (
-        f", l = {result.target_l} on {result.sensitive}" if result.target_l else ""
+    target = (
+        f"k = {result.target_k}"
+        + (f", l = {result.target_l}" if result.target_l else "")
+        + (f", t = {result.target_t:g}" if result.target_t is not None else "")
+        + (f" on {result.sensitive}" if result.target_l or result.target_t is not None else "")
     )
     console.print(
         f"[bold]{result.source}[/]: {result.rows:,} rows; target {target}, at most "
         f"{100 * result.max_suppression:g}% suppressed ({result.engine}, {result.seconds:.2f} s)",
         highlight=False,
     )
+    if result.opt_out_file is not None:
+        console.print(
+            f"opt-out ({result.opt_out_file}): records removed first: {result.opted_out}",
+            highlight=False,
+        )
     table = Table(title="Chosen transformation")
     for col in ("quasi-identifier", "level", "generalisation"):
         table.add_column(col)
@@ -116,6 +129,12 @@ def render_search(result: SearchResult, console: Console) -> None:
         f"({_pct(result.suppressed_pct)}); classes: {result.classes:,}; k = {result.k}",
         highlight=False,
     )
+    if result.t is not None:
+        console.print(
+            f"{result.sensitive}: l = {result.l_distinct} (entropy l = {result.l_entropy}), "
+            f"t = {result.t:.6f}",
+            highlight=False,
+        )
     console.print(
         f"information loss: discernibility {result.discernibility:,.0f}, "
         f"non-uniform entropy {result.non_uniform_entropy:,.1f}",

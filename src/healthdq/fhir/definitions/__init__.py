@@ -49,6 +49,8 @@ class Definitions:
         self.types: dict[str, Any] = data["types"]
         self.primitives: dict[str, Any] = data["primitives"]
         self.valuesets: dict[str, list[str]] = data["valuesets"]
+        # Value sets bound (required) to Coding/CodeableConcept elements: [system, code] pairs.
+        self.coded_valuesets: dict[str, list[list[str]]] = data.get("coded_valuesets", {})
         self.constraints: dict[str, Any] = data["constraints"]
         self.resources = sorted(
             n for n, t in self.types.items() if t["kind"] == "resource" and not t["abstract"]

@@ -17,6 +17,9 @@ What the file holds (`r4.json.gz`, gzipped JSON):
 - `valuesets`: the codes of every value set a required binding names, where the package's own
   code systems enumerate it (a value set drawing on an outside system, e.g. BCP-47 languages or
   MIME types, is left out: its binding is not checked);
+- `coded_valuesets`: for the value sets a required binding on a Coding or CodeableConcept
+  element names, their (system, code) pairs, enumerated the same way (a Coding is a member
+  only with both the system and the code);
 - `constraints`: the invariants by key (severity, human text, FHIRPath), and per type the
   element paths each applies to.
 """
@@ -65,7 +68,7 @@ def _schema_ref(schema: dict[str, Any], type_name: str, element: str) -> str | N
 
 
 def _elements(
-    sd: dict[str, Any], schema: dict[str, Any], required_vs: set[str]
+    sd: dict[str, Any], schema: dict[str, Any], required_vs: set[str], coded_vs: set[str]
 ) -> dict[str, list[Any]]:
     name = sd["type"]
     out: dict[str, list[Any]] = {}
@@ -83,6 +86,8 @@ def _elements(
         if binding.get("strength") == "required" and binding.get("valueSet"):
             vs = binding["valueSet"].split("|")[0]
             required_vs.add(vs)
+            if {"Coding", "CodeableConcept"} & set(types):
+                coded_vs.add(vs)
         targets = sorted(
             {
                 p[len(SD_PREFIX) :]
@@ -133,18 +138,23 @@ def _descendants(cs: dict[str, Any], code: str, include_self: bool) -> list[str]
     return ([code] if include_self else []) + below
 
 
+Pair = tuple[str, str]  # (system, code)
+
+
 def _expand(
     url: str,
     valuesets: dict[str, dict[str, Any]],
     codesystems: dict[str, dict[str, Any]],
     seen: frozenset[str] = frozenset(),
-) -> set[str] | None:
-    """The codes of a value set, or None when the package cannot enumerate them."""
+) -> set[Pair] | None:
+    """The (system, code) pairs of a value set, or None when the package cannot enumerate
+    them (an include of a code system the package does not hold whole, a filter other than
+    is-a / descendent-of on the concept hierarchy, a value set it does not hold)."""
     vs = valuesets.get(url)
     if vs is None or url in seen:
         return None
     compose = vs.get("compose", {})
-    codes: set[str] = set()
+    codes: set[Pair] = set()
     for part, sign in (("include", 1), ("exclude", -1)):
         for inc in compose.get(part, []):
             got = _include(inc, valuesets, codesystems, seen | {url})
@@ -161,8 +171,8 @@ def _include(
     valuesets: dict[str, dict[str, Any]],
     codesystems: dict[str, dict[str, Any]],
     seen: frozenset[str],
-) -> set[str] | None:
-    got: set[str] | None = None
+) -> set[Pair] | None:
+    got: set[Pair] | None = None
     for other in inc.get("valueSet", []):
         sub = _expand(other.split("|")[0], valuesets, codesystems, seen)
         if sub is None:
@@ -171,8 +181,9 @@ def _include(
     system = inc.get("system")
     if system is None:
         return got
+    own: set[Pair]
     if "concept" in inc:
-        own = {c["code"] for c in inc["concept"]}
+        own = {(system, c["code"]) for c in inc["concept"]}
     else:
         cs = codesystems.get(system)
         if cs is None or cs.get("content") != "complete":
@@ -185,9 +196,9 @@ def _include(
                 below = _descendants(cs, f["value"], f["op"] == "is-a")
                 if below is None:
                     return None
-                own |= set(below)
+                own |= {(system, c) for c in below}
         else:
-            own = set(_codes_of(cs))
+            own = {(system, c) for c in _codes_of(cs)}
     return own if got is None else got & own
 
 
@@ -207,12 +218,13 @@ def build(package: Path, schema_path: Path) -> dict[str, Any]:
         if sd.get("derivation") is None and sd.get("kind") in ("resource", "complex-type")
     ]
     required_vs: set[str] = set()
+    coded_vs: set[str] = set()
     types: dict[str, Any] = {}
     primitives: dict[str, Any] = {}
     constraints: dict[str, Any] = {}
     for sd in sds:
         name = sd["type"]
-        elements = _elements(sd, schema, required_vs)
+        elements = _elements(sd, schema, required_vs, coded_vs)
         applies: dict[str, list[str]] = {}
         for e in sd["snapshot"]["element"]:
             rel = "" if e["path"] == name else e["path"][len(name) + 1 :]
@@ -241,10 +253,13 @@ def build(package: Path, schema_path: Path) -> dict[str, Any]:
     valuesets = {vs["url"]: vs for vs in _load(package, "ValueSet")}
     codesystems = {cs["url"]: cs for cs in _load(package, "CodeSystem")}
     expanded: dict[str, list[str]] = {}
+    coded: dict[str, list[list[str]]] = {}
     for url in sorted(required_vs):
-        codes = _expand(url, valuesets, codesystems)
-        if codes:
-            expanded[url] = sorted(codes)
+        pairs = _expand(url, valuesets, codesystems)
+        if pairs:
+            expanded[url] = sorted({code for _, code in pairs})
+            if url in coded_vs:
+                coded[url] = [list(p) for p in sorted(pairs)]
     return {
         "package": meta["name"],
         "version": meta["version"],
@@ -252,6 +267,7 @@ def build(package: Path, schema_path: Path) -> dict[str, Any]:
         "types": dict(sorted(types.items())),
         "primitives": dict(sorted(primitives.items())),
         "valuesets": expanded,
+        "coded_valuesets": coded,
         "unenumerated_valuesets": sorted(required_vs - set(expanded)),
         "constraints": dict(sorted(constraints.items())),
     }
@@ -277,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_bytes(gzip.compress(text, compresslevel=9, mtime=0))
     print(
         f"{args.out}: {len(data['types'])} types, {len(data['valuesets'])} value sets "
-        f"({len(data['unenumerated_valuesets'])} not enumerable), "
+        f"({len(data['unenumerated_valuesets'])} not enumerable; "
+        f"{len(data['coded_valuesets'])} bound to Coding/CodeableConcept), "
         f"{len(data['constraints'])} invariants, {args.out.stat().st_size} bytes"
     )
     return 0
