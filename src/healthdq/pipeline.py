@@ -209,6 +209,12 @@ class _OptOutFilter:
         if id(engine) not in self._engines:
             oo.register(engine, self.opt_out)
             self._engines.add(id(engine))
+        if reg.format == "fhir":
+            # A FHIR view: the opted-out patients' resources go before the view runs.
+            from healthdq.sources.fhir_views import restrict_opted_out
+
+            restricted, self.removed[table] = restrict_opted_out(engine, table, reg)
+            return restricted
         wanted = self.columns.get(table.lower())
         column = next((c for c in reg.columns if wanted and c.lower() == wanted.lower()), None)
         if column is None:
