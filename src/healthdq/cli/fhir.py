@@ -46,7 +46,7 @@ def read(
     spark_master: SparkMasterOption = "local[2]",
     memory_limit: Annotated[
         str | None,
-        typer.Option(help="DuckDB memory limit, e.g. 2GB (default 80% of RAM); spills beyond it."),
+        typer.Option(help="DuckDB memory limit, e.g. 4GB or 80% (default 1GiB); spills beyond it."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the problems.")] = False,
 ) -> None:
