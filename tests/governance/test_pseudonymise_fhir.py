@@ -212,6 +212,24 @@ def test_references_resolve_and_bundles_become_ndjson(
     assert all("performer" not in r for r in out["Observation"])  # display-only: nothing left
 
 
+def test_a_type_r4_does_not_know_is_written_with_its_id_tokenised(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    odd = {"resourceType": "Widget", "id": "w1", "subject": {"reference": "Patient/pat-0"}}
+    (setup["data"] / "Widget.ndjson").write_text(json.dumps(odd) + "\n")
+    result = _run(setup, tmp_path / "out")
+    key = PseudonymKey(KEY_TEXT.encode())
+    widget = _resources(tmp_path / "out")["Widget"]
+    assert widget == [
+        {
+            "resourceType": "Widget",
+            "id": key.token("w1"),
+            "subject": {"reference": f"Patient/{key.token('pat-0')}"},
+        }
+    ]
+    assert "Widget" in {t.name for t in result.tables}
+
+
 def test_ids_kept_bundle_references_still_resolve(
     setup: dict[str, Path], tmp_path: Path, before: Counter[tuple[Any, ...]]
 ) -> None:
