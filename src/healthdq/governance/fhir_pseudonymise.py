@@ -115,6 +115,8 @@ def _choice_keys(context: str, name: str) -> list[tuple[str, str]] | None:
 def resolve_path(resource_type: str, path: str) -> list[Leaf] | str:
     """The elements `path` (segments after the type) names in `resource_type`, or why none."""
     defs = _definitions()
+    if not defs.is_resource(resource_type):
+        return f"'{resource_type}' is not a FHIR R4 resource type"
     partial: list[tuple[list[str], list[bool], str | None, str]] = [
         ([], [], f"{resource_type}|", resource_type)
     ]
@@ -300,6 +302,8 @@ def reference_leaves(resource_type: str, depth: int = 4) -> list[Leaf]:
     inside data types, nor deeper than `depth`)."""
     defs = _definitions()
     found: list[Leaf] = []
+    if not defs.is_resource(resource_type):
+        return found  # a type R4 does not know (read all the same): its id alone is tokenised
 
     def walk(keys: list[str], many: list[bool], context: str) -> None:
         if len(keys) >= depth:
