@@ -411,3 +411,13 @@ def test_bad_config_exits_2_and_writes_nothing(
     assert code == 2
     assert err.strip().splitlines()[-1].startswith(f"healthdq: error: {bad}:3: fhir path")
     assert not (tmp_path / "o").exists()
+
+
+def test_date_shift_days_is_honoured(setup: dict[str, Path], tmp_path: Path) -> None:
+    config = tmp_path / "week.yaml"
+    config.write_text("date_shift_days: 7\nfhir:\n  Encounter.period: date_shift\n")
+    _run(setup, tmp_path / "out", config=config)
+    key = PseudonymKey(KEY_TEXT.encode())
+    encounter = {e["id"]: e for e in _resources(tmp_path / "out")["Encounter"]}[key.token("enc-0")]
+    moved = date(2024, 3, 5) + timedelta(days=key.shift(PATIENTS[0], 7))
+    assert encounter["period"]["start"] == f"{moved.isoformat()}T09:00:00Z"
