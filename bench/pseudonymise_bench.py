@@ -90,7 +90,9 @@ def pseudonymise(data: Path, out: Path, work: Path, threads: int | None, config:
     key = work / "project.key"
     key.write_bytes(os.urandom(48))
     key.chmod(0o600)
-    settings = pipeline.Settings(audit_log=work / "audit.jsonl", threads=threads)
+    settings = pipeline.Settings(
+        audit_log=work / "audit.jsonl", threads=threads, store=str(work / "runs.duckdb")
+    )
     t0 = time.perf_counter()
     pipeline.pseudonymise(
         {"apc": str(data)},
