@@ -421,3 +421,18 @@ def test_date_shift_days_is_honoured(setup: dict[str, Path], tmp_path: Path) -> 
     encounter = {e["id"]: e for e in _resources(tmp_path / "out")["Encounter"]}[key.token("enc-0")]
     moved = date(2024, 3, 5) + timedelta(days=key.shift(PATIENTS[0], 7))
     assert encounter["period"]["start"] == f"{moved.isoformat()}T09:00:00Z"
+
+
+def test_spark_and_a_bad_out_are_refused_before_any_work(
+    setup: dict[str, Path], tmp_path: Path, cli: Any
+) -> None:
+    args = ["pseudonymise", setup["data"], "-c", setup["config"], "--key-file", setup["key"]]
+    code, _, err = cli(*args, "-o", tmp_path / "o", "--engine", "spark")
+    assert code == 2 and "FHIR pseudonymisation runs on the DuckDB engine" in err
+    assert not (tmp_path / "o").exists()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("keep me")
+    code, _, err = cli(*args, "-o", busy)
+    assert code == 2 and "--out folder holds files other than .ndjson" in err
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
