@@ -6,8 +6,14 @@ ids) into bench/data/ on first use, never committed. Each measurement runs `heal
 in its own process; peak RSS is the kernel's figure for that process (wait4), wall time
 includes the interpreter start.
 
-    python bench/fhir_read_bench.py --gb 5 --memory-limit 1GB     # BENCHMARKS.md
-    python bench/fhir_read_bench.py --gb 0.2                      # a smoke run
+    python bench/fhir_read_bench.py --gb 5             # the default, 1 GiB (BENCHMARKS.md)
+    python bench/fhir_read_bench.py --gb 1 --memory-limit default --memory-limit 80%
+                                         # beside DuckDB's own default (80% of RAM)
+    python bench/fhir_read_bench.py --gb 0.2           # a smoke run
+
+`--memory-limit default` (or no --memory-limit) runs without the option: healthdq's FHIR
+default (healthdq.sources.fhir_duckdb.FHIR_MEMORY_LIMIT_BYTES). Figures also go to
+out/bench/fhir_read_bench.json (appended, one object a run).
 """
 
 from __future__ import annotations
@@ -112,16 +118,25 @@ def main() -> None:
         lines = generate(path, opts.gb)
         print(f"generated {path} ({lines} lines) in {time.perf_counter() - started:.0f} s")
     size = path.stat().st_size / (1 << 30)
-    print("| file | engine | --memory-limit | wall s | peak RSS MB | exit |")
-    print("|---|---|---|---|---|---|")
-    for limit in opts.memory_limit or [None]:
+    print("| file | engine | --memory-limit | wall s | peak RSS MB | exit | load before |")
+    print("|---|---|---|---|---|---|---|")
+    log = HERE.parent / "out" / "bench" / "fhir_read_bench.json"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for limit in opts.memory_limit or ["default"]:
         cmd = [sys.executable, "-m", "healthdq", "fhir", "read", str(path), "--engine", opts.engine]
-        cmd += ["--memory-limit", limit] if limit else []
+        cmd += ["--memory-limit", limit] if limit != "default" else []
+        load = os.getloadavg()[0]
         wall, rss, code = measure(cmd)
-        shown = limit or "default (80% of RAM)"
+        shown = "default (1 GiB)" if limit == "default" else limit
         print(
             f"| {size:.2f} GB NDJSON | {opts.engine} | {shown} | {wall:.1f} | {rss:.0f} | {code} |"
+            f" {load:.1f} |",
+            flush=True,
         )
+        record = {"gb": size, "engine": opts.engine, "memory_limit": limit, "wall_s": wall}
+        record |= {"peak_rss_mb": rss, "exit": code, "load_before": load, "at": time.time()}
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":

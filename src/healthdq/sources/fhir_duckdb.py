@@ -10,6 +10,8 @@ table; the `fhir_resources` view joins the two.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 import duckdb
@@ -26,6 +28,10 @@ DELIMITER = "\x1e\x1f\x1e"
 MAX_LINE_BYTES = 32 << 20
 LONG_LINE_BYTES = 1 << 30
 BOM_CHAR = "\ufeff"
+# DuckDB's memory limit while FHIR is read, unless one was asked for (--memory-limit): the line
+# table is as large as the export, so without a bound a 5 GB export took 6.1 GB of memory; with
+# it DuckDB spills to the engine's temporary folder (BENCHMARKS.md "Reading a large FHIR export").
+FHIR_MEMORY_LIMIT_BYTES = 1 << 30
 # Over MAX_DEPTH objects or arrays opened one inside the next (only non-brackets between).
 DEEP = (
     f"(j IS NOT NULL AND strlen({{t}}) > {2 * MAX_DEPTH} "
@@ -38,6 +44,7 @@ def read_fhir(
 ) -> tuple[list[RawIssue], int]:
     con: duckdb.DuckDBPyConnection = getattr(engine, "con", engine)
     workdir = engine.workdir() if hasattr(engine, "workdir") else None
+    bound_memory(engine)
     docs, names, entries = (quote_ident(f"__fhir_{table}_{p}") for p in ("docs", "files", "entry"))
     known_list = "[" + ", ".join(quote_literal(t) for t in known) + "]"
     con.execute(
@@ -95,6 +102,18 @@ def read_fhir(
     )
     found = _issues(con, lines, entries)
     return issues + found[0], len(issues) + found[1]
+
+
+def bound_memory(engine: Any) -> None:
+    """Cap a healthdq DuckDB engine's memory at FHIR_MEMORY_LIMIT_BYTES (or 80% of RAM, if
+    less) when no limit was asked for. A bare DuckDB connection is the caller's: left alone."""
+    if not hasattr(engine, "memory_limit") or engine.memory_limit is not None:
+        return
+    limit = FHIR_MEMORY_LIMIT_BYTES
+    with contextlib.suppress(ValueError, OSError, AttributeError):  # no sysconf: the default
+        limit = min(limit, int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")))
+    engine.memory_limit = f"{limit >> 20}MiB"
+    engine.con.execute(f"SET memory_limit = '{engine.memory_limit}'")
 
 
 def _insert_file(

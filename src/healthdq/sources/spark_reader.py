@@ -392,11 +392,20 @@ def number(engine: SparkEngine, df: DataFrame) -> DataFrame:
 
 
 def _has_metadata(df: DataFrame) -> bool:
+    import logging
+
+    # PySpark logs every failed DataFrame call as an ERROR with the whole plan: a probe's
+    # expected failure is not one.
+    quiet = logging.getLogger("DataFrameQueryContextLogger")
+    was = quiet.disabled
+    quiet.disabled = True
     try:
         df.select("_metadata.file_path")
         return True
     except Exception:
         return False
+    finally:
+        quiet.disabled = was
 
 
 def _typed(engine: SparkEngine, df: DataFrame, allowed: set[str]) -> DataFrame:
