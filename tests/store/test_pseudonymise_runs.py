@@ -88,7 +88,6 @@ def test_no_store_keeps_nothing(cli: Cli, tmp_path: Path) -> None:
 
 def test_fhir_pseudonymise_run_is_kept(tmp_path: Path, store_location: str) -> None:
     from governance.test_pseudonymise_fhir import CONFIG, write_export
-
     from healthdq import pipeline
     from healthdq.governance.pseudonymise import parse_config
 
