@@ -84,3 +84,28 @@ def test_no_store_keeps_nothing(cli: Cli, tmp_path: Path) -> None:
     assert "kept in the results store" not in stdout
     assert json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))["run_id"] is None
     assert open_store(str(tmp_path / "store" / "runs.duckdb")).list_runs() == []
+
+
+def test_fhir_pseudonymise_run_is_kept(tmp_path: Path, store_location: str) -> None:
+    from governance.test_pseudonymise_fhir import CONFIG, write_export
+    from healthdq import pipeline
+    from healthdq.governance.pseudonymise import parse_config
+
+    files = write_dataset(tmp_path / "in")
+    config = tmp_path / "in" / "fhir.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    settings = pipeline.Settings(audit_log=tmp_path / "a.jsonl", store=store_location)
+    done = pipeline.pseudonymise(
+        {"fhir": str(write_export(tmp_path / "in" / "export"))},
+        parse_config(CONFIG, str(config)),
+        tmp_path / "out",
+        key_file=files["key"],
+        settings=settings,
+    )
+    run = open_store(store_location).load_run(done.run_id)
+    metrics = {(m.name, m.table): m for m in run.metrics}
+    assert metrics[("rows_out", "Patient")].value == 2
+    assert metrics[("output_sha256", "Patient")].text == content_hash(
+        tmp_path / "out" / "Patient.ndjson"
+    )
+    assert KEY_TEXT not in run.model_dump_json()
