@@ -55,6 +55,7 @@ bench: $(STAMP)
 	@# FHIR R4 validation on 1M synthetic resources beside the fhir.resources models.
 	$(PY) bench/fhir_validate_bench.py
 	$(PY) bench/pseudonymise_bench.py
+	$(PY) bench/fhir_pseudonymise_bench.py
 	$(PY) bench/risk_bench.py
 
 # OMOP: fused DQD checks vs one query per check on a synthetic CDM (BENCHMARKS.md, OMOP).

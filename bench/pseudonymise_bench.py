@@ -6,7 +6,8 @@ plan, tokens, generalisation, date shifts, the write, SHA-256 of input and outpu
 entry). The ratio is pseudonymise's wall time over the copy's (issue 12 target: at most 3x).
 Each figure is the best of `--repeat` runs. Besides wall time, the process's CPU time (user +
 system, all engine threads) is measured for each run: on a shared machine whose other load comes
-and goes, the CPU ratio is the steadier of the two.
+and goes, the CPU ratio is the steadier of the two. The machine's 1-minute load average at the end
+of each run is printed beside it (the highest over the repeats).
 
     python bench/pseudonymise_bench.py                    # 10M rows (generated once, cached)
     python bench/pseudonymise_bench.py --rows 1000000 --repeat 1
@@ -90,7 +91,9 @@ def pseudonymise(data: Path, out: Path, work: Path, threads: int | None, config:
     key = work / "project.key"
     key.write_bytes(os.urandom(48))
     key.chmod(0o600)
-    settings = pipeline.Settings(audit_log=work / "audit.jsonl", threads=threads)
+    settings = pipeline.Settings(
+        audit_log=work / "audit.jsonl", threads=threads, store=str(work / "runs.duckdb")
+    )
     t0 = time.perf_counter()
     pipeline.pseudonymise(
         {"apc": str(data)},
@@ -121,6 +124,7 @@ def main() -> None:
         ),
     }
     best = {label: (float("inf"), float("inf")) for label in runs}
+    load = dict.fromkeys(runs, 0.0)
     with tempfile.TemporaryDirectory(prefix="healthdq-pseudo-bench-") as tmp:
         work = Path(tmp)
         out = work / "out.parquet"
@@ -128,19 +132,20 @@ def main() -> None:
             for label, run in runs.items():
                 wall, cpu = timed(lambda run=run: run(out, work))
                 best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
+                load[label] = max(load[label], os.getloadavg()[0])
                 out.unlink()
     rows = args.rows
     size = data.stat().st_size / 1e6
     print(
         f"pseudonymise benchmark: {rows:,} APC rows ({size:.0f} MB Parquet), best of {args.repeat}"
     )
-    print("| run | wall s | rows/s (wall) | wall / copy | CPU s | CPU / copy |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| run | wall s | rows/s (wall) | wall / copy | CPU s | CPU / copy | load avg |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     copy_wall, copy_cpu = next(iter(best.values()))
     for label, (wall, cpu) in best.items():
         print(
             f"| {label} | {wall:.2f} | {rows / wall:,.0f} | {wall / copy_wall:.2f}x "
-            f"| {cpu:.2f} | {cpu / copy_cpu:.2f}x |"
+            f"| {cpu:.2f} | {cpu / copy_cpu:.2f}x | {load[label]:.1f} |"
         )
 
 

@@ -11,10 +11,11 @@ values) and before anything leaves the process (audit, store, files).
 
 from __future__ import annotations
 
+import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +210,12 @@ class _OptOutFilter:
         if id(engine) not in self._engines:
             oo.register(engine, self.opt_out)
             self._engines.add(id(engine))
+        if reg.format == "fhir":
+            # A FHIR view: the opted-out patients' resources go before the view runs.
+            from healthdq.sources.fhir_views import restrict_opted_out
+
+            restricted, self.removed[table] = restrict_opted_out(engine, table, reg)
+            return restricted
         wanted = self.columns.get(table.lower())
         column = next((c for c in reg.columns if wanted and c.lower() == wanted.lower()), None)
         if column is None:
@@ -266,6 +273,83 @@ def source_label(source: Any) -> str:
     from healthdq.sources.frames import frame_label
 
     return source if isinstance(source, str) else frame_label(source)
+
+
+def input_files(location: Any) -> list[str]:
+    """The local files a source location names, as given (a zip is one file: it is not
+    unpacked to be hashed); none for a DataFrame, a remote URL or a location that is not there."""
+    import glob as globmod
+
+    from healthdq.sources.locate import FORMATS, suffix
+
+    if not isinstance(location, str):
+        return []
+    path = Path(location)
+    if any(ch in location for ch in "*?["):
+        return sorted(f for f in globmod.glob(location, recursive=True) if Path(f).is_file())
+    if path.is_dir():
+        return sorted(str(p) for p in path.iterdir() if p.is_file() and suffix(p.name) in FORMATS)
+    return [location] if path.is_file() else []
+
+
+class _InputHashes:
+    """SHA-256 of every input file, computed on a thread while the engine runs: the files are
+    read once more (as every audited verb does), but that read overlaps the job's own scan
+    (hashlib releases the GIL). `result()` waits for the hashes; `cancel()` stops early (a job
+    that failed must not wait for a multi-GB file to be hashed)."""
+
+    def __init__(self, sources: Mapping[str, Any]) -> None:
+        import threading
+
+        self._stop = threading.Event()
+        self._out: list[dict[str, Any]] = []
+        self._thread = threading.Thread(
+            target=self._hash, args=(dict(sources),), name="healthdq-hash", daemon=True
+        )
+        self._thread.start()
+
+    def _file(self, path: str) -> str | None:
+        import hashlib
+
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 22):
+                if self._stop.is_set():
+                    return None
+                digest.update(block)
+        return digest.hexdigest()
+
+    def _hash(self, sources: dict[str, Any]) -> None:
+        for table, location in sources.items():
+            files: dict[str, str | None] = {}
+            for f in input_files(location):
+                try:
+                    files[f] = self._file(f)
+                except OSError:  # gone or unreadable since the engine read it: say so
+                    files[f] = None
+            self._out.append({"table": table, "source": source_label(location), "files": files})
+
+    def result(self) -> list[dict[str, Any]]:
+        self._thread.join()
+        return self._out
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
+def contract_detail(contract: m.Contract) -> dict[str, Any]:
+    """The contract (or pack) a run checked against, for the audit entry: its file's SHA-256 and
+    a SHA-256 of the parsed contract (which also covers what the file pulls in)."""
+    import hashlib
+
+    parsed = contract.model_dump_json().encode("utf-8")
+    return {
+        "name": contract.name,
+        "version": contract.version,
+        "path": contract.path,
+        "sha256": config_hash(contract),
+        "parsed_sha256": hashlib.sha256(parsed).hexdigest(),
+    }
 
 
 # -- store -------------------------------------------------------------------------------------
@@ -349,12 +433,17 @@ def check(
         restrict=opted,
     )
     store = _open_store(cfg)
+    hashes = _InputHashes(sources)
     eng, owned = _engine(engine, cfg)
     try:
         result = run_contract(eng, contract, dict(sources), per_table, options, progress)
+    except BaseException:
+        hashes.cancel()
+        raise
     finally:
         if owned:
             eng.close()
+    inputs = hashes.result()
     _check_empty(result, cfg, contract)
     opt_detail = opted.report(result) if opted is not None else None
     policy = suppression_policy(contract, cfg)
@@ -366,7 +455,8 @@ def check(
     score(result)
     result = _govern(result, contract_identifiers(contract), cfg)
     dataset = ", ".join(f"{t}={source_label(s)}" for t, s in sources.items())
-    _audit_run("check.samples", result, dataset, cfg, opt_detail)
+    detail = {"inputs": inputs, "config": contract_detail(contract), **(opt_detail or {})}
+    _audit_run("check.samples", result, dataset, cfg, detail)
     result = _settle(result)
     _render(result, cfg)
     _keep(store, result, "check", cfg)
@@ -611,6 +701,7 @@ def pseudonymise(
             settings=settings,
         )  # fmt: skip
     started = time.perf_counter()
+    started_at = datetime.now(UTC)
     cfg = settings or Settings()
     _audit_preflight(cfg)
     key = ps.load_key(ps.key_file_from(key_file))
@@ -619,23 +710,17 @@ def pseudonymise(
         _warn(warning, cfg)
     opted = oo.load_opt_out(opt_out) if opt_out is not None else None
     targets, fmt = _out_targets(Path(out), list(sources), out_format)
+    store = _open_store(cfg)
+    hashes = _InputHashes(sources)
     eng, owned = _engine(engine, cfg)
     written: dict[str, Path] = {}
     temps: list[Path] = []
     outputs: list[ps.TableOutput] = []
     removed: dict[str, int] = {}
-    inputs: list[dict[str, Any]] = []
     try:
         registered = {}
         for name, location in sources.items():
             registered[name] = register(eng, name, location, read_options or ReadOptions())
-            inputs.append(
-                {
-                    "table": name,
-                    "source": source_label(location),
-                    "files": {f: content_hash(f) for f in _source_files(location, eng.workdir())},
-                }
-            )
         eng.register_secret(ps.SECRET, key.secret_row())
         if opted is not None:
             oo.register(eng, opted)
@@ -678,6 +763,7 @@ def pseudonymise(
                 ) from None
             written[name] = temp
     except BaseException:
+        hashes.cancel()
         for temp in temps:
             if temp.is_dir():
                 shutil.rmtree(temp, ignore_errors=True)
@@ -687,8 +773,9 @@ def pseudonymise(
     finally:
         if owned:
             eng.close()
+    inputs = hashes.result()
     shown, total = oo.suppress_table(removed) if opted is not None else ({}, None)
-    detail_outputs = []
+    detail_outputs: list[dict[str, Any]] = []
     for name, temp in written.items():
         target = targets[name]
         if target.is_dir():
@@ -708,7 +795,9 @@ def pseudonymise(
         detail_outputs.append(
             {"table": name, "path": str(target), "rows": rows, "sha256": content_hash(target)}
         )
+    run_id = uuid.uuid4().hex
     result = ps.PseudonymiseResult(
+        run_id=run_id if store is not None else None,
         tables=outputs,
         engine=eng.name,
         key_id=key.key_id,
@@ -718,6 +807,7 @@ def pseudonymise(
         config=config.path,
     )
     detail: dict[str, Any] = {
+        "run_id": run_id,
         "config": {"path": config.path, "sha256": config_hash(config)},
         "inputs": inputs,
         "outputs": detail_outputs,
@@ -734,8 +824,90 @@ def pseudonymise(
         cfg,
         detail,
     )
+    if store is not None:
+        run = _pseudonymise_run(
+            result,
+            run_id,
+            started_at,
+            {n: r.rows for n, r in registered.items()},
+            {o["table"]: o["sha256"] for o in detail_outputs},
+            config_hash(config),
+        )
+        _keep(store, run, "pseudonymise", cfg)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _pseudonymise_run(
+    done: Any,
+    run_id: str,
+    started: datetime,
+    rows_in: dict[str, int],
+    hashes: dict[str, str],
+    config_sha256: str | None,
+) -> RunResult:
+    """A pseudonymise run as the store keeps runs: per table its output rows, input rows,
+    opted-out records (as published), each output column's method and the output's SHA-256.
+    Never the key (only its linkage id) nor any value from the data. A table's input rows are
+    left out when its opted-out count is suppressed: input minus output would give it back."""
+    from healthdq import __version__
+    from healthdq.results import ColumnInfo, Metric, TableResult
+
+    metrics: list[Metric] = []
+    tables = []
+    for t in done.tables:
+        hidden = t.opted_out is not None and not t.opted_out.isdigit()
+        metrics.append(Metric(name="rows_out", value=t.rows, table=t.name))
+        if not hidden:
+            metrics.append(Metric(name="rows_in", value=rows_in[t.name], table=t.name))
+        if t.opted_out is not None:
+            value = float(t.opted_out) if t.opted_out.isdigit() else None
+            metrics.append(Metric(name="opted_out", value=value, text=t.opted_out, table=t.name))
+        metrics.append(Metric(name="output_sha256", text=hashes[t.name], table=t.name))
+        metrics += [
+            Metric(name="method", text=method, table=t.name, column=column)
+            for column, method in t.columns.items()
+        ]
+        tables.append(
+            TableResult(
+                name=t.name,
+                source=t.source,
+                rows=t.rows,
+                columns=[ColumnInfo(name=c, type=mth) for c, mth in t.columns.items()],
+                bindings={"output": t.output},
+            )
+        )
+    if done.opted_out is not None:
+        value = float(done.opted_out) if done.opted_out.isdigit() else None
+        metrics.append(Metric(name="opted_out", value=value, text=done.opted_out))
+    name = Path(done.config).stem if done.config else "pseudonymise"
+    finished = datetime.now(UTC)
+    return _settle(
+        RunResult(
+            healthdq_version=__version__,
+            run_id=run_id,
+            contract=name,
+            contract_version=f"sha256:{config_sha256[:12]}" if config_sha256 else "-",
+            started_at=started,
+            finished_at=finished,
+            run_date=started.date().isoformat(),
+            engine=done.engine,
+            tables=tables,
+            rules=[],
+            summary={"passed": 0, "failed": 0, "not_applicable": 0, "error": 0, "rules": 0},
+            metrics=metrics,
+            audit=done.audit,
+            source_metadata=[
+                {
+                    "verb": "pseudonymise",
+                    "linkage_id": done.key_id,
+                    "format": done.format,
+                    "config": done.config,
+                    "opt_out_file": done.opt_out_file,
+                }
+            ],
+        )
+    )
 
 
 def _fhir_out_folder(out: Path) -> None:
@@ -785,6 +957,7 @@ def pseudonymise_fhir(
     from healthdq.sources.base import quote_literal
 
     started = time.perf_counter()
+    started_at = datetime.now(UTC)
     cfg = settings or Settings()
     _audit_preflight(cfg)
     key = ps.load_key(ps.key_file_from(key_file))
@@ -797,6 +970,7 @@ def pseudonymise_fhir(
     opted = oo.load_opt_out(opt_out) if opt_out is not None else None
     out = Path(out)
     _fhir_out_folder(out)
+    store = _open_store(cfg)
     name = engine if isinstance(engine, str) else engine.name
     if name != "duckdb":
         raise HealthdqError("FHIR pseudonymisation runs on the DuckDB engine (--engine duckdb)")
@@ -852,7 +1026,9 @@ def pseudonymise_fhir(
         )
         for rtype, target in written.items()
     ]
+    run_id = uuid.uuid4().hex
     result = ps.PseudonymiseResult(
+        run_id=run_id if store is not None else None,
         tables=outputs,
         engine=eng.name,
         key_id=key.key_id,
@@ -863,6 +1039,7 @@ def pseudonymise_fhir(
         read_issues=len([i for i in issues if not i.kept]),
     )
     detail: dict[str, Any] = {
+        "run_id": run_id,
         "config": {"path": config.path, "sha256": config_hash(config)},
         "inputs": [
             {"table": label, "source": location, "files": {f: content_hash(f) for f in files}}
@@ -885,6 +1062,11 @@ def pseudonymise_fhir(
         cfg,
         detail,
     )
+    if store is not None:
+        rows_in = {o.name: o.rows + removed.get(o.name, 0) for o in outputs}
+        hashes = {o["table"]: o["sha256"] for o in detail["outputs"]}
+        run = _pseudonymise_run(result, run_id, started_at, rows_in, hashes, config_hash(config))
+        _keep(store, run, "pseudonymise", cfg)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 

@@ -162,3 +162,34 @@ def test_encounter_periods_compare_as_instants(tmp_path: Path) -> None:
     assert (rule.violating_rows, rule.denominator) == (1, 2)
     # No Patient in the data: the patient rules are not applicable, the row count warns.
     assert {t.name: t.rows for t in run.tables}["patient"] == 0
+
+
+def test_check_opt_out_removes_a_patients_resources(export: Path, tmp_path: Path, cli: Cli) -> None:
+    import json
+
+    from healthdq.validators.nhs_number import nhs_number_is_valid
+
+    system = identifiers()["nhs_number_system"]
+    patients = [json.loads(x) for x in (export / "Patient.ndjson").read_text().splitlines()]
+    chosen, number = next(
+        (p, i["value"])
+        for p in patients
+        for i in p.get("identifier", [])
+        if i.get("system") == system and nhs_number_is_valid(i["value"])
+    )
+    ref = f"Patient/{chosen['id']}"
+    encounters = [json.loads(x) for x in (export / "Encounter.ndjson").read_text().splitlines()]
+    theirs = sum(e.get("subject", {}).get("reference") == ref for e in encounters)
+    assert theirs > 0
+    opt = tmp_path / "optout.txt"
+    opt.write_text(number + "\n")
+    out = tmp_path / "r.json"
+    code, _, err = cli(
+        "check", export, "--pack", "fhir-uk-core", "--run-date", RUN_DATE,
+        "--opt-out", opt, "--json", out, "--fail-on", "never", "--no-store",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = {t["name"]: t["rows"] for t in json.loads(out.read_text())["tables"]}
+    counts = resource_counts(N)
+    assert rows["patient"] == counts["Patient"] - 1
+    assert rows["encounter"] == counts["Encounter"] - theirs

@@ -6,6 +6,7 @@ any output, log or audit entry) and config errors naming file:line."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -125,8 +126,10 @@ def write_export(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> dict[str, Path]:
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The inputs (read only: a test that adds a file copies them first)."""
+    tmp_path = tmp_path_factory.mktemp("fhir-pseudo")
     key = tmp_path / "in" / "project.key"
     key.parent.mkdir(parents=True)
     key.write_text(KEY_TEXT + "\n")
@@ -171,9 +174,16 @@ def _issues(location: Path) -> Counter[tuple[Any, ...]]:
     return Counter((i.resource_type, i.kind, i.severity, i.code, i.details) for i in found)
 
 
-def test_paths_are_pseudonymised(setup: dict[str, Path], tmp_path: Path) -> None:
-    result = _run(setup, tmp_path / "out")
-    out = _resources(tmp_path / "out")
+@pytest.fixture(scope="module")
+def done(setup: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """One run with CONFIG, shared by the tests that only read its output."""
+    out = tmp_path_factory.mktemp("done") / "out"
+    return _run(setup, out), out
+
+
+def test_paths_are_pseudonymised(done: tuple[Any, Path]) -> None:
+    result, folder = done
+    out = _resources(folder)
     assert sorted(out) == ["Encounter", "Observation", "Patient"]
     assert [t.rows for t in result.tables] == [2, 2, 2]
     key = PseudonymKey(KEY_TEXT.encode())
@@ -193,11 +203,8 @@ def test_paths_are_pseudonymised(setup: dict[str, Path], tmp_path: Path) -> None
     assert result.format == "ndjson" and result.key_id == key.key_id
 
 
-def test_references_resolve_and_bundles_become_ndjson(
-    setup: dict[str, Path], tmp_path: Path
-) -> None:
-    _run(setup, tmp_path / "out")
-    out = _resources(tmp_path / "out")
+def test_references_resolve_and_bundles_become_ndjson(done: tuple[Any, Path]) -> None:
+    out = _resources(done[1])
     key = PseudonymKey(KEY_TEXT.encode())
     ids = {f"{t}/{r['id']}" for t, rs in out.items() for r in rs}
     for rtype in ("Encounter", "Observation"):
@@ -210,6 +217,26 @@ def test_references_resolve_and_bundles_become_ndjson(
     subject = out["Observation"][0]["subject"]["identifier"]
     assert subject == {"system": PSEUDONYM_SYSTEM, "value": key.token(PATIENTS[0])}
     assert all("performer" not in r for r in out["Observation"])  # display-only: nothing left
+
+
+def test_a_type_r4_does_not_know_is_written_with_its_id_tokenised(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    odd = {"resourceType": "Widget", "id": "w1", "subject": {"reference": "Patient/pat-0"}}
+    data = tmp_path / "export"
+    shutil.copytree(setup["data"], data)
+    (data / "Widget.ndjson").write_text(json.dumps(odd) + "\n")
+    result = _run({**setup, "data": data}, tmp_path / "out")
+    key = PseudonymKey(KEY_TEXT.encode())
+    widget = _resources(tmp_path / "out")["Widget"]
+    assert widget == [
+        {
+            "resourceType": "Widget",
+            "id": key.token("w1"),
+            "subject": {"reference": f"Patient/{key.token('pat-0')}"},
+        }
+    ]
+    assert "Widget" in {t.name for t in result.tables}
 
 
 def test_ids_kept_bundle_references_still_resolve(
@@ -232,10 +259,9 @@ def test_ids_kept_bundle_references_still_resolve(
 
 
 def test_fhir_validate_finds_no_new_problem(
-    setup: dict[str, Path], tmp_path: Path, before: Counter[tuple[Any, ...]]
+    done: tuple[Any, Path], before: Counter[tuple[Any, ...]]
 ) -> None:
-    _run(setup, tmp_path / "out")
-    assert _issues(tmp_path / "out") - before == Counter()
+    assert _issues(done[1]) - before == Counter()
 
 
 def test_synthetic_export_validates_as_before(tmp_path: Path, setup: dict[str, Path]) -> None:
@@ -252,10 +278,9 @@ def test_synthetic_export_validates_as_before(tmp_path: Path, setup: dict[str, P
 
 
 def test_same_token_and_date_shift_as_the_tabular_path(
-    setup: dict[str, Path], tmp_path: Path
+    setup: dict[str, Path], tmp_path: Path, done: tuple[Any, Path]
 ) -> None:
-    _run(setup, tmp_path / "out")
-    out = _resources(tmp_path / "out")
+    out = _resources(done[1])
     table = tmp_path / "apc.csv"
     table.write_text(
         f"nhs_number,admission_date\n{PATIENTS[0]},2024-03-05\n{spaced(PATIENTS[1])},2024-06-01\n"
@@ -386,3 +411,28 @@ def test_bad_config_exits_2_and_writes_nothing(
     assert code == 2
     assert err.strip().splitlines()[-1].startswith(f"healthdq: error: {bad}:3: fhir path")
     assert not (tmp_path / "o").exists()
+
+
+def test_date_shift_days_is_honoured(setup: dict[str, Path], tmp_path: Path) -> None:
+    config = tmp_path / "week.yaml"
+    config.write_text("date_shift_days: 7\nfhir:\n  Encounter.period: date_shift\n")
+    _run(setup, tmp_path / "out", config=config)
+    key = PseudonymKey(KEY_TEXT.encode())
+    encounter = {e["id"]: e for e in _resources(tmp_path / "out")["Encounter"]}[key.token("enc-0")]
+    moved = date(2024, 3, 5) + timedelta(days=key.shift(PATIENTS[0], 7))
+    assert encounter["period"]["start"] == f"{moved.isoformat()}T09:00:00Z"
+
+
+def test_spark_and_a_bad_out_are_refused_before_any_work(
+    setup: dict[str, Path], tmp_path: Path, cli: Any
+) -> None:
+    args = ["pseudonymise", setup["data"], "-c", setup["config"], "--key-file", setup["key"]]
+    code, _, err = cli(*args, "-o", tmp_path / "o", "--engine", "spark")
+    assert code == 2 and "FHIR pseudonymisation runs on the DuckDB engine" in err
+    assert not (tmp_path / "o").exists()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("keep me")
+    code, _, err = cli(*args, "-o", busy)
+    assert code == 2 and "--out folder holds files other than .ndjson" in err
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]

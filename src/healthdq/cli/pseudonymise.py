@@ -13,9 +13,12 @@ from healthdq.cli.app import app, warn_one
 from healthdq.cli.options import (
     AuditKeyFileOption,
     AuditLogOption,
+    DatasetOption,
     EngineOption,
+    NoStoreOption,
     OptOutOption,
     SparkMasterOption,
+    StoreOption,
 )
 from healthdq.errors import HealthdqError
 from healthdq.governance.pseudonymise import KEY_ENV, load_config
@@ -87,6 +90,9 @@ def pseudonymise(
     ] = None,
     engine_name: EngineOption = "duckdb",
     spark_master: SparkMasterOption = "local[2]",
+    store: StoreOption = None,
+    no_store: NoStoreOption = False,
+    dataset: DatasetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Write DATA with identifiers replaced by keyed tokens and quasi-identifiers generalised."""
@@ -97,6 +103,9 @@ def pseudonymise(
         on_warning=warn_one,
         threads=threads,
         spark_master=spark_master,
+        store=store,
+        keep_run=not no_store,
+        dataset=dataset,
     )
     result = pipeline.pseudonymise(
         table_locations(data),
@@ -126,4 +135,5 @@ def pseudonymise(
         )
     if result.opted_out is not None:
         print(f"opt-out ({result.opt_out_file}): records removed: {result.opted_out}")
-    print(f"key id {result.key_id}; {result.seconds:.1f} s on {result.engine}")
+    kept = f"; run {result.run_id[:12]} kept in the results store" if result.run_id else ""
+    print(f"key id {result.key_id}; {result.seconds:.1f} s on {result.engine}{kept}")

@@ -115,6 +115,8 @@ def _choice_keys(context: str, name: str) -> list[tuple[str, str]] | None:
 def resolve_path(resource_type: str, path: str) -> list[Leaf] | str:
     """The elements `path` (segments after the type) names in `resource_type`, or why none."""
     defs = _definitions()
+    if not defs.is_resource(resource_type):
+        return f"'{resource_type}' is not a FHIR R4 resource type"
     partial: list[tuple[list[str], list[bool], str | None, str]] = [
         ([], [], f"{resource_type}|", resource_type)
     ]
@@ -275,7 +277,7 @@ def plan(
             keys = present.get(rtype, set())
             root.children = {k: v for k, v in root.children.items() if k in keys}
         extra = ("'id'", f"to_json({_token_id('id')})") if config.fhir_ids == "token" else ()
-        body = _build("j", root, 0, extra)
+        body = _build("j", root, 0, config.date_shift_days, extra)
         expressions[rtype] = body
         methods[rtype] = shown
     return FhirPlan(expressions, methods)
@@ -300,6 +302,8 @@ def reference_leaves(resource_type: str, depth: int = 4) -> list[Leaf]:
     inside data types, nor deeper than `depth`)."""
     defs = _definitions()
     found: list[Leaf] = []
+    if not defs.is_resource(resource_type):
+        return found  # a type R4 does not know (read all the same): its id alone is tokenised
 
     def walk(keys: list[str], many: list[bool], context: str) -> None:
         if len(keys) >= depth:
@@ -337,7 +341,7 @@ def _patient_ref(ref: str) -> str:
     )
 
 
-def _build(expr: str, node: Node, depth: int, extra: tuple[str, ...] = ()) -> str:
+def _build(expr: str, node: Node, depth: int, days: int, extra: tuple[str, ...] = ()) -> str:
     """The object `expr` with each child of `node` replaced by its transformed value (`extra`:
     more key, value pairs to set). DuckDB's JSON is text: the children are extracted in one
     parse (a list of paths) and set in one merge patch."""
@@ -354,11 +358,11 @@ def _build(expr: str, node: Node, depth: int, extra: tuple[str, ...] = ()) -> st
             var = f"v{depth}"
             if child.leaf is not None:
                 method, kind = child.leaf
-                item = _leaf(var if many else value, method, kind)
+                item = _leaf(var if many else value, method, kind, days)
                 if kind in DATE_TYPES + TEXT_TYPES + ("markdown",):
                     nulls.append(quote_literal("_" + key))  # the primitive's extensions go too
             else:
-                item = _build(var if many else value, child, depth + 1)
+                item = _build(var if many else value, child, depth + 1, days)
             if many:
                 listed = (
                     f"list_filter(list_transform(TRY_CAST({value} AS JSON[]), "
@@ -399,13 +403,13 @@ def _text(value: str) -> str:
     return f"({value}->>'$')"
 
 
-def _date_sql(method: str, s: str) -> str:
+def _date_sql(method: str, s: str, days: int) -> str:
     """A FHIR date/dateTime/instant text changed by a date method (NULL when not a date)."""
     if method == "year":
         return f"CASE WHEN regexp_matches({s}, '^[0-9]{{4}}') THEN left({s}, 4) END"
     if method == "month":
         return f"CASE WHEN regexp_matches({s}, '^[0-9]{{4}}') THEN left({s}, 7) END"
-    shift = shift_days_sql()
+    shift = shift_days(days)
 
     def shifted(t: str) -> str:
         day = (
@@ -424,13 +428,6 @@ def _date_sql(method: str, s: str) -> str:
     return _let(s, shifted)
 
 
-_SHIFT_DAYS = [180]
-
-
-def shift_days_sql() -> str:
-    return shift_days(_SHIFT_DAYS[0])
-
-
 def _postcode_sql(method: str, s: str) -> str:
     text = f"upper(replace(NULLIF(trim({s}), ''), ' ', ''))"
     valid = f"regexp_matches({text}, {quote_literal(POSTCODE_PARTS)})"
@@ -440,7 +437,7 @@ def _postcode_sql(method: str, s: str) -> str:
     return f"CASE WHEN {valid} THEN {district} || ' ' || substr({text}, length({text}) - 2, 1) END"
 
 
-def _leaf(value: str, method: Method, kind: str) -> str:
+def _leaf(value: str, method: Method, kind: str, days: int) -> str:
     """The new JSON of one element (NULL: removed)."""
     name = method.name
     if name == "drop":
@@ -467,10 +464,10 @@ def _leaf(value: str, method: Method, kind: str) -> str:
         if kind in DATE_TYPES:
             if kind == "instant" and name != "date_shift":
                 return "NULL::JSON"  # a choice's instant alternative: dropped (see docs)
-            return f"to_json({_date_sql(name, _text(value))})"
+            return f"to_json({_date_sql(name, _text(value), days)})"
         if kind == "Period":
             parts = ", ".join(
-                f"'{p}', to_json({_date_sql(name, _text(f'json_extract({value}, {q})'))})"
+                f"'{p}', to_json({_date_sql(name, _text(f'json_extract({value}, {q})'), days)})"
                 for p, q in (("start", "'$.start'"), ("end", "'$.end'"))
             )
             return _not_empty(
@@ -509,7 +506,6 @@ class Prepared:
 def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> Prepared:
     """Build, in the engine: the numbered resources, each resource's patient (and the inner
     HMAC pass of it), the references rewritten, and the resources the opt-out removes."""
-    _SHIFT_DAYS[0] = config.date_shift_days
     src, pat, pmap, refs, nrefs, drop = (
         f"{P}{n}" for n in ("src", "pat", "pmap", "refs", "nrefs", "drop")
     )

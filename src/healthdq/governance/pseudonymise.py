@@ -651,6 +651,7 @@ class PseudonymiseResult(BaseModel):
     tables: list[TableOutput]
     engine: str
     key_id: str
+    run_id: str | None = None  # the run's id in the results store (None: not kept)
     format: str
     opted_out: str | None = None  # total records removed, as published
     opt_out_file: str | None = None

@@ -18,6 +18,8 @@ from healthdq.sources.base import ReadOptions, RegisteredTable
 
 # Engine -> FHIR location -> (resource table, read issues): each location is read once a run.
 _READ: WeakKeyDictionary[Any, dict[str, tuple[str, list[Any]]]] = WeakKeyDictionary()
+# Engine -> registered table -> (FHIR location, view name, options): to re-run a view.
+_VIEWS: WeakKeyDictionary[Any, dict[str, tuple[str, str, ReadOptions]]] = WeakKeyDictionary()
 
 
 def register_fhir_view(
@@ -46,4 +48,30 @@ def register_fhir_view(
     registered.format = "fhir"
     if first:
         registered.warnings += [f"FHIR input: {issue}" for issue in issues]
+    _VIEWS.setdefault(engine, {})[name] = (location, view_name, options)
     return registered
+
+
+def restrict_opted_out(
+    engine: Any, name: str, registered: RegisteredTable
+) -> tuple[RegisteredTable, int]:
+    """Re-register view table `name` over its FHIR resources without the opted-out patients'
+    and those referring to them (governance/optout_fhir.py; the opt-out relation must be
+    registered). Returns the new record and the view rows removed."""
+    from healthdq.fhir.ukcore import view_definition
+    from healthdq.fhir.view import view_sql
+    from healthdq.governance.optout_fhir import restrict
+
+    location, view_name, options = _VIEWS[engine][name]
+    done = _READ[engine]
+    table, issues = done[location]
+    if not table.endswith("_opted_in"):
+        kept = f"{table}_opted_in"
+        restrict(engine, table, kept)
+        done[location] = (kept, issues)
+        table = kept
+    frame = engine.query_frame(view_sql(view_definition(view_name), engine.dialect, table))
+    fresh: RegisteredTable = engine.register_frame(name, frame, replace(options, fhir_view=None))
+    fresh.source, fresh.format = registered.source, registered.format
+    fresh.warnings = list(registered.warnings)
+    return fresh, registered.rows - fresh.rows
