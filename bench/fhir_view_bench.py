@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from collections import Counter
 from decimal import Decimal
@@ -202,6 +203,7 @@ def main() -> None:
     print(f"views ({args.views}): {', '.join(views)}")
 
     report: dict[str, Any] = {"rows": args.rows, "counts": generated.counts, "engines": {}}
+    report["load_average_at_start"] = os.getloadavg()
     runs: dict[str, dict[str, Any]] = {"healthdq-duckdb": _healthdq("duckdb", args.export, views)}
     if not args.no_spark:
         runs["healthdq-spark"] = _healthdq("spark", args.export, views)
@@ -224,11 +226,15 @@ def main() -> None:
             summary["resources_per_second_sql_to_arrow"] = _rate(run, "sql_to_arrow_seconds")
         report["engines"][engine] = summary
 
+    report["load_average_at_end"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
 
     print()
-    print("| view | resources | healthdq DuckDB s | Spark s | fhir4ds s | rows identical |")
+    print(
+        "| view | resources | healthdq DuckDB s (resources/s) | Spark s (resources/s) "
+        "| fhir4ds s | rows identical |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name, entry in base.items():
         spark = report["engines"].get("healthdq-spark", {}).get("views", {}).get(name, {})
@@ -246,10 +252,12 @@ def main() -> None:
                     f"{f4.get('columns_filled_by_theirs', 0)} of {f4.get('columns', 0)} columns "
                     f"it fills: {f4.get('rows_identical_on_filled', 0):,}/{entry['rows']:,}"
                 )
+        spark_s = spark.get("seconds", float("nan"))
         print(
-            f"| {name} | {entry['resources']:,} | {entry['seconds']:.2f} | "
-            f"{spark.get('seconds', float('nan')):.2f} | {f4.get('seconds', float('nan')):.2f} | "
-            f"{'; '.join(same)} |"
+            f"| {name} | {entry['resources']:,} | {entry['seconds']:.2f} "
+            f"({entry['resources'] / entry['seconds']:,.0f}) | "
+            f"{spark_s:.2f} ({entry['resources'] / spark_s:,.0f}) | "
+            f"{f4.get('seconds', float('nan')):.2f} | {'; '.join(same)} |"
         )
     print()
     for engine, summary in report["engines"].items():
@@ -260,6 +268,8 @@ def main() -> None:
             extra = f" (its SQL straight to Arrow: {arrow:,.0f}/s)" if arrow else ""
         shown = f"{rate:,.0f}" if rate else "n/a"
         print(f"{engine}: {shown} resources/s{extra}; read {summary['read_seconds']:.1f} s")
+    start, end = report["load_average_at_start"], report["load_average_at_end"]
+    print(f"load average (1, 5, 15 min): start {start}, end {end}")
     print(f"\nwritten {args.json}")
 
 

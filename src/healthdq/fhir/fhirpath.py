@@ -359,9 +359,13 @@ class SparkDialect(SqlDialect):
     concat = "concat({a}, {b})"
     join = "array_join({c}, {sep})"
     error = "raise_error({msg})"
-    # An array's first item is non-NULL (FHIR forbids empty arrays and nulls in them).
+    # An array's first item is non-NULL (FHIR forbids empty arrays and nulls in them). Only an
+    # object has fields: other items (a primitive's text) are not given to the JSON parser,
+    # which would fail on each, slowly (an exception per call: the 2026-12-07 profile).
     child = (
-        "(CASE WHEN get_json_object({x}, '$.{f}[0]') IS NOT NULL"
+        "(CASE WHEN NOT (startswith({x}, '{{') OR {x} RLIKE '^\\\\s+[{{]')"
+        " THEN CAST(array() AS array<string>)"
+        " WHEN get_json_object({x}, '$.{f}[0]') IS NOT NULL"
         " THEN from_json(get_json_object({x}, '$.{f}'), 'array<string>')"
         " WHEN get_json_object({x}, '$.{f}') IS NULL THEN CAST(array() AS array<string>)"
         " ELSE array(get_json_object({x}, '$.{f}')) END)"
@@ -369,8 +373,10 @@ class SparkDialect(SqlDialect):
     child_text = "get_json_object({x}, '$.{f}')"
     prefetch = "from_json({x}, 'map<string,string>')"
     prefetched = "{rf}[{name}]"
+    # A field's value as from_json's map gives it: an array's JSON text starts with '['.
     value_child = (
         "(CASE WHEN {v} IS NULL THEN CAST(array() AS array<string>)"
+        " WHEN NOT startswith({v}, '[') THEN array({v})"
         " WHEN get_json_object({v}, '$[0]') IS NOT NULL THEN from_json({v}, 'array<string>')"
         " ELSE array({v}) END)"
     )
