@@ -8,6 +8,10 @@ DuckDB-based), and the rows of each are compared, row for row, with healthdq Duc
     python bench/fhir_view_bench.py                       # 1,000,000 resources (BENCHMARKS.md)
     python bench/fhir_view_bench.py --rows 100000 --no-spark   # a smoke run
 
+Spark's driver (local[2]: the executors too) has a 1 GB heap unless told otherwise; at 1M
+resources the cached resource table and the largest view's Arrow result need more, so the
+BENCHMARKS.md run sets PYSPARK_SUBMIT_ARGS="--driver-memory 4g pyspark-shell".
+
 Timing: a view's time is from the query's start until its rows are in Python (healthdq: an
 Arrow table from run_view; fhir4ds: its documented `execute(view).fetchall()`, and also its SQL
 run straight to Arrow on its own connection, which leaves out fhir4ds's Python row conversion).
