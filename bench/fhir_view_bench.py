@@ -9,8 +9,10 @@ DuckDB-based), and the rows of each are compared, row for row, with healthdq Duc
     python bench/fhir_view_bench.py --rows 100000 --no-spark   # a smoke run
 
 Spark's driver (local[2]: the executors too) has a 1 GB heap unless told otherwise; at 1M
-resources the cached resource table and the largest view's Arrow result need more, so the
-BENCHMARKS.md run sets PYSPARK_SUBMIT_ARGS="--driver-memory 4g pyspark-shell".
+resources the cached resource table and the largest view's Arrow result collected to Python
+need more (with 1 GB the 1M run fails: "TaskResultLost (result lost from block manager)"), so
+the bench starts Spark with --spark-driver-memory (default 4g; PYSPARK_SUBMIT_ARGS, if set,
+wins).
 
 Timing: a view's time is from the query's start until its rows are in Python (healthdq: an
 Arrow table from run_view; fhir4ds: its documented `execute(view).fetchall()`, and also its SQL
@@ -193,10 +195,14 @@ def main() -> None:
     ap.add_argument("--export", type=Path, default=OUT / "fhir-export")
     ap.add_argument("--views", choices=["builtin", "ukcore"], default="builtin")
     ap.add_argument("--no-spark", action="store_true")
+    ap.add_argument("--spark-driver-memory", default="4g", help="Spark driver heap (local mode)")
     ap.add_argument("--no-fhir4ds", action="store_true")
     ap.add_argument("--json", type=Path, default=OUT / "fhir_view_bench.json")
     args = ap.parse_args()
 
+    os.environ.setdefault(
+        "PYSPARK_SUBMIT_ARGS", f"--driver-memory {args.spark_driver_memory} pyspark-shell"
+    )
     from healthdq.synth.fhir import generate_fhir
     from healthdq.synth.fhir_spec import TYPES
 
