@@ -212,9 +212,14 @@ class _OptOutFilter:
             self._engines.add(id(engine))
         if reg.format == "fhir":
             # A FHIR view: the opted-out patients' resources go before the view runs.
-            from healthdq.sources.fhir_views import restrict_opted_out
+            from healthdq.governance.optout_fhir import restrict as restrict_fhir
+            from healthdq.sources.fhir_views import rerun_view
 
-            restricted, self.removed[table] = restrict_opted_out(engine, table, reg)
+            def kept(resources: str) -> str:
+                restrict_fhir(engine, resources, f"{resources}_opted_in")
+                return f"{resources}_opted_in"
+
+            restricted, self.removed[table] = rerun_view(engine, table, reg, kept)
             return restricted
         wanted = self.columns.get(table.lower())
         column = next((c for c in reg.columns if wanted and c.lower() == wanted.lower()), None)

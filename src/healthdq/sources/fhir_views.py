@@ -10,6 +10,7 @@ the first view table's warnings (file and line, never a value from the data).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -20,6 +21,8 @@ from healthdq.sources.base import ReadOptions, RegisteredTable
 _READ: WeakKeyDictionary[Any, dict[str, tuple[str, list[Any]]]] = WeakKeyDictionary()
 # Engine -> registered table -> (FHIR location, view name, options): to re-run a view.
 _VIEWS: WeakKeyDictionary[Any, dict[str, tuple[str, str, ReadOptions]]] = WeakKeyDictionary()
+# Engine -> locations whose resource table was already replaced by a filtered copy.
+_FILTERED: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
 
 
 def register_fhir_view(
@@ -52,24 +55,24 @@ def register_fhir_view(
     return registered
 
 
-def restrict_opted_out(
-    engine: Any, name: str, registered: RegisteredTable
+def rerun_view(
+    engine: Any, name: str, registered: RegisteredTable, filtered: Callable[[str], str]
 ) -> tuple[RegisteredTable, int]:
-    """Re-register view table `name` over its FHIR resources without the opted-out patients'
-    and those referring to them (governance/optout_fhir.py; the opt-out relation must be
-    registered). Returns the new record and the view rows removed."""
+    """Re-register view table `name` over a filtered copy of its FHIR resources:
+    `filtered(resource table)` builds that copy and returns its name (once per location; later
+    views of the location reuse it). Returns the new record and the view rows removed. The
+    pipeline uses it for the opt-out (governance/optout_fhir.py)."""
     from healthdq.fhir.ukcore import view_definition
     from healthdq.fhir.view import view_sql
-    from healthdq.governance.optout_fhir import restrict
 
     location, view_name, options = _VIEWS[engine][name]
     done = _READ[engine]
     table, issues = done[location]
-    if not table.endswith("_opted_in"):
-        kept = f"{table}_opted_in"
-        restrict(engine, table, kept)
-        done[location] = (kept, issues)
-        table = kept
+    filtered_here = _FILTERED.setdefault(engine, set())
+    if location not in filtered_here:
+        table = filtered(table)
+        done[location] = (table, issues)
+        filtered_here.add(location)
     frame = engine.query_frame(view_sql(view_definition(view_name), engine.dialect, table))
     fresh: RegisteredTable = engine.register_frame(name, frame, replace(options, fhir_view=None))
     fresh.source, fresh.format = registered.source, registered.format
