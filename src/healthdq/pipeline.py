@@ -609,16 +609,21 @@ def profile(
     from healthdq.sources.frames import register
 
     cfg = settings or Settings()
+    policy = suppression_policy(None, cfg)
     _audit_preflight(cfg)
     eng, owned = _engine(engine, cfg)
     try:
         register(eng, table, location, read_options or ReadOptions())
         prof = profile_table(eng, table, top_n)
+        if not cfg.unmask:
+            mask_profile(prof)
+        if policy is not None:
+            from healthdq.governance.suppression import protect_profile
+
+            protect_profile(prof, policy, _top_value_rows(eng, table, prof))
     finally:
         if owned:
             eng.close()
-    if not cfg.unmask:
-        mask_profile(prof)
     # A profile reads every row and shows values (identifiers masked): an audited access.
     _audit(
         "profile",
@@ -629,6 +634,37 @@ def profile(
         {"identifiers": {c.name: c.identifier for c in prof.columns if c.identifier}},
     )
     return prof
+
+
+def _top_value_rows(eng: Engine, table: str, prof: TableProfile) -> dict[tuple[str, str], int]:
+    """Rows holding each listed most-frequent value, over the whole table: one grouped read.
+    The values go to the engine as a relation (parameters), never into SQL text."""
+    from healthdq.governance.messages import engine_message
+
+    items, names, keys = [], {}, []
+    for i, col in enumerate(prof.columns):
+        if col.top_values:
+            text = col.family == "text"
+            items.append((i, eng.quote(col.name) if text else eng.as_text(col.name)))
+            names[i] = col.name
+            keys += [f"{i}\x01{v}" for v in col.top_values]
+    if not items:
+        return {}
+    eng.register_values("__hdq_profile_tops", "k", keys)
+    sql = (
+        f"SELECT k, count(*) FROM (SELECT concat(c, chr(1), v) AS k FROM "
+        f"({eng.unpivot(table, items)}) AS u) AS t "
+        "WHERE k IN (SELECT k FROM __hdq_profile_tops) GROUP BY k"
+    )
+    try:
+        rows = eng.fetch(sql)
+    except Exception as exc:  # the engine's own error, without any value in it
+        raise HealthdqError(f"small-number suppression: {engine_message(exc, [])}") from None
+    out: dict[tuple[str, str], int] = {}
+    for key, n in rows:
+        index, value = str(key).split("\x01", 1)
+        out[(names[int(index)], value)] = int(n)
+    return out
 
 
 # -- pseudonymise ------------------------------------------------------------------------------

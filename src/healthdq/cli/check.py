@@ -16,10 +16,12 @@ from healthdq.cli.options import (
     AuditLogOption,
     DatasetOption,
     EngineOption,
+    IdentifiableOption,
     NoStoreOption,
     OptOutOption,
     SparkMasterOption,
     StoreOption,
+    SuppressionOption,
     outputs,
     parse_mapping,
     table_sources,
@@ -93,22 +95,8 @@ def check(
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Exit 0 even if a table has no rows.")
     ] = False,
-    identifiable: Annotated[
-        bool | None,
-        typer.Option(
-            "--identifiable/--not-identifiable",
-            help="Data identifies patients: every table of counts gets --suppression "
-            "(default: the contract's `identifiable`).",
-        ),
-    ] = None,
-    suppression: Annotated[
-        str | None,
-        typer.Option(
-            help="Policy for identifiable data: hes (1-7 as *), round5, threshold:N "
-            "(default: the contract's, else hes).",
-            metavar="POLICY",
-        ),
-    ] = None,
+    identifiable: IdentifiableOption = None,
+    suppression: SuppressionOption = None,
     fmt: Annotated[
         str | None,
         typer.Option(

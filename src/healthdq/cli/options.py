@@ -117,3 +117,19 @@ NhsNumberColumnOption = Annotated[
         metavar="NAME",
     ),
 ]
+IdentifiableOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--identifiable/--not-identifiable",
+        help="Data identifies patients: every table of counts gets --suppression "
+        "(default: the contract's `identifiable`).",
+    ),
+]
+SuppressionOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Policy for identifiable data: hes (1-7 as *), round5, threshold:N "
+        "(default: the contract's, else hes).",
+        metavar="POLICY",
+    ),
+]

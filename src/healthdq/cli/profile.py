@@ -10,7 +10,14 @@ from rich.console import Console
 
 from healthdq import pipeline
 from healthdq.cli.app import app, err, warn_one
-from healthdq.cli.options import AuditKeyFileOption, AuditLogOption, EngineOption, SparkMasterOption
+from healthdq.cli.options import (
+    AuditKeyFileOption,
+    AuditLogOption,
+    EngineOption,
+    IdentifiableOption,
+    SparkMasterOption,
+    SuppressionOption,
+)
 from healthdq.rules.sandbox import relative_source
 from healthdq.sources.base import ReadOptions
 
@@ -34,6 +41,8 @@ def profile(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the profile as JSON.")
     ] = None,
+    identifiable: IdentifiableOption = None,
+    suppression: SuppressionOption = None,
     audit_log: AuditLogOption = None,
     engine_name: EngineOption = "duckdb",
     spark_master: SparkMasterOption = "local[2]",
@@ -54,6 +63,8 @@ def profile(
             audit_key_file=audit_key_file,
             on_warning=warn_one,
             spark_master=spark_master,
+            identifiable=identifiable,
+            suppression=suppression,
         ),
     )
     render_profile(prof, Console())

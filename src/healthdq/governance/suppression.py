@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from healthdq.errors import HealthdqError
 from healthdq.results import GroupBreakdown, RunResult
@@ -183,3 +183,49 @@ def _round_all(result: RunResult, base: int) -> None:
             if row.denominator is not None:
                 row.denominator = round_to(row.denominator, base)
             row.pct_violating = pct(row.violating_rows, row.denominator)
+
+
+def protect_profile(profile: Any, policy: Policy, top_counts: Mapping[tuple[str, str], int]) -> Any:
+    """Apply `policy` to a TableProfile of identifiable data, in place (and return it).
+
+    - Most frequent values: a value held by 1..threshold-1 rows is not listed (its existence is
+      the disclosure); `top_counts` are its rows over the whole table, (column, value) -> rows.
+      With round5, values whose count rounds to 0 (1-2 rows) are not listed.
+    - Placeholder counts per value are a breakdown of the column's placeholder rows: small cells
+      are hidden with secondary suppression (`protect`); when nothing is left to hide with, the
+      breakdown (and which placeholder values occur) goes and the column total stays, as a
+      whole-table figure does in `check`. With round5 every count is rounded.
+    Whole-table figures (rows, nulls, blanks, future dates) stay published under a threshold,
+    as a rule's whole-dataset count does (module docstring); round5 rounds them too.
+    """
+    threshold = policy.threshold or (policy.rounding // 2 + 1 if policy.rounding else 0)
+    hidden_values = 0
+    for col in profile.columns:
+        kept = [v for v in col.top_values if top_counts.get((col.name, v), 0) >= threshold]
+        if len(kept) < len(col.top_values):
+            hidden_values += len(col.top_values) - len(kept)
+            col.top_values = kept
+            col.all_values_seen = False
+        if policy.rounding:
+            base = policy.rounding
+            col.placeholders = {v: round_to(n, base) for v, n in col.placeholders.items()}
+            for field in ("count", "nulls", "blanks", "placeholder_rows", "future_dates"):
+                setattr(col, field, round_to(getattr(col, field), base))
+            continue
+        hidden, whole = protect(col.placeholders, threshold)
+        if whole:
+            col.placeholders = {}
+            col.placeholder_values = []
+        elif hidden:
+            col.placeholders = {v: n for v, n in col.placeholders.items() if v not in hidden}
+    if policy.rounding:
+        profile.rows = round_to(profile.rows, policy.rounding)
+        for col in profile.columns:
+            col.null_pct = round(100.0 * col.nulls / profile.rows, 4) if profile.rows else 0.0
+    profile.suppression = policy.name
+    if hidden_values:
+        profile.warnings.append(
+            f"small-number suppression ({policy.name}): {hidden_values} frequent values held by "
+            f"fewer than {threshold} rows are not listed"
+        )
+    return profile

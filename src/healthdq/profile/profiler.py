@@ -199,6 +199,8 @@ class TableProfile(BaseModel):
     seconds: float
     # False only when a run was explicitly unmasked (and audited as such).
     masked: bool = False
+    # The small-number policy applied (identifiable data), else None.
+    suppression: str | None = None
     sql: list[str] = Field(default_factory=list, exclude=True)
     warnings: list[str] = Field(default_factory=list)
 
