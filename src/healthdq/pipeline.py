@@ -637,17 +637,21 @@ def profile(
 
 
 def _top_value_rows(eng: Engine, table: str, prof: TableProfile) -> dict[tuple[str, str], int]:
-    """Rows holding each listed most-frequent value, over the whole table: one grouped read.
+    """Rows holding each listed most-frequent value (and each min, max and date range end),
+    over the whole table: one grouped read.
     The values go to the engine as a relation (parameters), never into SQL text."""
     from healthdq.governance.messages import engine_message
+    from healthdq.governance.suppression import EXTREMES
 
     items, names, keys = [], {}, []
     for i, col in enumerate(prof.columns):
-        if col.top_values:
+        listed = [*col.top_values]
+        listed += [str(getattr(col, f)) for f in EXTREMES if getattr(col, f) is not None]
+        if listed:
             text = col.family == "text"
             items.append((i, eng.quote(col.name) if text else eng.as_text(col.name)))
             names[i] = col.name
-            keys += [f"{i}\x01{v}" for v in col.top_values]
+            keys += [f"{i}\x01{v}" for v in dict.fromkeys(listed)]
     if not items:
         return {}
     eng.register_values("__hdq_profile_tops", "k", keys)

@@ -50,13 +50,18 @@ def test_hes_hides_values_of_fewer_than_8_rows(cli: Cli, write: Write, tmp_path:
     # C (2 rows) is not listed; B has 10 rows (9 + 1) and stays.
     assert ward["top_values"] == ["A", "B"] and ward["all_values_seen"] is False
     assert prof["suppression"] == "hes"
-    # C in ward and X99999 in site.
-    assert any("2 frequent values held by fewer than 8 rows" in w for w in prof["warnings"])
+    # The extremes too: ward's max is C (2 rows); its min A (50 rows) stays.
+    assert ward["max"] is None and ward["min"] == "A"
+    # C and V81999 as frequent values, and as the maxima of ward and site.
+    assert any(
+        "4 values (most frequent, min, max) held by fewer than 8 rows" in w
+        for w in prof["warnings"]
+    )
     site = _col(prof, "site")
     # V81999 (1 row) is not listed, and its count is hidden. It is the only small cell and the
     # column total (31) is published, so the other count (30) is hidden too (secondary).
     # Which placeholder codes occur stays: they are codes for "unknown", not people.
-    assert "V81999" not in site["top_values"]
+    assert "V81999" not in site["top_values"] and site["max"] is None
     assert site["placeholders"] == {} and site["placeholder_rows"] == 31
     assert site["placeholder_values"] == ["V81998", "V81999"]
 

@@ -185,12 +185,17 @@ def _round_all(result: RunResult, base: int) -> None:
             row.pct_violating = pct(row.violating_rows, row.denominator)
 
 
+# A profile's extremes: each is one record's value when few rows hold it.
+EXTREMES = ("min", "max", "date_min", "date_max")
+
+
 def protect_profile(profile: Any, policy: Policy, top_counts: Mapping[tuple[str, str], int]) -> Any:
     """Apply `policy` to a TableProfile of identifiable data, in place (and return it).
 
-    - Most frequent values: a value held by 1..threshold-1 rows is not listed (its existence is
-      the disclosure); `top_counts` are its rows over the whole table, (column, value) -> rows.
-      With round5, values whose count rounds to 0 (1-2 rows) are not listed.
+    - Most frequent values, and the extremes (min, max, date range): a value held by
+      1..threshold-1 rows is not shown (its existence is the disclosure); `top_counts` are its
+      rows over the whole table, (column, value) -> rows. With round5, values whose count
+      rounds to 0 (1-2 rows) are not shown.
     - Placeholder counts per value are a breakdown of the column's placeholder rows: small cells
       are hidden with secondary suppression (`protect`); when nothing is left to hide with, the
       breakdown (and which placeholder values occur) goes and the column total stays, as a
@@ -201,6 +206,12 @@ def protect_profile(profile: Any, policy: Policy, top_counts: Mapping[tuple[str,
     threshold = policy.threshold or (policy.rounding // 2 + 1 if policy.rounding else 0)
     hidden_values = 0
     for col in profile.columns:
+        for field in EXTREMES:
+            value = getattr(col, field)
+            # Not found as written (a number or date printed another way): hidden, to be safe.
+            if value is not None and top_counts.get((col.name, str(value)), 0) < threshold:
+                setattr(col, field, None)
+                hidden_values += 1
         kept = [v for v in col.top_values if top_counts.get((col.name, v), 0) >= threshold]
         if len(kept) < len(col.top_values):
             hidden_values += len(col.top_values) - len(kept)
@@ -225,7 +236,7 @@ def protect_profile(profile: Any, policy: Policy, top_counts: Mapping[tuple[str,
     profile.suppression = policy.name
     if hidden_values:
         profile.warnings.append(
-            f"small-number suppression ({policy.name}): {hidden_values} frequent values held by "
-            f"fewer than {threshold} rows are not listed"
+            f"small-number suppression ({policy.name}): {hidden_values} values (most frequent, "
+            f"min, max) held by fewer than {threshold} rows are not shown"
         )
     return profile
