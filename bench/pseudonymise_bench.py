@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
+# The same synthetic APC extract as the nhs-apc bench, cached in bench/data.
+from run_bench import ensure_data
 
 # The direct identifier tokenised, quasi-identifiers generalised, event dates shifted.
 CONFIG = """\
@@ -41,18 +41,6 @@ columns:
 """
 # The same with the record keys tokenised too (three HMACs per row).
 CONFIG_ALL_IDS = CONFIG + "  episode_id: token\n  spell_id: token\n"
-
-
-def ensure_data(rows: int) -> Path:
-    from healthdq.synth import generate
-
-    path = DATA / f"apc_{rows}.parquet"
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        generate("apc", rows, path, seed=42)
-        print(f"generated {path} in {time.perf_counter() - t0:.1f}s", flush=True)
-    return path
 
 
 def _cpu() -> float:

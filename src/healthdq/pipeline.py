@@ -266,11 +266,18 @@ def _opt_out_rows(
     return oo.apply(engine, registered, opted, column, source_label(location))
 
 
-def _suppressed_count(count: int) -> str:
-    """A count of opted-out records as published (HES rule: 1-7 shown as *)."""
-    from healthdq.governance.optout import suppress
+def _opt_out_note(result: Any, opted: Any, removed: int | dict[str, int]) -> dict[str, Any]:
+    """Put an opt-out on a job's result (the file, and the records removed as published: HES
+    rule, secondary suppression across tables) and return its audit detail ({} without one)."""
+    if opted is None:
+        return {}
+    from healthdq.governance.optout import suppress_table
 
-    return suppress(count)
+    counts = removed if isinstance(removed, dict) else {"data": removed}
+    result.opt_out_file = opted.path
+    result.opted_out = suppress_table(counts)[1]
+    total = sum(counts.values())
+    return {"opt_out": {"path": opted.path, "sha256": opted.sha256, "removed": total}}
 
 
 def source_label(source: Any) -> str:
@@ -1246,14 +1253,7 @@ def fhir_view(
     os.replace(temp, target)
     columns = [name for name, _ in compiled.columns]
     result = FhirView(str(target), rows, columns, issues)
-    detail: dict[str, Any] = {}
-    if opted is not None:
-        from healthdq.governance.optout import suppress_table
-
-        result.opt_out_file = opted.path
-        result.opted_out = suppress_table(removed)[1]
-        total = sum(removed.values())
-        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": total}
+    detail = _opt_out_note(result, opted, removed)
     result.audit = _audit(
         "fhir_view",
         source_label(location),
@@ -1451,11 +1451,7 @@ def redact(
         engine=eng.name,
         format=fmt,
     )
-    detail: dict[str, Any] = {}
-    if opted is not None:
-        result.opt_out_file = opted.path
-        result.opted_out = _suppressed_count(removed)
-        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
+    detail = _opt_out_note(result, opted, removed)
     inputs = _source_files(location, None) if isinstance(location, str) else []
     result.audit = _audit(
         "redact",
@@ -1522,11 +1518,7 @@ def risk(
             eng.close()
     if cfg.suppress_small_numbers:
         suppress(report, small_number)
-    detail: dict[str, Any] = {}
-    if opted is not None:
-        report.opt_out_file = opted.path
-        report.opted_out = _suppressed_count(removed)
-        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
+    detail = _opt_out_note(report, opted, removed)
     # A risk run reads every row's quasi-identifiers: an audited access (no values recorded).
     _audit(
         "risk",
@@ -1605,11 +1597,7 @@ def risk_search(
         from healthdq.governance.risk import suppress_search
 
         suppress_search(result, small_number)
-    detail: dict[str, Any] = {}
-    if opted is not None:
-        result.opt_out_file = opted.path
-        result.opted_out = _suppressed_count(removed)
-        detail["opt_out"] = {"path": opted.path, "sha256": opted.sha256, "removed": removed}
+    detail = _opt_out_note(result, opted, removed)
     _audit(
         "risk.search",
         label,

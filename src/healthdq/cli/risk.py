@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 
 from healthdq import pipeline
@@ -119,6 +120,16 @@ def risk(
     read_options = ReadOptions(
         format=fmt, delimiter=delimiter, encoding=encoding, table=table, fhir_view=fhir_view
     )
+    # What the risk report and the search both take.
+    common: dict[str, Any] = {
+        "qi": split_columns(qi, "--qi"),
+        "small_number": small_number,
+        "read_options": read_options,
+        "opt_out": opt_out,
+        "nhs_number_column": nhs_number_column,
+        "engine": engine_name,
+        "settings": settings,
+    }
     if hierarchies is None:
         for name, value in (
             ("--target-k", target_k),
@@ -136,7 +147,6 @@ def risk(
             raise HealthdqError("the search takes one --sensitive column")
         result = pipeline.risk_search(
             data,
-            qi=split_columns(qi, "--qi"),
             hierarchies=hierarchies,
             target_k=target_k,
             target_l=target_l,
@@ -144,34 +154,24 @@ def risk(
             sensitive=columns[0] if columns else None,
             max_suppression=max_suppression,
             out=out,
-            small_number=small_number,
-            read_options=read_options,
-            opt_out=opt_out,
-            nhs_number_column=nhs_number_column,
-            engine=engine_name,
-            settings=settings,
+            **common,
         )
         render_search(result, Console())
-        if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
-            err.print(f"search result written to {json_out}")
+        _write_json(result, json_out, "search result")
         return
     report = pipeline.risk(
         data,
-        qi=split_columns(qi, "--qi"),
         sensitive=split_columns(sensitive, "--sensitive"),
         population=population,
         threshold=threshold,
-        small_number=small_number,
-        read_options=read_options,
-        opt_out=opt_out,
-        nhs_number_column=nhs_number_column,
-        engine=engine_name,
-        settings=settings,
+        **common,
     )
     render_risk(report, Console())
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-        err.print(f"risk report written to {json_out}")
+    _write_json(report, json_out, "risk report")
+
+
+def _write_json(model: BaseModel, path: Path | None, what: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(model.model_dump_json(indent=2), encoding="utf-8")
+        err.print(f"{what} written to {path}")

@@ -331,7 +331,7 @@ def _token_id(expr: str, keys: str = "") -> str:
     return hmac_sql(f"NULLIF(trim({expr}), '')", keys + IPAD, keys + OPAD)
 
 
-def _patient_ref(ref: str) -> str:
+def patient_ref(ref: str) -> str:
     """`Patient/ID` of a reference to a Patient ([base/]Patient/ID[/_history/V]); any other
     reference (urn:uuid:...) as it is, to match a fullUrl."""
     pid = "Patient/[A-Za-z0-9\\-\\.]{1,64}"
@@ -539,7 +539,7 @@ def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> 
         f"CREATE OR REPLACE TEMP TABLE {pat} AS "
         f"SELECT s.rid, coalesce(m.pkey, CASE WHEN starts_with(s.n, 'Patient/') THEN s.n END) "
         f"AS pkey FROM (SELECT rid, CASE WHEN resource_type = 'Patient' THEN 'Patient/' || id "
-        f"ELSE {_patient_ref(link)} END AS n FROM {src}) AS s "
+        f"ELSE {patient_ref(link)} END AS n FROM {src}) AS s "
         f"LEFT JOIN {pmap} AS m ON m.ref = s.n"
     )
     # Every Reference.reference, in order, with what it becomes.
@@ -579,7 +579,7 @@ def prepare(con: Any, table: str, config: PseudonymiseConfig, opt_out: bool) -> 
         # The opted-out patients' resources, and every resource referring to one of them.
         con.execute(
             f"INSERT INTO {drop} SELECT rid FROM {pat} WHERE pkey IN {opted} "
-            f"UNION SELECT r.rid FROM (SELECT rid, {_patient_ref('ref')} AS n FROM {refs}) AS r "
+            f"UNION SELECT r.rid FROM (SELECT rid, {patient_ref('ref')} AS n FROM {refs}) AS r "
             f"JOIN {pmap} AS m ON m.ref = r.n "
             f"WHERE m.pkey IN {opted}"
         )

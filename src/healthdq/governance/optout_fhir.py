@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from healthdq.errors import HealthdqError
-from healthdq.governance.fhir_pseudonymise import NHS_NUMBER_SYSTEM, REF_RE, _patient_ref
+from healthdq.governance.fhir_pseudonymise import NHS_NUMBER_SYSTEM, REF_RE, patient_ref
 from healthdq.governance.optout import COLUMN, RELATION
 from healthdq.sources.base import quote_ident, quote_literal
 
@@ -46,7 +46,7 @@ def restrict(engine: Any, table: str, kept: str) -> dict[str, int]:
         f"WITH o AS ({opted}), r AS ({refs}) "
         f"SELECT s.__rid FROM {quote_ident(src)} AS s JOIN o "
         f"ON s.resource_type = 'Patient' AND 'Patient/' || s.id = o.ref "
-        f"UNION SELECT r.__rid FROM r JOIN o ON {_patient_ref('r.ref')} = o.ref "
+        f"UNION SELECT r.__rid FROM r JOIN o ON {patient_ref('r.ref')} = o.ref "
         f"OR (o.full_url IS NOT NULL AND r.ref = o.full_url)"
     )
     con.execute(

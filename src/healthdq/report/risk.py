@@ -35,11 +35,7 @@ def render_risk(report: RiskReport, console: Console) -> None:
         f"classes on {', '.join(report.qi)} ({report.engine}, {report.seconds:.2f} s)",
         highlight=False,
     )
-    if report.opt_out_file is not None:
-        console.print(
-            f"opt-out ({report.opt_out_file}): records removed first: {report.opted_out}",
-            highlight=False,
-        )
+    _opt_out_line(report, console)
     line = f"k-anonymity: k = {report.k}"
     if report.l_distinct is not None:
         line += (
@@ -100,6 +96,14 @@ def render_risk(report: RiskReport, console: Console) -> None:
         console.print(f"note: {note}", highlight=False)
 
 
+def _opt_out_line(done: RiskReport | SearchResult, console: Console) -> None:
+    if done.opt_out_file is not None:
+        console.print(
+            f"opt-out ({done.opt_out_file}): records removed first: {done.opted_out}",
+            highlight=False,
+        )
+
+
 def render_search(result: SearchResult, console: Console) -> None:
     """The chosen transformation, what it cost, and how much of the lattice was evaluated."""
     target = (
@@ -113,11 +117,7 @@ def render_search(result: SearchResult, console: Console) -> None:
         f"{100 * result.max_suppression:g}% suppressed ({result.engine}, {result.seconds:.2f} s)",
         highlight=False,
     )
-    if result.opt_out_file is not None:
-        console.print(
-            f"opt-out ({result.opt_out_file}): records removed first: {result.opted_out}",
-            highlight=False,
-        )
+    _opt_out_line(result, console)
     table = Table(title="Chosen transformation")
     for col in ("quasi-identifier", "level", "generalisation"):
         table.add_column(col)
